@@ -1,0 +1,86 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+
+/** DATETIME(3) columns: written as Date, read as Date (the pool runs in UTC). */
+type Timestamp = ColumnType<Date, Date | undefined, Date>
+type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>
+/** UUIDs stored as BINARY(16). */
+type Bin16 = Buffer
+/** BIGINT UNSIGNED read as a number: seq values stay far below 2^53. */
+type Seq = ColumnType<number, number | undefined, number>
+
+export type GroupType = 'direct' | 'group' | 'public' | 'broadcast'
+export type MemberRole = 'owner' | 'admin' | 'member'
+
+export interface UsersTable {
+  id: Generated<number>
+  email: string
+  username: string
+  display_name: string | null
+  avatar_url: string | null
+  password_hash: string | null
+  last_seen_at: NullableTimestamp
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface AuthSessionsTable {
+  id: Bin16
+  user_id: number
+  refresh_hash: Buffer
+  created_at: Timestamp
+  refreshed_at: NullableTimestamp
+  expires_at: Date
+  revoked_at: NullableTimestamp
+  revoked_reason: string | null
+}
+
+export interface UserBlocksTable {
+  blocker_id: number
+  blocked_id: number
+  created_at: Timestamp
+}
+
+export interface GroupsTable {
+  id: Bin16
+  name: string
+  description: string | null
+  type: GroupType
+  avatar_url: string | null
+  created_by: number | null
+  direct_key: string | null
+  last_seq: Seq
+  last_activity_at: Timestamp
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface GroupMembersTable {
+  group_id: Bin16
+  user_id: number
+  role: MemberRole
+  joined_at: Timestamp
+  last_read_seq: Seq
+  last_read_at: NullableTimestamp
+  last_delivered_seq: Seq
+  cleared_seq: Seq
+  archived: ColumnType<boolean, boolean | undefined, boolean>
+  pinned: ColumnType<boolean, boolean | undefined, boolean>
+  muted_until: NullableTimestamp
+}
+
+export interface Database {
+  users: UsersTable
+  auth_sessions: AuthSessionsTable
+  user_blocks: UserBlocksTable
+  mirror_groups: GroupsTable
+  mirror_group_members: GroupMembersTable
+}
+
+export type UserRow = Selectable<UsersTable>
+export type NewUser = Insertable<UsersTable>
+export type UserUpdate = Updateable<UsersTable>
+export type SessionRow = Selectable<AuthSessionsTable>
+export type GroupRow = Selectable<GroupsTable>
+export type NewGroup = Insertable<GroupsTable>
+export type GroupUpdate = Updateable<GroupsTable>
+export type MemberRow = Selectable<GroupMembersTable>

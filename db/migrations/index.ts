@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely'
+import * as foundation from './0001_foundation.ts'
+
+/** Every migration in order. Listed explicitly so the same code runs from .ts and from a build. */
+export const migrations: Record<string, Migration> = {
+  '0001_foundation': foundation
+}

@@ -1,0 +1,7 @@
+import type { TSchema } from '@sinclair/typebox'
+import { commonSchemas } from './common.ts'
+
+/** Every schema with an `$id`, registered once with the app and named in OpenAPI. */
+export const sharedSchemas: TSchema[] = [
+  ...commonSchemas
+]

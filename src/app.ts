@@ -1,0 +1,89 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { randomUUID } from 'node:crypto'
+import type { Config } from './config.ts'
+import { redactUrl } from './lib/redact.ts'
+import dbPlugin from './plugins/db.ts'
+import redisPlugin from './plugins/redis.ts'
+import authPlugin from './plugins/auth.ts'
+import rateLimitPlugin from './plugins/rate-limit.ts'
+import errorsPlugin from './plugins/errors.ts'
+import busPlugin from './plugins/bus.ts'
+import docsPlugin from './plugins/docs.ts'
+import healthPlugin from './plugins/health.ts'
+import authRoutes from './modules/auth/routes.ts'
+import userRoutes from './modules/users/routes.ts'
+import groupRoutes from './modules/groups/routes.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+export interface BuildOptions {
+  /** Where log lines go; tests pass a stream to read them. Defaults to stdout. */
+  logStream?: NodeJS.WritableStream
+}
+
+/** Fastify's own options: logging with secrets redacted, request ids, proxy trust, limits. */
+export function serverOptions (config: Config, options: BuildOptions = {}): FastifyServerOptions {
+  return {
+    logger: {
+      level: config.logLevel,
+      ...(options.logStream !== undefined ? { stream: options.logStream } : {}),
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]', 'res.headers["set-cookie"]'],
+        censor: '[REDACTED]'
+      },
+      serializers: {
+        req (request) {
+          return {
+            method: request.method,
+            url: redactUrl(request.url),
+            remoteAddress: request.ip,
+            headers: request.headers
+          }
+        }
+      }
+    },
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id']
+      return typeof incoming === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : randomUUID()
+    },
+    requestIdHeader: false,
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
+    bodyLimit: config.bodyLimitBytes,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } }
+  }
+}
+
+/** The whole application, exactly as production runs it; tests build it the same way. */
+export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(config, options)).withTypeProvider<TypeBoxTypeProvider>()
+  app.decorate('config', config)
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id)
+  })
+
+  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize })
+  await app.register(redisPlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
+  await app.register(docsPlugin, { apiPrefix: config.apiPrefix })
+  await app.register(rateLimitPlugin, { scale: config.rateLimitScale })
+  await app.register(errorsPlugin)
+  await app.register(authPlugin, { secret: config.jwt.secret, accessTtlSeconds: config.jwt.accessTtlSeconds, external: config.jwt.external })
+  await app.register(busPlugin)
+  await app.register(healthPlugin)
+
+  await app.register(async function api (api) {
+    await api.register(authRoutes, { prefix: '/auth' })
+    await api.register(userRoutes, { prefix: '/users' })
+    await api.register(groupRoutes, { prefix: '/groups' })
+  }, { prefix: config.apiPrefix })
+
+  return app
+}

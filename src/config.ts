@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import envSchema from 'env-schema'
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * The environment the service reads, validated once at start. Nothing else reads process.env.
+ * Names and defaults follow DESIGN §3.
+ */
+export const Environment = Type.Object({
+  NODE_ENV: Type.String({ default: 'development' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATABASE_URL: Type.String({ pattern: '^mysql://', default: 'mysql://root@127.0.0.1:3306/parley' }),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
+  REDIS_URL: Type.String({ pattern: '^(memory|rediss?://.+)$', default: 'redis://127.0.0.1:6379' }),
+  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]*$', default: 'parley:' }),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  JWT_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86400, default: 900 }),
+  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 31536000, default: 2592000 }),
+  ENCRYPTION_MASTER_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
+  API_PREFIX: Type.String({ pattern: '^(/[A-Za-z0-9._~-]+)*$', default: '/mirror/api' }),
+  WS_PATH: Type.String({ pattern: '^(/[A-Za-z0-9._~-]+)+$', default: '/mirror/groups/chat' }),
+  WS_ALLOWED_ORIGINS: Type.String({ default: '' }),
+  WS_MAX_PAYLOAD_BYTES: Type.Integer({ minimum: 1024, maximum: 16777216, default: 65536 }),
+  WS_MAX_CONNECTIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  WS_SEND_BUFFER_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1048576 }),
+  WS_BROADCAST_CONTENT: Type.Boolean({ default: false }),
+  TRUST_PROXY: Type.String({ pattern: '^[0-9a-fA-F:./, ]*$', default: '' }),
+  RATE_LIMIT_SCALE: Type.Number({ exclusiveMinimum: 0, maximum: 1000000, default: 1 }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104857600, default: 1048576 }),
+  LOG_LEVEL: Type.Union([
+    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
+    Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
+  ], { default: 'info' }),
+  SECRETS_FILE: Type.String({ default: '.parley-secrets.json' })
+})
+export type Environment = Static<typeof Environment>
+
+export interface Config {
+  production: boolean
+  port: number
+  host: string
+  databaseUrl: string
+  databasePoolSize: number
+  /** `null` runs single-node with in-process pub/sub and an in-memory Redis. */
+  redisUrl: string | null
+  redisKeyPrefix: string
+  jwt: {
+    secret: string
+    accessTtlSeconds: number
+    refreshTtlSeconds: number
+    external: { publicKey: string, issuer: string | undefined, audience: string | undefined } | null
+  }
+  encryptionMasterKey: Buffer
+  apiPrefix: string
+  ws: {
+    path: string
+    allowedOrigins: string[]
+    maxPayloadBytes: number
+    maxConnectionsPerUser: number
+    sendBufferLimitBytes: number
+    broadcastContent: boolean
+  }
+  trustProxy: string[]
+  rateLimitScale: number
+  bodyLimitBytes: number
+  logLevel: Environment['LOG_LEVEL']
+}
+
+interface DevSecrets {
+  JWT_SECRET: string
+  ENCRYPTION_MASTER_KEY: string
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/**
+ * Reads and validates the environment. Missing secrets are generated once into a git-ignored
+ * file in development; with NODE_ENV=production they stop the start instead.
+ */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  let parsed: Environment
+  try {
+    parsed = envSchema<Environment>({ schema: Environment, data: env, env: false })
+  } catch (err) {
+    throw new ConfigError(`Invalid environment: ${(err as Error).message}`)
+  }
+
+  const production = parsed.NODE_ENV === 'production'
+  let jwtSecret = parsed.JWT_SECRET
+  let masterKey = parsed.ENCRYPTION_MASTER_KEY
+  if (jwtSecret === undefined || masterKey === undefined) {
+    if (production) {
+      const missing = [jwtSecret === undefined && 'JWT_SECRET', masterKey === undefined && 'ENCRYPTION_MASTER_KEY']
+        .filter(Boolean).join(', ')
+      throw new ConfigError(`Invalid environment: ${missing} must be set when NODE_ENV=production`)
+    }
+    const secrets = readOrCreateDevSecrets(resolve(parsed.SECRETS_FILE))
+    jwtSecret ??= secrets.JWT_SECRET
+    masterKey ??= secrets.ENCRYPTION_MASTER_KEY
+  }
+
+  const external = parsed.JWT_PUBLIC_KEY === undefined
+    ? null
+    : { publicKey: parsed.JWT_PUBLIC_KEY.replace(/\\n/g, '\n'), issuer: parsed.JWT_ISSUER, audience: parsed.JWT_AUDIENCE }
+
+  return {
+    production,
+    port: parsed.PORT,
+    host: parsed.HOST,
+    databaseUrl: parsed.DATABASE_URL,
+    databasePoolSize: parsed.DATABASE_POOL_SIZE,
+    redisUrl: parsed.REDIS_URL === 'memory' ? null : parsed.REDIS_URL,
+    redisKeyPrefix: parsed.REDIS_KEY_PREFIX,
+    jwt: {
+      secret: jwtSecret,
+      accessTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: parsed.REFRESH_TOKEN_TTL_SECONDS,
+      external
+    },
+    encryptionMasterKey: Buffer.from(masterKey, 'base64'),
+    apiPrefix: parsed.API_PREFIX,
+    ws: {
+      path: parsed.WS_PATH,
+      allowedOrigins: splitList(parsed.WS_ALLOWED_ORIGINS),
+      maxPayloadBytes: parsed.WS_MAX_PAYLOAD_BYTES,
+      maxConnectionsPerUser: parsed.WS_MAX_CONNECTIONS_PER_USER,
+      sendBufferLimitBytes: parsed.WS_SEND_BUFFER_LIMIT_BYTES,
+      broadcastContent: parsed.WS_BROADCAST_CONTENT
+    },
+    trustProxy: splitList(parsed.TRUST_PROXY),
+    rateLimitScale: parsed.RATE_LIMIT_SCALE,
+    bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
+    logLevel: parsed.LOG_LEVEL
+  }
+}
+
+function splitList (value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
+}
+
+function readOrCreateDevSecrets (path: string): DevSecrets {
+  if (existsSync(path)) {
+    const stored = JSON.parse(readFileSync(path, 'utf8')) as Partial<DevSecrets>
+    if (typeof stored.JWT_SECRET === 'string' && typeof stored.ENCRYPTION_MASTER_KEY === 'string') {
+      return { JWT_SECRET: stored.JWT_SECRET, ENCRYPTION_MASTER_KEY: stored.ENCRYPTION_MASTER_KEY }
+    }
+    throw new ConfigError(`Invalid environment: ${path} does not hold JWT_SECRET and ENCRYPTION_MASTER_KEY`)
+  }
+  const secrets: DevSecrets = {
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    ENCRYPTION_MASTER_KEY: randomBytes(32).toString('base64')
+  }
+  // 'wx' never overwrites a file another process created meanwhile; 0600 keeps it private.
+  try {
+    writeFileSync(path, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readOrCreateDevSecrets(path)
+    throw err
+  }
+  return secrets
+}

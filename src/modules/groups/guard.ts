@@ -1,0 +1,53 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { MemberRole } from '../../../db/database.ts'
+import { AppError } from '../../lib/app-error.ts'
+import { toBin } from '../../lib/ids.ts'
+
+/** The caller's membership in the group of the route, loaded once per request. */
+export interface Membership {
+  groupId: string
+  groupIdBin: Buffer
+  role: MemberRole
+  groupType: 'direct' | 'group' | 'public' | 'broadcast'
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    membership: Membership | null
+  }
+}
+
+export const ROLE_RANK: Record<MemberRole, number> = { member: 1, admin: 2, owner: 3 }
+
+/** True when `role` is at least `minimum` (owner > admin > member). */
+export const hasRole = (role: MemberRole, minimum: MemberRole): boolean => ROLE_RANK[role] >= ROLE_RANK[minimum]
+
+/**
+ * preHandler for every route under /groups/:groupId: the group must exist and the caller be
+ * a member. A group the caller cannot see answers 404, one they are not in answers 403.
+ */
+export async function requireMembership (this: unknown, request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+  const { groupId } = request.params as { groupId?: string }
+  if (groupId === undefined) throw new AppError('NOT_FOUND', 'Group not found')
+  const groupIdBin = toBin(groupId)
+  const row = await request.server.db
+    .selectFrom('mirror_groups as g')
+    .leftJoin('mirror_group_members as m', (join) => join.onRef('m.group_id', '=', 'g.id').on('m.user_id', '=', request.user.id))
+    .select(['g.type', 'm.role'])
+    .where('g.id', '=', groupIdBin)
+    .executeTakeFirst()
+  if (row === undefined) throw new AppError('NOT_FOUND', 'Group not found')
+  if (row.role === null) throw new AppError('FORBIDDEN', 'You are not a member of this group')
+  request.membership = { groupId, groupIdBin, role: row.role, groupType: row.type }
+}
+
+/** The membership set by requireMembership; a programming error if the guard did not run. */
+export function membershipOf (request: FastifyRequest): Membership {
+  if (request.membership === null) throw new Error('requireMembership did not run for this route')
+  return request.membership
+}
+
+/** Throws FORBIDDEN unless the caller's role is at least `minimum`. */
+export function requireRole (membership: Membership, minimum: MemberRole, action: string): void {
+  if (!hasRole(membership.role, minimum)) throw new AppError('FORBIDDEN', `Only a group ${minimum} or above can ${action}`)
+}

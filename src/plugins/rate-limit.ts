@@ -1,0 +1,105 @@
+import fp from 'fastify-plugin'
+import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
+import type { FastifyRequest } from 'fastify'
+import type { Redis } from 'ioredis'
+import { AppError } from '../lib/app-error.ts'
+
+/** Seed 01 §9 HTTP limits per user per minute, before RATE_LIMIT_SCALE. */
+export const HTTP_RATE_LIMITS = {
+  send: 30,
+  edit: 10,
+  reactions: 60,
+  search: 20,
+  other: 100,
+  /** Unauthenticated auth endpoints, per client IP. */
+  auth: 20
+} as const
+export type RateLimitCategory = keyof typeof HTTP_RATE_LIMITS
+export const RATE_LIMIT_WINDOW_MS = 60_000
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Route config for a limit category: `config: { rateLimit: fastify.rateLimitCategory('send') }`. */
+    rateLimitCategory: (category: RateLimitCategory) => RateLimitOptions
+  }
+}
+
+// INCR with the expiry set on first use, atomically: a window never loses its TTL.
+const FIXED_WINDOW_LUA = `
+local current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {current, ttl}
+`
+
+interface FixedWindowRedis extends Redis {
+  parleyFixedWindow: (key: string, windowMs: number) => Promise<[number, number]>
+}
+
+/**
+ * A store whose keys are the whole story: `category:who`. The stock store namespaces keys by
+ * route, but a category (send, reactions…) spans several routes and must share one budget.
+ */
+function categoryStore (redis: Redis, namespace: string) {
+  const client = redis as FixedWindowRedis
+  if (typeof client.parleyFixedWindow !== 'function') {
+    redis.defineCommand('parleyFixedWindow', { numberOfKeys: 1, lua: FIXED_WINDOW_LUA })
+  }
+  return class CategoryStore {
+    incr (key: string, callback: (error: Error | null, result?: { current: number, ttl: number }) => void, timeWindow: number = RATE_LIMIT_WINDOW_MS): void {
+      client.parleyFixedWindow(namespace + key, timeWindow).then(
+        ([current, ttl]) => { callback(null, { current, ttl }) },
+        (err: Error) => { callback(err) }
+      )
+    }
+
+    child (): CategoryStore {
+      return this
+    }
+  }
+}
+
+function whoIs (request: FastifyRequest): string {
+  const user = request.user as { id?: number } | undefined
+  return user?.id !== undefined ? `u${user.id}` : `ip${request.ip}`
+}
+
+export interface RateLimitPluginOptions {
+  scale: number
+}
+
+/**
+ * Per-user limits by category, Redis-backed so every instance shares them. They run at
+ * preHandler, after authentication, so a signed-in caller is limited by user id, anyone else
+ * by client IP (which honours TRUST_PROXY only).
+ */
+export default fp<RateLimitPluginOptions>(async function rateLimitPlugin (fastify, opts) {
+  const limitOf = (category: RateLimitCategory): number => Math.max(1, Math.floor(HTTP_RATE_LIMITS[category] * opts.scale))
+
+  await fastify.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: limitOf('other'),
+    timeWindow: RATE_LIMIT_WINDOW_MS,
+    keyGenerator: (request) => `other:${whoIs(request)}`,
+    // Redis is best effort: an outage must not turn into refused requests.
+    skipOnError: true,
+    store: categoryStore(fastify.redis, 'rl:'),
+    errorResponseBuilder: (_request, context) => {
+      const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000))
+      return new AppError('RATE_LIMIT_EXCEEDED', 'Rate limit exceeded. Please slow down.', {
+        retryAfter,
+        limit: context.max,
+        remaining: 0,
+        resetAt: new Date(Date.now() + context.ttl).toISOString()
+      })
+    }
+  })
+
+  fastify.decorate('rateLimitCategory', (category: RateLimitCategory): RateLimitOptions => ({
+    max: limitOf(category),
+    timeWindow: RATE_LIMIT_WINDOW_MS,
+    keyGenerator: (request) => `${category}:${whoIs(request)}`
+  }))
+}, { name: 'rate-limit', dependencies: ['redis'] })

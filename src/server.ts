@@ -1,0 +1,34 @@
+import closeWithGrace from 'close-with-grace'
+import { ConfigError, loadConfig, type Config } from './config.ts'
+import { prepareDatabase } from '../db/connection.ts'
+import { buildApp } from './app.ts'
+
+/** How long in-flight requests and commands get to finish on SIGTERM. */
+const SHUTDOWN_GRACE_MS = 10_000
+
+async function main (): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
+
+  await prepareDatabase(config.databaseUrl)
+  const app = await buildApp(config)
+
+  closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    if (err !== undefined) app.log.error({ err }, 'closing after an error')
+    else app.log.info({ signal }, 'shutting down')
+    app.markDraining()
+    await app.close()
+  })
+
+  await app.listen({ port: config.port, host: config.host })
+}
+
+await main()

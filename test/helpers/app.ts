@@ -1,0 +1,82 @@
+import { basename, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createConnection } from 'mysql2/promise'
+import { Redis } from 'ioredis'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig, type Config } from '../../src/config.ts'
+import { buildApp, type BuildOptions } from '../../src/app.ts'
+import { migrateToLatest, createDatabase } from '../../db/connection.ts'
+
+/** Fixed secrets for tests only: tests must be repeatable. */
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789'
+export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64')
+
+const MYSQL_SERVER = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+/** A name for the test file, used for its own database and Redis key prefix. */
+export function testName (fileUrl: string): string {
+  const path = fileURLToPath(fileUrl)
+  const rel = relative(fileURLToPath(new URL('../', import.meta.url)), path)
+  const name = (rel.startsWith('..') ? basename(path) : rel).replace(/\.test\.ts$/, '').replace(/[^A-Za-z0-9]+/g, '_')
+  return name.slice(-48)
+}
+
+const prepared = new Set<string>()
+
+/** Drops and recreates the file's database and clears its Redis keys, once per process. */
+async function prepareTestStores (name: string): Promise<{ databaseUrl: string, keyPrefix: string }> {
+  const database = `parley_t_${name}`
+  const databaseUrl = `${MYSQL_SERVER}/${database}`
+  const keyPrefix = `ptest:${name}:`
+  if (!prepared.has(name)) {
+    const connection = await createConnection({ uri: MYSQL_SERVER })
+    await connection.query(`DROP DATABASE IF EXISTS \`${database}\``)
+    await connection.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
+    await connection.end()
+    const { db } = createDatabase(databaseUrl, 1)
+    await migrateToLatest(db)
+    await db.destroy()
+    const redis = new Redis(REDIS_URL)
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000)
+      if (keys.length > 0) await redis.del(...keys)
+      cursor = next
+    } while (cursor !== '0')
+    redis.disconnect()
+    prepared.add(name)
+  }
+  return { databaseUrl, keyPrefix }
+}
+
+export interface TestAppOptions extends BuildOptions {
+  /** Extra environment variables, as the service would read them. */
+  env?: Record<string, string>
+}
+
+/** The config a test app runs with: the file's own database and Redis prefix. */
+export async function testConfig (fileUrl: string, env: Record<string, string> = {}): Promise<Config> {
+  const { databaseUrl, keyPrefix } = await prepareTestStores(testName(fileUrl))
+  return loadConfig({
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    REDIS_KEY_PREFIX: keyPrefix,
+    JWT_SECRET: TEST_JWT_SECRET,
+    ENCRYPTION_MASTER_KEY: TEST_MASTER_KEY,
+    LOG_LEVEL: 'silent',
+    DATABASE_POOL_SIZE: '5',
+    ...env
+  })
+}
+
+/** Builds the real app on the file's own database; it is closed when the test ends. */
+export async function buildTestApp (t: Teardown, fileUrl: string, options: TestAppOptions = {}): Promise<FastifyInstance> {
+  const config = await testConfig(fileUrl, options.env)
+  const app = await buildApp(config, options)
+  t.teardown(async () => { await app.close() })
+  await app.ready()
+  return app
+}
