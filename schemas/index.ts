@@ -1,7 +1,9 @@
 import type { TSchema } from '@sinclair/typebox'
 import { commonSchemas } from './common.ts'
+import { userSchemas } from './users.ts'
 
 /** Every schema with an `$id`, registered once with the app and named in OpenAPI. */
 export const sharedSchemas: TSchema[] = [
-  ...commonSchemas
+  ...commonSchemas,
+  ...userSchemas
 ]
