@@ -68,12 +68,21 @@ export interface GroupMembersTable {
   muted_until: NullableTimestamp
 }
 
+/** A group's data key of one version, wrapped (AES-256-GCM) by the master key. */
+export interface GroupDataKeysTable {
+  group_id: Bin16
+  version: number
+  wrapped_key: Buffer
+  created_at: Timestamp
+}
+
 export interface Database {
   users: UsersTable
   auth_sessions: AuthSessionsTable
   user_blocks: UserBlocksTable
   mirror_groups: GroupsTable
   mirror_group_members: GroupMembersTable
+  group_data_keys: GroupDataKeysTable
 }
 
 export type UserRow = Selectable<UsersTable>

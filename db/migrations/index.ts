@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely'
 import * as foundation from './0001_foundation.ts'
+import * as groupKeys from './0002_group_keys.ts'
 
 /** Every migration in order. Listed explicitly so the same code runs from .ts and from a build. */
 export const migrations: Record<string, Migration> = {
-  '0001_foundation': foundation
+  '0001_foundation': foundation,
+  '0002_group_keys': groupKeys
 }
