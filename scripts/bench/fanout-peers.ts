@@ -25,7 +25,7 @@ async function wsClient (url: string): Promise<Client> {
 
 async function socketIoClient (url: string): Promise<Client> {
   const socket: Socket = connectSocketIo(url, { transports: ['websocket'] })
-  await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject) })
+  await new Promise<void>((resolve, reject) => { socket.once('connect', () => { resolve() }); socket.once('connect_error', reject) })
   return {
     send: (data) => { socket.emit('message', data) },
     close: () => { socket.close() },
