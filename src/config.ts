@@ -30,6 +30,10 @@ export const Environment = Type.Object({
   WS_MAX_CONNECTIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   WS_SEND_BUFFER_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1048576 }),
   WS_BROADCAST_CONTENT: Type.Boolean({ default: false }),
+  WS_PING_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 30000 }),
+  WS_AUTH_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60000, default: 5000 }),
+  PRESENCE_GRACE_MS: Type.Integer({ minimum: 0, maximum: 3600000, default: 30000 }),
+  TYPING_TTL_MS: Type.Integer({ minimum: 50, maximum: 60000, default: 5000 }),
   TRUST_PROXY: Type.String({ pattern: '^[0-9a-fA-F:./, ]*$', default: '' }),
   RATE_LIMIT_SCALE: Type.Number({ exclusiveMinimum: 0, maximum: 1000000, default: 1 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104857600, default: 1048576 }),
@@ -65,6 +69,16 @@ export interface Config {
     maxConnectionsPerUser: number
     sendBufferLimitBytes: number
     broadcastContent: boolean
+    /** Interval of server pings; a connection that misses one is terminated. */
+    pingIntervalMs: number
+    /** How long a connection without `?token=`/`?ticket=` has to send its `auth` frame. */
+    authTimeoutMs: number
+  }
+  presence: {
+    /** A user goes offline this long after their last connection anywhere closes. */
+    graceMs: number
+    /** A typing indicator expires (and the expiry is broadcast) this long after its last start. */
+    typingTtlMs: number
   }
   trustProxy: string[]
   rateLimitScale: number
@@ -133,7 +147,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       maxPayloadBytes: parsed.WS_MAX_PAYLOAD_BYTES,
       maxConnectionsPerUser: parsed.WS_MAX_CONNECTIONS_PER_USER,
       sendBufferLimitBytes: parsed.WS_SEND_BUFFER_LIMIT_BYTES,
-      broadcastContent: parsed.WS_BROADCAST_CONTENT
+      broadcastContent: parsed.WS_BROADCAST_CONTENT,
+      pingIntervalMs: parsed.WS_PING_INTERVAL_MS,
+      authTimeoutMs: parsed.WS_AUTH_TIMEOUT_MS
+    },
+    presence: {
+      graceMs: parsed.PRESENCE_GRACE_MS,
+      typingTtlMs: parsed.TYPING_TTL_MS
     },
     trustProxy: splitList(parsed.TRUST_PROXY),
     rateLimitScale: parsed.RATE_LIMIT_SCALE,
