@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto'
 import type { Config } from './config.ts'
 import { redactUrl } from './lib/redact.ts'
 import dbPlugin from './plugins/db.ts'
+import cryptoPlugin from './plugins/crypto.ts'
 import redisPlugin from './plugins/redis.ts'
 import authPlugin from './plugins/auth.ts'
 import rateLimitPlugin from './plugins/rate-limit.ts'
@@ -11,6 +12,7 @@ import errorsPlugin from './plugins/errors.ts'
 import busPlugin from './plugins/bus.ts'
 import docsPlugin from './plugins/docs.ts'
 import healthPlugin from './plugins/health.ts'
+import authService from './modules/auth/service.ts'
 import authRoutes from './modules/auth/routes.ts'
 import userRoutes from './modules/users/routes.ts'
 import groupRoutes from './modules/groups/routes.ts'
@@ -71,6 +73,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   })
 
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize })
+  await app.register(cryptoPlugin, { masterKey: config.encryptionMasterKey })
   await app.register(redisPlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
   await app.register(docsPlugin, { apiPrefix: config.apiPrefix })
   await app.register(rateLimitPlugin, { scale: config.rateLimitScale })
@@ -78,6 +81,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(authPlugin, { secret: config.jwt.secret, accessTtlSeconds: config.jwt.accessTtlSeconds, external: config.jwt.external })
   await app.register(busPlugin)
   await app.register(healthPlugin)
+  await app.register(authService)
 
   await app.register(async function api (api) {
     await api.register(authRoutes, { prefix: '/auth' })
