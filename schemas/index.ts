@@ -1,9 +1,11 @@
 import type { TSchema } from '@sinclair/typebox'
 import { commonSchemas } from './common.ts'
 import { userSchemas } from './users.ts'
+import { authSchemas } from './auth.ts'
 
 /** Every schema with an `$id`, registered once with the app and named in OpenAPI. */
 export const sharedSchemas: TSchema[] = [
   ...commonSchemas,
-  ...userSchemas
+  ...userSchemas,
+  ...authSchemas
 ]

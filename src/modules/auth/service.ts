@@ -1,0 +1,266 @@
+import fp from 'fastify-plugin'
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { AuthTokens, CurrentUser, LoginRequest, LogoutResult, RegisterRequest, WsTicket } from '../../../schemas/auth.ts'
+import type { PublicUser } from '../../../schemas/users.ts'
+import { AppError, invalid, notFound } from '../../lib/app-error.ts'
+import { fromBin, newId, toBin } from '../../lib/ids.ts'
+import type { AuthUser } from '../../plugins/auth.ts'
+import { createDummyHash, hashPassword, verifyPassword } from './passwords.ts'
+import { createAuthRepository, type AuthUserRow } from './repository.ts'
+import { issueWsTicket } from './tickets.ts'
+
+/** Failed logins allowed per account and per client IP in one window, before RATE_LIMIT_SCALE. */
+export const LOGIN_FAILURE_LIMITS = { account: 10, ip: 50 } as const
+export const LOGIN_FAILURE_WINDOW_MS = 15 * 60_000
+
+/** The one answer to a failed login, whether the account exists or not. */
+const INVALID_CREDENTIALS = 'Invalid email, username or password'
+
+export interface AuthService {
+  /** Creates an account and signs it in. */
+  register: (input: RegisterRequest) => Promise<AuthTokens>
+  /** Signs in by email or username; failures are counted per account and per client IP. */
+  login: (input: LoginRequest, client: { ip: string }) => Promise<AuthTokens>
+  /** Trades a refresh token for new tokens; a replayed refresh token ends its session. */
+  refresh: (refreshToken: string) => Promise<AuthTokens>
+  /** Ends the caller's session; its access tokens stop working. */
+  logout: (caller: AuthUser) => Promise<LogoutResult>
+  currentUser: (caller: AuthUser) => Promise<CurrentUser>
+  /** A single-use ticket for opening the WebSocket without a JWT in the URL. */
+  createWsTicket: (caller: AuthUser) => Promise<WsTicket>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    authService: AuthService
+  }
+}
+
+/** Maps a user row to the user every API shows. */
+export function toPublicUser (row: Pick<AuthUserRow, 'id' | 'email' | 'username' | 'display_name' | 'avatar_url'>): PublicUser {
+  return { id: row.id, username: row.username, email: row.email, displayName: row.display_name, avatarUrl: row.avatar_url }
+}
+
+const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest()
+
+function isDuplicateEntry (err: unknown): err is Error & { sqlMessage?: string } {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ER_DUP_ENTRY'
+}
+
+/** Which unique key a duplicate hit: MariaDB names it `email`, MySQL 8 `users.email`. */
+function duplicateField (err: Error & { sqlMessage?: string }): 'email' | 'username' {
+  return /for key '(?:[^']*\.)?[^']*username[^']*'/.test(err.sqlMessage ?? err.message) ? 'username' : 'email'
+}
+
+/*
+ * Refresh tokens are `base64url(sessionId ‖ 32 random bytes) . base64url(HMAC)`. The database
+ * keeps only a SHA-256 of the whole token. The HMAC lets us tell a token we issued for a
+ * session (a replayed, already-rotated one: revoke) from a forged one (just refuse), so knowing
+ * a session id is not enough to end someone's session.
+ */
+const REFRESH_BODY_BYTES = 16 + 32
+
+interface ParsedRefreshToken { sessionId: Buffer }
+
+const FAILURE_COUNTER_LUA = `
+local current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {current, ttl}
+`
+
+interface FailureCounterRedis extends Redis {
+  parleyCountFailure: (key: string, windowMs: number) => Promise<[number, number]>
+}
+
+function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthService {
+  const repo = createAuthRepository(fastify.db)
+  const { refreshTtlSeconds, secret } = fastify.config.jwt
+  const refreshKey = createHmac('sha256', secret).update('parley refresh token v1').digest()
+  const scale = fastify.config.rateLimitScale
+  const accountLimit = Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.account * scale))
+  const ipLimit = Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.ip * scale))
+
+  const redis = fastify.redis as FailureCounterRedis
+  if (typeof redis.parleyCountFailure !== 'function') {
+    redis.defineCommand('parleyCountFailure', { numberOfKeys: 1, lua: FAILURE_COUNTER_LUA })
+  }
+
+  function refreshMac (body: string): Buffer {
+    return createHmac('sha256', refreshKey).update(body).digest()
+  }
+
+  function newRefreshToken (sessionId: Buffer): string {
+    const body = Buffer.concat([sessionId, randomBytes(32)]).toString('base64url')
+    return `${body}.${refreshMac(body).toString('base64url')}`
+  }
+
+  function parseRefreshToken (token: string): ParsedRefreshToken | null {
+    const [body, mac, extra] = token.split('.')
+    if (body === undefined || mac === undefined || extra !== undefined) return null
+    const given = Buffer.from(mac, 'base64url')
+    const expected = refreshMac(body)
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null
+    const raw = Buffer.from(body, 'base64url')
+    if (raw.length !== REFRESH_BODY_BYTES) return null
+    return { sessionId: raw.subarray(0, 16) }
+  }
+
+  /** Opens a session for the user: its first refresh token and an access token for it. */
+  async function startSession (user: AuthUserRow, trx = fastify.db): Promise<AuthTokens> {
+    const sessionId = newId()
+    const sessionBin = toBin(sessionId)
+    const refreshToken = newRefreshToken(sessionBin)
+    await repo.insertSession({
+      id: sessionBin,
+      userId: user.id,
+      refreshHash: sha256(refreshToken),
+      expiresAt: new Date(Date.now() + refreshTtlSeconds * 1000)
+    }, trx)
+    return { token: accessTokenFor(user, sessionId), refreshToken, user: toPublicUser(user) }
+  }
+
+  function accessTokenFor (user: AuthUserRow, sessionId: string): string {
+    return fastify.signAccessToken({ id: user.id, username: user.username, email: user.email, sessionId })
+  }
+
+  function tooManyAttempts (ttlMs: number, limit: number): AppError {
+    const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000))
+    return new AppError('RATE_LIMIT_EXCEEDED', 'Too many failed login attempts. Please try again later.', {
+      retryAfter,
+      limit,
+      remaining: 0,
+      resetAt: new Date(Date.now() + ttlMs).toISOString()
+    })
+  }
+
+  /** Throws 429 when the counter has reached its limit. Redis is best effort: an outage lets logins through. */
+  async function refuseIfLocked (key: string, limit: number): Promise<void> {
+    let result: [Error | null, unknown][] | null
+    try {
+      result = await fastify.redis.multi().get(key).pttl(key).exec()
+    } catch (err) {
+      fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
+      return
+    }
+    const failures = Number(result?.[0]?.[1] ?? 0)
+    const ttl = Number(result?.[1]?.[1] ?? -1)
+    if (failures >= limit) throw tooManyAttempts(ttl > 0 ? ttl : LOGIN_FAILURE_WINDOW_MS, limit)
+  }
+
+  async function countFailure (key: string): Promise<void> {
+    try {
+      await redis.parleyCountFailure(key, LOGIN_FAILURE_WINDOW_MS)
+    } catch (err) {
+      fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
+    }
+  }
+
+  async function findLoginUser (input: LoginRequest): Promise<{ user: AuthUserRow | null, accountKey: string }> {
+    const { email, username } = input
+    if ((email === undefined) === (username === undefined)) {
+      throw invalid(email === undefined ? 'email' : 'username', 'Give exactly one of email or username')
+    }
+    const user = email !== undefined
+      ? await repo.findUserByEmail(email.toLowerCase())
+      : await repo.findUserByUsername(username ?? '')
+    // A known account has one counter whichever identifier is used; an unknown one still
+    // gets a counter, so lockouts look the same for both.
+    const accountKey = user !== null
+      ? `loginfail:user:${user.id}`
+      : email !== undefined ? `loginfail:email:${email.toLowerCase()}` : `loginfail:username:${(username ?? '').toLowerCase()}`
+    return { user, accountKey }
+  }
+
+  return {
+    async register (input) {
+      const email = input.email.toLowerCase()
+      const displayName = input.displayName?.trim() ?? null
+      const passwordHash = await hashPassword(input.password)
+      try {
+        return await fastify.db.transaction().execute(async (trx) => {
+          const account = { email, username: input.username, displayName, passwordHash }
+          const id = await repo.insertUser(account, trx)
+          return await startSession({ id, email, username: input.username, display_name: displayName, avatar_url: null, password_hash: passwordHash }, trx)
+        })
+      } catch (err) {
+        if (!isDuplicateEntry(err)) throw err
+        const field = duplicateField(err)
+        throw new AppError('CONFLICT', field === 'email' ? 'Email is already registered' : 'Username is already taken', { field })
+      }
+    },
+
+    async login (input, client) {
+      const ipKey = `loginfail:ip:${client.ip}`
+      await refuseIfLocked(ipKey, ipLimit)
+      const { user, accountKey } = await findLoginUser(input)
+      await refuseIfLocked(accountKey, accountLimit)
+      // The same argon2 work whether or not the account exists or has a password.
+      const matches = await verifyPassword(user?.password_hash ?? dummyHash, input.password)
+      if (user === null || user.password_hash === null || !matches) {
+        await Promise.all([countFailure(ipKey), countFailure(accountKey)])
+        throw new AppError('UNAUTHORIZED', INVALID_CREDENTIALS)
+      }
+      try {
+        await fastify.redis.del(accountKey)
+      } catch (err) {
+        fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
+      }
+      return await startSession(user)
+    },
+
+    async refresh (refreshToken) {
+      const parsed = parseRefreshToken(refreshToken)
+      if (parsed === null) throw new AppError('UNAUTHORIZED', 'Invalid or expired refresh token')
+      const { sessionId } = parsed
+      const now = new Date()
+      const next = newRefreshToken(sessionId)
+      const expiresAt = new Date(now.getTime() + refreshTtlSeconds * 1000)
+      const rotated = await repo.rotateRefreshHash(sessionId, sha256(refreshToken), sha256(next), now, expiresAt)
+      const session = await repo.findSession(sessionId)
+      if (!rotated) {
+        if (session !== null && session.revokedAt === null && session.expiresAt > now) {
+          // A token we signed for this live session, but not its current one: it was rotated
+          // already, so two parties hold the session. End it for both.
+          await repo.revokeSession(sessionId, 'refresh_reuse', now)
+          fastify.forgetSession(fromBin(sessionId))
+          fastify.log.warn({ sessionId: fromBin(sessionId), userId: session.userId }, 'refresh token reused: session revoked')
+          throw new AppError('UNAUTHORIZED', 'Refresh token already used: the session has been revoked')
+        }
+        throw new AppError('UNAUTHORIZED', 'Invalid or expired refresh token')
+      }
+      const user = session === null ? null : await repo.findUserById(session.userId)
+      if (user === null) throw new AppError('UNAUTHORIZED', 'Invalid or expired refresh token')
+      return { token: accessTokenFor(user, fromBin(sessionId)), refreshToken: next, user: toPublicUser(user) }
+    },
+
+    async logout (caller) {
+      // Tokens of an external identity provider have no session here: the provider ends them.
+      if (!caller.external) {
+        await repo.revokeSession(toBin(caller.sessionId), 'logout', new Date())
+        fastify.forgetSession(caller.sessionId)
+      }
+      return { loggedOut: true }
+    },
+
+    async currentUser (caller) {
+      const user = await repo.findUserById(caller.id)
+      if (user === null) throw notFound('User')
+      return { user: toPublicUser(user) }
+    },
+
+    async createWsTicket (caller) {
+      const issued = await issueWsTicket(fastify.redis, caller)
+      return { ticket: issued.ticket, expiresIn: issued.expiresIn, expiresAt: issued.expiresAt.toISOString() }
+    }
+  }
+}
+
+/** Decorates the root instance with `authService`, shared by REST routes and the WebSocket gateway. */
+export default fp(async function authServicePlugin (fastify) {
+  const dummyHash = await createDummyHash()
+  fastify.decorate('authService', createAuthService(fastify, dummyHash))
+}, { name: 'auth-service', dependencies: ['db', 'redis', 'auth'] })
