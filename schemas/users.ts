@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { Ref } from './common.ts'
 
 /** A user as every API shows them (DESIGN §4): never the password hash or other private fields. */
 export const PublicUser = Type.Object({
@@ -10,4 +11,38 @@ export const PublicUser = Type.Object({
 }, { $id: 'PublicUser' })
 export type PublicUser = Static<typeof PublicUser>
 
-export const userSchemas = [PublicUser]
+/** An http(s) image URL, as users and groups store it (VARCHAR(2048)). */
+export const AvatarUrl = Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', minLength: 8, maxLength: 2048 })
+export type AvatarUrl = Static<typeof AvatarUrl>
+
+/** PATCH /users/me: only the given fields change; null clears a field. */
+export const UpdateProfileRequest = Type.Object({
+  displayName: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' }), Type.Null()])),
+  avatarUrl: Type.Optional(Type.Union([AvatarUrl, Type.Null()]))
+}, { $id: 'UpdateProfileRequest', additionalProperties: false })
+export type UpdateProfileRequest = Static<typeof UpdateProfileRequest>
+
+/** GET /users?q=: username prefix search for @mention autocomplete. */
+export const UserSearchQuery = Type.Object({
+  q: Type.String({ minLength: 1, maxLength: 32, description: 'Username prefix, case-insensitive' }),
+  limit: Type.Integer({ minimum: 1, maximum: 20, default: 10 })
+})
+export type UserSearchQuery = Static<typeof UserSearchQuery>
+
+export const UserIdPathParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 4294967295 }) })
+export type UserIdPathParams = Static<typeof UserIdPathParams>
+
+export const UserResponse = Type.Object({ user: Ref(PublicUser) }, { $id: 'UserResponse' })
+export type UserResponse = Static<typeof UserResponse>
+
+export const UserListResponse = Type.Object({ users: Type.Array(Ref(PublicUser)) }, { $id: 'UserListResponse' })
+export type UserListResponse = Static<typeof UserListResponse>
+
+/** The answer of POST /users/:id/block and /unblock: the state after the call. */
+export const BlockStateResponse = Type.Object({
+  blocked: Type.Boolean(),
+  userId: Type.Integer({ minimum: 1 })
+}, { $id: 'BlockStateResponse' })
+export type BlockStateResponse = Static<typeof BlockStateResponse>
+
+export const userSchemas = [PublicUser, UpdateProfileRequest, UserResponse, UserListResponse, BlockStateResponse]

@@ -1,0 +1,107 @@
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../../../db/database.ts'
+
+/** The columns any API may show of a user: never the password hash. */
+const PUBLIC_COLUMNS = ['users.id', 'users.username', 'users.email', 'users.display_name', 'users.avatar_url'] as const
+
+export interface PublicUserRow {
+  id: number
+  username: string
+  email: string
+  display_name: string | null
+  avatar_url: string | null
+}
+
+export interface ProfileChanges {
+  display_name?: string | null
+  avatar_url?: string | null
+}
+
+/** `%`, `_` and the escape character itself match literally in a LIKE pattern escaped with `!`. */
+export const escapeLike = (text: string): string => text.replace(/[!%_]/g, (c) => `!${c}`)
+
+/** Every query of the users area. Methods take an optional transaction; a missing row is null. */
+export function createUserRepository (db: Kysely<Database>) {
+  return {
+    async findById (id: number, trx: Kysely<Database> = db): Promise<PublicUserRow | null> {
+      const row = await trx.selectFrom('users').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst()
+      return row ?? null
+    },
+
+    /** The ids among `ids` that belong to an existing user. */
+    async existingIds (ids: readonly number[], trx: Kysely<Database> = db): Promise<number[]> {
+      if (ids.length === 0) return []
+      const rows = await trx.selectFrom('users').select('id').where('id', 'in', ids).execute()
+      return rows.map((r) => r.id)
+    },
+
+    async updateProfile (id: number, changes: ProfileChanges, trx: Kysely<Database> = db): Promise<void> {
+      await trx.updateTable('users').set({ ...changes, updated_at: new Date() }).where('id', '=', id).execute()
+    },
+
+    /**
+     * Users whose username starts with `prefix`, alphabetically. The column's collation
+     * (utf8mb4_unicode_ci) makes the match case-insensitive, and a prefix LIKE uses the
+     * unique index on username.
+     */
+    async searchByUsernamePrefix (prefix: string, limit: number, trx: Kysely<Database> = db): Promise<PublicUserRow[]> {
+      const pattern = `${escapeLike(prefix)}%`
+      // Kysely's `like` has no ESCAPE clause; an explicit escape character does not depend on
+      // the server's NO_BACKSLASH_ESCAPES mode.
+      return await trx.selectFrom('users').select(PUBLIC_COLUMNS)
+        .where(sql<boolean>`${sql.ref('users.username')} LIKE ${pattern} ESCAPE '!'`)
+        .orderBy('users.username').orderBy('users.id')
+        .limit(limit)
+        .execute()
+    },
+
+    /** Records the block; blocking twice is not an error. */
+    async block (blockerId: number, blockedId: number, trx: Kysely<Database> = db): Promise<void> {
+      await trx.insertInto('user_blocks').ignore()
+        .values({ blocker_id: blockerId, blocked_id: blockedId, created_at: new Date() })
+        .execute()
+    },
+
+    async unblock (blockerId: number, blockedId: number, trx: Kysely<Database> = db): Promise<void> {
+      await trx.deleteFrom('user_blocks').where('blocker_id', '=', blockerId).where('blocked_id', '=', blockedId).execute()
+    },
+
+    /** The users `blockerId` has blocked, most recent first. */
+    async blockedBy (blockerId: number, trx: Kysely<Database> = db): Promise<PublicUserRow[]> {
+      return await trx.selectFrom('user_blocks as b')
+        .innerJoin('users', 'users.id', 'b.blocked_id')
+        .select(PUBLIC_COLUMNS)
+        .where('b.blocker_id', '=', blockerId)
+        .orderBy('b.created_at', 'desc').orderBy('users.id')
+        .execute()
+    },
+
+    async isBlocked (blockerId: number, blockedId: number, trx: Kysely<Database> = db): Promise<boolean> {
+      const row = await trx.selectFrom('user_blocks').select('blocker_id')
+        .where('blocker_id', '=', blockerId).where('blocked_id', '=', blockedId)
+        .executeTakeFirst()
+      return row !== undefined
+    },
+
+    async eitherBlocked (a: number, b: number, trx: Kysely<Database> = db): Promise<boolean> {
+      const row = await trx.selectFrom('user_blocks').select('blocker_id')
+        .where((eb) => eb.or([
+          eb.and([eb('blocker_id', '=', a), eb('blocked_id', '=', b)]),
+          eb.and([eb('blocker_id', '=', b), eb('blocked_id', '=', a)])
+        ]))
+        .executeTakeFirst()
+      return row !== undefined
+    },
+
+    /** The users among `candidateIds` who have blocked `userId`. */
+    async blockersOf (userId: number, candidateIds: readonly number[], trx: Kysely<Database> = db): Promise<number[]> {
+      if (candidateIds.length === 0) return []
+      const rows = await trx.selectFrom('user_blocks').select('blocker_id')
+        .where('blocked_id', '=', userId).where('blocker_id', 'in', candidateIds)
+        .execute()
+      return rows.map((r) => r.blocker_id)
+    }
+  }
+}
+
+export type UserRepository = ReturnType<typeof createUserRepository>

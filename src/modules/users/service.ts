@@ -1,0 +1,100 @@
+import fp from 'fastify-plugin'
+import type { PublicUser, UpdateProfileRequest } from '../../../schemas/users.ts'
+import { AppError, notFound } from '../../lib/app-error.ts'
+import { createUserRepository, type ProfileChanges, type PublicUserRow } from './repository.ts'
+
+export interface UserService {
+  /** The user with this id; NOT_FOUND if there is none. */
+  getUser: (id: number) => Promise<PublicUser>
+  /** Changes the caller's display name and avatar; fields left out stay, null clears. */
+  updateProfile: (userId: number, changes: UpdateProfileRequest) => Promise<PublicUser>
+  /** Users whose username starts with `prefix` (case-insensitive), for @mention autocomplete. */
+  searchByUsername: (prefix: string, limit: number) => Promise<PublicUser[]>
+  /** `blockerId` blocks `blockedId`; idempotent. */
+  block: (blockerId: number, blockedId: number) => Promise<void>
+  /** Lifts a block; idempotent. */
+  unblock: (blockerId: number, blockedId: number) => Promise<void>
+  /** The users the caller has blocked, most recent first. */
+  listBlocked: (blockerId: number) => Promise<PublicUser[]>
+  /** True when `blockerId` has blocked `blockedId`. */
+  isBlocked: (blockerId: number, blockedId: number) => Promise<boolean>
+  /** True when either user has blocked the other. */
+  eitherBlocked: (a: number, b: number) => Promise<boolean>
+  /** The ids among `userIds` that are not an existing user. */
+  missingUserIds: (userIds: readonly number[]) => Promise<number[]>
+  /** The users among `candidateIds` who have blocked `userId`. */
+  blockersOf: (userId: number, candidateIds: readonly number[]) => Promise<number[]>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    userService: UserService
+  }
+}
+
+/** A users row as the API shows it. */
+export function toPublicUser (row: PublicUserRow): PublicUser {
+  return { id: row.id, username: row.username, email: row.email, displayName: row.display_name, avatarUrl: row.avatar_url }
+}
+
+export default fp(async function userServicePlugin (fastify) {
+  const users = createUserRepository(fastify.db)
+
+  async function existingUser (id: number): Promise<PublicUserRow> {
+    const row = await users.findById(id)
+    if (row === null) throw notFound('User')
+    return row
+  }
+
+  function refuseSelf (blockerId: number, blockedId: number): void {
+    if (blockerId === blockedId) {
+      throw new AppError('VALIDATION_ERROR', 'You cannot block or unblock yourself', undefined, [{ field: 'id', message: 'id must be another user' }])
+    }
+  }
+
+  const service: UserService = {
+    async getUser (id) {
+      return toPublicUser(await existingUser(id))
+    },
+
+    async updateProfile (userId, changes) {
+      const update: ProfileChanges = {}
+      if (changes.displayName !== undefined) update.display_name = changes.displayName === null ? null : changes.displayName.trim()
+      if (changes.avatarUrl !== undefined) update.avatar_url = changes.avatarUrl
+      if (Object.keys(update).length > 0) await users.updateProfile(userId, update)
+      return toPublicUser(await existingUser(userId))
+    },
+
+    async searchByUsername (prefix, limit) {
+      return (await users.searchByUsernamePrefix(prefix, limit)).map(toPublicUser)
+    },
+
+    async block (blockerId, blockedId) {
+      refuseSelf(blockerId, blockedId)
+      await existingUser(blockedId)
+      await users.block(blockerId, blockedId)
+    },
+
+    async unblock (blockerId, blockedId) {
+      refuseSelf(blockerId, blockedId)
+      await existingUser(blockedId)
+      await users.unblock(blockerId, blockedId)
+    },
+
+    async listBlocked (blockerId) {
+      return (await users.blockedBy(blockerId)).map(toPublicUser)
+    },
+
+    isBlocked: async (blockerId, blockedId) => await users.isBlocked(blockerId, blockedId),
+    eitherBlocked: async (a, b) => await users.eitherBlocked(a, b),
+
+    async missingUserIds (userIds) {
+      const existing = new Set(await users.existingIds(userIds))
+      return userIds.filter((id) => !existing.has(id))
+    },
+
+    blockersOf: async (userId, candidateIds) => await users.blockersOf(userId, candidateIds)
+  }
+
+  fastify.decorate('userService', service)
+}, { name: 'user-service', dependencies: ['db'] })
