@@ -1,11 +1,13 @@
 import type { TSchema } from '@sinclair/typebox'
 import { commonSchemas } from './common.ts'
 import { userSchemas } from './users.ts'
+import { groupSchemas } from './groups.ts'
 import { authSchemas } from './auth.ts'
 
 /** Every schema with an `$id`, registered once with the app and named in OpenAPI. */
 export const sharedSchemas: TSchema[] = [
   ...commonSchemas,
   ...userSchemas,
+  ...groupSchemas,
   ...authSchemas
 ]

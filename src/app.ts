@@ -13,6 +13,8 @@ import busPlugin from './plugins/bus.ts'
 import docsPlugin from './plugins/docs.ts'
 import healthPlugin from './plugins/health.ts'
 import authService from './modules/auth/service.ts'
+import userService from './modules/users/service.ts'
+import groupService from './modules/groups/service.ts'
 import authRoutes from './modules/auth/routes.ts'
 import userRoutes from './modules/users/routes.ts'
 import groupRoutes from './modules/groups/routes.ts'
@@ -82,6 +84,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(busPlugin)
   await app.register(healthPlugin)
   await app.register(authService)
+
+  await app.register(userService)
+  await app.register(groupService)
 
   await app.register(async function api (api) {
     await api.register(authRoutes, { prefix: '/auth' })

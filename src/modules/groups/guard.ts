@@ -29,21 +29,15 @@ export const hasRole = (role: MemberRole, minimum: MemberRole): boolean => ROLE_
 export async function requireMembership (this: unknown, request: FastifyRequest, _reply: FastifyReply): Promise<void> {
   const { groupId } = request.params as { groupId?: string }
   if (groupId === undefined) throw new AppError('NOT_FOUND', 'Group not found')
-  const groupIdBin = toBin(groupId)
-  const row = await request.server.db
-    .selectFrom('mirror_groups as g')
-    .leftJoin('mirror_group_members as m', (join) => join.onRef('m.group_id', '=', 'g.id').on('m.user_id', '=', request.user.id))
-    .select(['g.type', 'm.role'])
-    .where('g.id', '=', groupIdBin)
-    .executeTakeFirst()
-  if (row === undefined) throw new AppError('NOT_FOUND', 'Group not found')
-  if (row.role === null) throw new AppError('FORBIDDEN', 'You are not a member of this group')
-  request.membership = { groupId, groupIdBin, role: row.role, groupType: row.type }
+  const access = await request.server.groupService.accessOf(groupId, request.user.id)
+  if (access === null) throw new AppError('NOT_FOUND', 'Group not found')
+  if (access.role === null) throw new AppError('FORBIDDEN', 'You are not a member of this group')
+  request.membership = { groupId, groupIdBin: toBin(groupId), role: access.role, groupType: access.type }
 }
 
 /** The membership set by requireMembership; a programming error if the guard did not run. */
 export function membershipOf (request: FastifyRequest): Membership {
-  if (request.membership === null) throw new Error('requireMembership did not run for this route')
+  if (request.membership === null || request.membership === undefined) throw new Error('requireMembership did not run for this route')
   return request.membership
 }
 

@@ -1,0 +1,199 @@
+import type { Kysely } from 'kysely'
+import type { Database, GroupType, MemberRole, NewGroup } from '../../../db/database.ts'
+
+/** Where a chat-list page starts: strictly after this (last_activity_at, id) position. */
+export interface ChatListPosition {
+  activityAt: Date
+  id: Buffer
+}
+
+export interface MemberState {
+  role: MemberRole
+  joined_at: Date
+}
+
+/** A group with the caller's membership and chat-list state, as one query returns it. */
+function selectGroupViews (trx: Kysely<Database>, userId: number) {
+  return trx.selectFrom('mirror_group_members as m')
+    .innerJoin('mirror_groups as g', 'g.id', 'm.group_id')
+    .select((eb) => [
+      'g.id', 'g.name', 'g.description', 'g.type', 'g.avatar_url', 'g.created_by', 'g.direct_key',
+      'g.last_seq', 'g.last_activity_at', 'g.created_at', 'g.updated_at',
+      'm.role', 'm.archived', 'm.pinned', 'm.muted_until', 'm.last_read_seq', 'm.cleared_seq',
+      eb.selectFrom('mirror_group_members as mc')
+        .select((count) => count.fn.countAll<number>().as('n'))
+        .whereRef('mc.group_id', '=', 'g.id')
+        .as('member_count')
+    ])
+    .where('m.user_id', '=', userId)
+}
+
+export type GroupViewRow = Awaited<ReturnType<ReturnType<typeof selectGroupViews>['executeTakeFirstOrThrow']>>
+
+export interface MemberWithUserRow {
+  user_id: number
+  role: MemberRole
+  joined_at: Date
+  id: number
+  username: string
+  email: string
+  display_name: string | null
+  avatar_url: string | null
+}
+
+/** Every query of the groups area. Methods take an optional transaction; a missing row is null. */
+export function createGroupRepository (db: Kysely<Database>) {
+  return {
+    /** The group's type and the user's role in it (null when not a member); null if no group. */
+    async findAccess (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<{ type: GroupType, role: MemberRole | null } | null> {
+      const row = await trx.selectFrom('mirror_groups as g')
+        .leftJoin('mirror_group_members as m', (join) => join.onRef('m.group_id', '=', 'g.id').on('m.user_id', '=', userId))
+        .select(['g.type', 'm.role'])
+        .where('g.id', '=', groupId)
+        .executeTakeFirst()
+      return row ?? null
+    },
+
+    /**
+     * Locks the group row until the transaction ends. Every membership change takes this lock
+     * first, so concurrent joins, leaves, removals and role changes apply one at a time and
+     * each sees the others' result (the last member out deletes the group, exactly once).
+     */
+    async lockGroup (groupId: Buffer, trx: Kysely<Database>): Promise<{ type: GroupType } | null> {
+      const row = await trx.selectFrom('mirror_groups').select('type').where('id', '=', groupId).forUpdate().executeTakeFirst()
+      return row ?? null
+    },
+
+    async insertGroup (group: NewGroup, trx: Kysely<Database> = db): Promise<void> {
+      await trx.insertInto('mirror_groups').values(group).execute()
+    },
+
+    async updateGroup (groupId: Buffer, changes: { name?: string, description?: string | null, avatar_url?: string | null, updated_at: Date }, trx: Kysely<Database> = db): Promise<void> {
+      await trx.updateTable('mirror_groups').set(changes).where('id', '=', groupId).execute()
+    },
+
+    /** Deletes the group; its member rows (and other areas' rows) go with it by ON DELETE CASCADE. */
+    async deleteGroup (groupId: Buffer, trx: Kysely<Database> = db): Promise<void> {
+      await trx.deleteFrom('mirror_groups').where('id', '=', groupId).execute()
+    },
+
+    async findDirectByKey (directKey: string, trx: Kysely<Database> = db): Promise<Buffer | null> {
+      const row = await trx.selectFrom('mirror_groups').select('id').where('direct_key', '=', directKey).executeTakeFirst()
+      return row?.id ?? null
+    },
+
+    async insertMembers (groupId: Buffer, members: ReadonlyArray<{ userId: number, role: MemberRole }>, joinedAt: Date, trx: Kysely<Database> = db): Promise<void> {
+      if (members.length === 0) return
+      await trx.insertInto('mirror_group_members')
+        .values(members.map((m) => ({ group_id: groupId, user_id: m.userId, role: m.role, joined_at: joinedAt })))
+        .execute()
+    },
+
+    /** Adds the member unless already there; true when a row was added. */
+    async insertMemberIfAbsent (groupId: Buffer, userId: number, role: MemberRole, trx: Kysely<Database> = db): Promise<boolean> {
+      const result = await trx.insertInto('mirror_group_members').ignore()
+        .values({ group_id: groupId, user_id: userId, role, joined_at: new Date() })
+        .executeTakeFirst()
+      return (result.numInsertedOrUpdatedRows ?? 0n) > 0n
+    },
+
+    async findMember (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<MemberState | null> {
+      const row = await trx.selectFrom('mirror_group_members').select(['role', 'joined_at'])
+        .where('group_id', '=', groupId).where('user_id', '=', userId)
+        .executeTakeFirst()
+      return row ?? null
+    },
+
+    async findMemberWithUser (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<MemberWithUserRow | null> {
+      const row = await trx.selectFrom('mirror_group_members as m')
+        .innerJoin('users', 'users.id', 'm.user_id')
+        .select(['m.user_id', 'm.role', 'm.joined_at', 'users.id', 'users.username', 'users.email', 'users.display_name', 'users.avatar_url'])
+        .where('m.group_id', '=', groupId).where('m.user_id', '=', userId)
+        .executeTakeFirst()
+      return row ?? null
+    },
+
+    /** Members in the order they joined. */
+    async listMembers (groupId: Buffer, trx: Kysely<Database> = db): Promise<MemberWithUserRow[]> {
+      return await trx.selectFrom('mirror_group_members as m')
+        .innerJoin('users', 'users.id', 'm.user_id')
+        .select(['m.user_id', 'm.role', 'm.joined_at', 'users.id', 'users.username', 'users.email', 'users.display_name', 'users.avatar_url'])
+        .where('m.group_id', '=', groupId)
+        .orderBy('m.joined_at').orderBy('m.user_id')
+        .execute()
+    },
+
+    async countMembers (groupId: Buffer, trx: Kysely<Database> = db): Promise<number> {
+      const row = await trx.selectFrom('mirror_group_members')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('group_id', '=', groupId)
+        .executeTakeFirstOrThrow()
+      return Number(row.n)
+    },
+
+    /** The ids among `userIds` that are already members. */
+    async memberIdsAmong (groupId: Buffer, userIds: readonly number[], trx: Kysely<Database> = db): Promise<number[]> {
+      if (userIds.length === 0) return []
+      const rows = await trx.selectFrom('mirror_group_members').select('user_id')
+        .where('group_id', '=', groupId).where('user_id', 'in', userIds)
+        .execute()
+      return rows.map((r) => r.user_id)
+    },
+
+    async deleteMember (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<void> {
+      await trx.deleteFrom('mirror_group_members').where('group_id', '=', groupId).where('user_id', '=', userId).execute()
+    },
+
+    async setRole (groupId: Buffer, userId: number, role: MemberRole, trx: Kysely<Database> = db): Promise<void> {
+      await trx.updateTable('mirror_group_members').set({ role }).where('group_id', '=', groupId).where('user_id', '=', userId).execute()
+    },
+
+    /**
+     * Who inherits ownership: the longest-standing admin, else the longest-standing member
+     * (joined_at, then user id). An ENUM sorts by its declaration order ('owner','admin',
+     * 'member') on MySQL and MariaDB alike, so ordering by role puts admins first; the index
+     * (group_id, role, joined_at) serves the query.
+     */
+    async nextOwner (groupId: Buffer, trx: Kysely<Database> = db): Promise<number | null> {
+      const row = await trx.selectFrom('mirror_group_members').select('user_id')
+        .where('group_id', '=', groupId).where('role', '!=', 'owner')
+        .orderBy('role').orderBy('joined_at').orderBy('user_id')
+        .limit(1)
+        .executeTakeFirst()
+      return row?.user_id ?? null
+    },
+
+    async memberUserIds (groupId: Buffer, trx: Kysely<Database> = db): Promise<number[]> {
+      const rows = await trx.selectFrom('mirror_group_members').select('user_id').where('group_id', '=', groupId).execute()
+      return rows.map((r) => r.user_id)
+    },
+
+    async groupIdsOf (userId: number, trx: Kysely<Database> = db): Promise<Buffer[]> {
+      const rows = await trx.selectFrom('mirror_group_members').select('group_id').where('user_id', '=', userId).execute()
+      return rows.map((r) => r.group_id)
+    },
+
+    /** One group as the user sees it; null when the group is gone or the user is not in it. */
+    async findGroupView (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<GroupViewRow | null> {
+      const row = await selectGroupViews(trx, userId).where('g.id', '=', groupId).executeTakeFirst()
+      return row ?? null
+    },
+
+    /**
+     * A page of the user's chat list, most recent activity first, keyset-paginated on
+     * (last_activity_at, id) so pages neither skip nor repeat rows.
+     */
+    async chatListPage (userId: number, archived: boolean, after: ChatListPosition | null, limit: number, trx: Kysely<Database> = db): Promise<GroupViewRow[]> {
+      let query = selectGroupViews(trx, userId).where('m.archived', '=', archived)
+      if (after !== null) {
+        query = query.where((eb) => eb.or([
+          eb('g.last_activity_at', '<', after.activityAt),
+          eb.and([eb('g.last_activity_at', '=', after.activityAt), eb('g.id', '<', after.id)])
+        ]))
+      }
+      return await query.orderBy('g.last_activity_at', 'desc').orderBy('g.id', 'desc').limit(limit).execute()
+    }
+  }
+}
+
+export type GroupRepository = ReturnType<typeof createGroupRepository>
