@@ -1,0 +1,161 @@
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import ts from 'typescript'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url))
+
+/**
+ * The names seed 01 §6 defines, which DESIGN §7 requires the package to export, with the
+ * schema file expected to define each. A name whose file does not exist yet is a todo.
+ */
+const SEED_NAMES: Record<string, string> = {
+  MessageContentType: 'chat.ts',
+  MessageStatus: 'chat.ts',
+  PresenceStatus: 'chat.ts',
+  NotificationLevel: 'chat.ts',
+  DeviceType: 'chat.ts',
+  ChatMessage: 'chat.ts',
+  MessageMetadata: 'chat.ts',
+  MentionInfo: 'chat.ts',
+  LinkPreview: 'chat.ts',
+  FormattingInfo: 'chat.ts',
+  ReplyPreview: 'chat.ts',
+  ReactionSummary: 'chat.ts',
+  ChatAttachment: 'chat.ts',
+  TypingIndicator: 'chat.ts',
+  UserPresence: 'chat.ts',
+  ChatPreferences: 'chat.ts',
+  SendMessageRequest: 'chat.ts',
+  GetMessagesRequest: 'chat.ts',
+  GetMessagesResponse: 'chat.ts',
+  ApiResponse: 'common.ts',
+  WSMessageType: 'ws.ts',
+  WSMessage: 'ws.ts'
+}
+
+// One build for the whole file, into a scratch project where `@parley/types` is a real package.
+const project = mkdtempSync(join(tmpdir(), 'parley-types-'))
+t.teardown(() => { rmSync(project, { recursive: true, force: true }) })
+const packageDir = join(project, 'node_modules', '@parley', 'types')
+const build = spawnSync(process.execPath, [join(root, 'scripts/build-types.ts'), '--out', packageDir], { cwd: root, encoding: 'utf8' })
+const dts = existsSync(join(packageDir, 'index.d.ts')) ? readFileSync(join(packageDir, 'index.d.ts'), 'utf8') : ''
+const exported = new Set([...dts.matchAll(/^export (?:type|interface) (\w+)/gm)].map((m) => m[1]))
+
+/** Compiles files of the scratch project as a strict frontend build would (DOM, bundler resolution). */
+function compile (files: Record<string, string>): ts.Diagnostic[] {
+  const src = join(project, 'src')
+  rmSync(src, { recursive: true, force: true })
+  mkdirSync(src, { recursive: true })
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(src, name), text)
+  const options: ts.CompilerOptions = {
+    strict: true,
+    exactOptionalPropertyTypes: true,
+    noUncheckedIndexedAccess: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts', 'lib.dom.iterable.d.ts'],
+    types: [],
+    skipLibCheck: false
+  }
+  const program = ts.createProgram(Object.keys(files).map((name) => join(src, name)), options)
+  return [...ts.getPreEmitDiagnostics(program)]
+}
+
+function describe (diagnostics: ts.Diagnostic[]): string {
+  return diagnostics.map((d) => {
+    const where = d.file !== undefined && d.start !== undefined ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ` : ''
+    return where + ts.flattenDiagnosticMessageText(d.messageText, '\n')
+  }).join('\n')
+}
+
+t.test('build:types writes a types-only package named @parley/types', async (t) => {
+  t.equal(build.status, 0, build.stderr)
+  const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as Record<string, unknown>
+  const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
+  t.equal(manifest.name, '@parley/types')
+  t.equal(manifest.version, rootManifest.version)
+  t.equal(manifest.types, './index.d.ts')
+  t.notOk(manifest.dependencies, 'no dependencies')
+  t.notOk(manifest.peerDependencies, 'no peer dependencies')
+  t.same(readdirSync(packageDir).sort(), ['index.d.ts', 'package.json'], 'nothing but the declarations and the manifest')
+})
+
+t.test('the declarations stand alone: no import, no TypeBox, no any', async (t) => {
+  const code = dts.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
+  t.notMatch(code, /\bimport\b|\brequire\(/, 'no import of anything')
+  t.notMatch(dts, /typebox|TSchema|Static</i, 'no TypeBox type left unexpanded')
+  t.notMatch(code, /\bany\b/, 'precise types, never any')
+})
+
+t.test('every exported type of every schema file is in the package', async (t) => {
+  const schemaDir = join(root, 'schemas')
+  const names = readdirSync(schemaDir).filter((f) => f.endsWith('.ts'))
+    .flatMap((file) => [...readFileSync(join(schemaDir, file), 'utf8').matchAll(/^export (?:type|interface) (\w+)/gm)].map((m) => m[1]))
+  t.ok(names.length > 10, 'the schema files export types')
+  const missing = names.filter((name) => !exported.has(name))
+  t.same(missing, [], 'no exported schema type is missing from the package')
+})
+
+t.test('generic types keep their type parameters', async (t) => {
+  t.match(dts, /export interface ApiResponse<T> \{/)
+  t.match(dts, /data\?: T/)
+})
+
+t.test('the seed 01 §6 names are exported', async (t) => {
+  for (const [name, file] of Object.entries(SEED_NAMES)) {
+    if (exported.has(name)) {
+      t.pass(`${name} is exported`)
+    } else if (existsSync(join(root, 'schemas', file))) {
+      t.fail(`${name} is missing although schemas/${file} exists`)
+    } else {
+      t.pass(`${name} is exported`, { todo: `schemas/${file} does not exist yet` })
+    }
+  }
+})
+
+t.test('a sample frontend client compiles against the package without a diagnostic', async (t) => {
+  const diagnostics = compile({ 'sample-client.ts': readFileSync(join(fixtures, 'sample-client.ts'), 'utf8') })
+  t.equal(diagnostics.length, 0, describe(diagnostics))
+})
+
+t.test('the WebSocket half of the sample client compiles against the package', async (t) => {
+  if (!exported.has('WSMessage') || !exported.has('WSMessageType')) {
+    t.pass('WSMessage and WSMessageType compile', { todo: 'schemas/ws.ts does not export WSMessage and WSMessageType yet' })
+    return
+  }
+  const diagnostics = compile({ 'sample-ws-client.ts': readFileSync(join(fixtures, 'sample-ws-client.ts'), 'utf8') })
+  t.equal(diagnostics.length, 0, describe(diagnostics))
+})
+
+t.test('a wrong field access does not compile', async (t) => {
+  const diagnostics = compile({
+    'wrong.ts': [
+      "import type { ChatMessage, MessageStatus, ApiResponse } from '@parley/types'",
+      'declare const message: ChatMessage',
+      'export const sender: string = message.senderName',
+      "export const status: MessageStatus = 'read'",
+      'declare const response: ApiResponse<ChatMessage>',
+      'export const count: number = response.data?.reactions?.[0]?.total ?? 0'
+    ].join('\n')
+  })
+  const messages = describe(diagnostics)
+  t.equal(diagnostics.length, 3, messages)
+  t.match(messages, /senderName/)
+  t.match(messages, /'"read"' is not assignable/)
+  t.match(messages, /total/)
+})
+
+t.test('npm run build:types writes the same package to dist/types', async (t) => {
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+  t.equal(scripts['build:types'], 'node scripts/build-types.ts')
+  const run = spawnSync(process.execPath, ['scripts/build-types.ts'], { cwd: root, encoding: 'utf8' })
+  t.equal(run.status, 0, run.stderr)
+  t.equal(readFileSync(join(root, 'dist/types/index.d.ts'), 'utf8'), dts)
+})
