@@ -76,12 +76,92 @@ export interface GroupDataKeysTable {
   created_at: Timestamp
 }
 
+export type MessageContentTypeName = 'text' | 'image' | 'file' | 'audio' | 'video' | 'system' | 'reply'
+export type MessageStatusName = 'sending' | 'sent' | 'delivered' | 'failed'
+
+export interface MessagesTable {
+  id: Bin16
+  group_id: Bin16
+  seq: number
+  sender_user_id: number
+  /** Sealed content (iv | tag | data). */
+  content: Buffer
+  content_key_version: number
+  /** Sealed metadata JSON; null when the message has none. */
+  metadata: Buffer | null
+  metadata_key_version: number | null
+  content_type: MessageContentTypeName
+  parent_message_id: Bin16 | null
+  thread_root_id: Bin16 | null
+  thread_reply_count: ColumnType<number, number | undefined, number>
+  status: ColumnType<MessageStatusName, MessageStatusName | undefined, MessageStatusName>
+  is_edited: ColumnType<boolean, boolean | undefined, boolean>
+  edited_at: NullableTimestamp
+  edit_count: ColumnType<number, number | undefined, number>
+  is_deleted: ColumnType<boolean, boolean | undefined, boolean>
+  deleted_at: NullableTimestamp
+  deleted_by: number | null
+  client_message_id: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface MessageEditsTable {
+  message_id: Bin16
+  version: number
+  content: Buffer
+  content_key_version: number
+  metadata: Buffer | null
+  metadata_key_version: number | null
+  written_at: Date
+  replaced_at: Date
+  replaced_by: number
+}
+
+export interface MessageReactionsTable {
+  message_id: Bin16
+  user_id: number
+  emoji: string
+  group_id: Bin16
+  created_at: Timestamp
+}
+
+export interface MessageMentionsTable {
+  message_id: Bin16
+  mentioned_user_id: number
+  group_id: Bin16
+  mention_type: 'user' | 'everyone'
+  notified: ColumnType<boolean, boolean | undefined, boolean>
+  created_at: Timestamp
+}
+
+export interface PinnedMessagesTable {
+  message_id: Bin16
+  group_id: Bin16
+  pinned_by_user_id: number | null
+  pin_order: number
+  pin_note: string | null
+  pinned_at: Date
+}
+
+export interface MessageSearchTokensTable {
+  group_id: Bin16
+  token: Buffer
+  message_id: Bin16
+}
+
 export interface Database {
   users: UsersTable
   auth_sessions: AuthSessionsTable
   user_blocks: UserBlocksTable
   mirror_groups: GroupsTable
   mirror_group_members: GroupMembersTable
+  mirror_group_messages: MessagesTable
+  mirror_group_message_edits: MessageEditsTable
+  mirror_group_message_reactions: MessageReactionsTable
+  mirror_group_message_mentions: MessageMentionsTable
+  mirror_group_pinned_messages: PinnedMessagesTable
+  mirror_group_message_search_tokens: MessageSearchTokensTable
   group_data_keys: GroupDataKeysTable
 }
 
@@ -93,3 +173,5 @@ export type GroupRow = Selectable<GroupsTable>
 export type NewGroup = Insertable<GroupsTable>
 export type GroupUpdate = Updateable<GroupsTable>
 export type MemberRow = Selectable<GroupMembersTable>
+export type MessageRow = Selectable<MessagesTable>
+export type NewMessage = Insertable<MessagesTable>

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { ChatMessage, MessageContentType, MessageMetadata, MessageStatus, ReactionSummary } from './chat.ts'
 
 /*
  * Server → client events: what services publish on the bus and the gateway sends as
@@ -46,12 +47,111 @@ export const GroupDeletedEvent = Type.Object({
 }, { $id: 'GroupDeletedEvent' })
 export type GroupDeletedEvent = Static<typeof GroupDeletedEvent>
 
+// ---- chat (seed 01 §5.5); published by the chat service after commit ----
+
+const MessageId = Type.String({ format: 'uuid' })
+
+/**
+ * seed 01 §5.5.1 plus the group `seq`. Content is not included (fetch it over REST) unless the
+ * deployment sets WS_BROADCAST_CONTENT; `isDeleted` is true only in a replay of a message deleted since.
+ */
+export const ChatMessageEvent = Type.Object({
+  type: Type.Literal('chat:message'),
+  payload: Type.Object({
+    id: MessageId,
+    groupId: GroupId,
+    senderUserId: UserIdInt,
+    senderUsername: Type.String(),
+    contentType: MessageContentType,
+    parentMessageId: Type.Union([MessageId, Type.Null()]),
+    threadRootId: Type.Union([MessageId, Type.Null()]),
+    metadata: MessageMetadata,
+    status: MessageStatus,
+    clientMessageId: Type.Union([Type.String(), Type.Null()]),
+    createdAt: IsoTime,
+    encryptedContent: Type.Literal(true),
+    seq: Type.Integer({ minimum: 1 }),
+    isDeleted: Type.Boolean(),
+    content: Type.Optional(Type.String())
+  })
+}, { $id: 'ChatMessageEvent' })
+export type ChatMessageEvent = Static<typeof ChatMessageEvent>
+
+/** seed 01 §5.5.2; `content` only with WS_BROADCAST_CONTENT. */
+export const MessageEditedEvent = Type.Object({
+  type: Type.Literal('chat:message_edited'),
+  payload: Type.Object({ messageId: MessageId, groupId: GroupId, editedAt: IsoTime, content: Type.Optional(Type.String()) })
+}, { $id: 'MessageEditedEvent' })
+export type MessageEditedEvent = Static<typeof MessageEditedEvent>
+
+/** seed 01 §5.5.3. */
+export const MessageDeletedEvent = Type.Object({
+  type: Type.Literal('chat:message_deleted'),
+  payload: Type.Object({ messageId: MessageId, groupId: GroupId, deletedBy: UserIdInt })
+}, { $id: 'MessageDeletedEvent' })
+export type MessageDeletedEvent = Static<typeof MessageDeletedEvent>
+
+/** seed 01 §5.5.6; `hasReacted` is relative to the user who reacted (each summary lists its users). */
+export const ReactionsUpdatedEvent = Type.Object({
+  type: Type.Literal('chat:reactions_updated'),
+  payload: Type.Object({ messageId: MessageId, groupId: GroupId, reactions: Type.Array(ReactionSummary) })
+}, { $id: 'ReactionsUpdatedEvent' })
+export type ReactionsUpdatedEvent = Static<typeof ReactionsUpdatedEvent>
+
+/** seed 01 §5.5.7: the reader's watermark moved up to (and including) the message. */
+export const MessageReadEvent = Type.Object({
+  type: Type.Literal('chat:message_read'),
+  payload: Type.Object({ messageIds: Type.Array(MessageId), groupId: GroupId, userId: UserIdInt, readAt: IsoTime })
+}, { $id: 'MessageReadEvent' })
+export type MessageReadEvent = Static<typeof MessageReadEvent>
+
+/** seed 01 §5.5.8, to the mentioned user only. */
+export const MentionEvent = Type.Object({
+  type: Type.Literal('chat:mention'),
+  payload: Type.Object({ message: ChatMessage, groupId: GroupId, mentionType: Type.Union([Type.Literal('user'), Type.Literal('everyone')]) })
+}, { $id: 'MentionEvent' })
+export type MentionEvent = Static<typeof MentionEvent>
+
+/** To a user's own connections after they read: their other devices update the badge. */
+export const UnreadCountEvent = Type.Object({
+  type: Type.Literal('chat:unread_count'),
+  payload: Type.Object({ groupId: GroupId, unreadCount: Type.Integer({ minimum: 0 }) })
+}, { $id: 'UnreadCountEvent' })
+export type UnreadCountEvent = Static<typeof UnreadCountEvent>
+
+export const MessagePinnedEvent = Type.Object({
+  type: Type.Literal('chat:message_pinned'),
+  payload: Type.Object({
+    messageId: MessageId,
+    groupId: GroupId,
+    pinnedBy: UserIdInt,
+    pinNote: Type.Union([Type.String(), Type.Null()]),
+    pinnedAt: IsoTime
+  })
+}, { $id: 'MessagePinnedEvent' })
+export type MessagePinnedEvent = Static<typeof MessagePinnedEvent>
+
+export const MessageUnpinnedEvent = Type.Object({
+  type: Type.Literal('chat:message_unpinned'),
+  payload: Type.Object({ messageId: MessageId, groupId: GroupId, unpinnedBy: UserIdInt })
+}, { $id: 'MessageUnpinnedEvent' })
+export type MessageUnpinnedEvent = Static<typeof MessageUnpinnedEvent>
+
 /** Every event the bus carries. Areas add theirs here. */
 export const ServerEvent = Type.Union([
   MemberJoinedEvent,
   MemberLeftEvent,
   MemberRoleChangedEvent,
   GroupUpdatedEvent,
-  GroupDeletedEvent
+  GroupDeletedEvent,
+  ChatMessageEvent,
+  MessageEditedEvent,
+  MessageDeletedEvent,
+  ReactionsUpdatedEvent,
+  MessageReadEvent,
+  MentionEvent,
+  UnreadCountEvent,
+  MessagePinnedEvent,
+  MessageUnpinnedEvent
 ])
 export type ServerEvent = Static<typeof ServerEvent>

@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox'
 import { commonSchemas } from './common.ts'
 import { userSchemas } from './users.ts'
+import { chatSchemas } from './chat.ts'
 import { groupSchemas } from './groups.ts'
 import { authSchemas } from './auth.ts'
 
@@ -8,6 +9,7 @@ import { authSchemas } from './auth.ts'
 export const sharedSchemas: TSchema[] = [
   ...commonSchemas,
   ...userSchemas,
+  ...chatSchemas,
   ...groupSchemas,
   ...authSchemas
 ]

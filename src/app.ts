@@ -18,6 +18,8 @@ import groupService from './modules/groups/service.ts'
 import authRoutes from './modules/auth/routes.ts'
 import userRoutes from './modules/users/routes.ts'
 import groupRoutes from './modules/groups/routes.ts'
+import chatServicePlugin from './modules/chat/service.ts'
+import chatRoutes from './modules/chat/routes.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -82,6 +84,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(errorsPlugin)
   await app.register(authPlugin, { secret: config.jwt.secret, accessTtlSeconds: config.jwt.accessTtlSeconds, external: config.jwt.external })
   await app.register(busPlugin)
+  await app.register(chatServicePlugin)
   await app.register(healthPlugin)
   await app.register(authService)
 
@@ -92,6 +95,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await api.register(authRoutes, { prefix: '/auth' })
     await api.register(userRoutes, { prefix: '/users' })
     await api.register(groupRoutes, { prefix: '/groups' })
+    await api.register(chatRoutes, { prefix: '/groups/:groupId/chat' })
   }, { prefix: config.apiPrefix })
 
   return app

@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely'
 import * as foundation from './0001_foundation.ts'
 import * as groupKeys from './0002_group_keys.ts'
+import * as messages from './0003_messages.ts'
 
 /** Every migration in order. Listed explicitly so the same code runs from .ts and from a build. */
 export const migrations: Record<string, Migration> = {
   '0001_foundation': foundation,
-  '0002_group_keys': groupKeys
+  '0002_group_keys': groupKeys,
+  '0003_messages': messages
 }

@@ -1,0 +1,459 @@
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { Database, MessageRow, NewMessage } from '../../../db/database.ts'
+
+type Executor = Kysely<Database> | Transaction<Database>
+
+/** A message row with its sender's current username. */
+export type MessageView = MessageRow & { sender_username: string | null }
+
+export interface PinnedView extends MessageView {
+  pin_note: string | null
+  pinned_at: Date
+  pinned_by_user_id: number | null
+}
+
+export interface ReactionRow {
+  message_id: Buffer
+  user_id: number
+  emoji: string
+}
+
+export interface NewMention {
+  message_id: Buffer
+  mentioned_user_id: number
+  group_id: Buffer
+  mention_type: 'user' | 'everyone'
+}
+
+export interface SealedEdit {
+  message_id: Buffer
+  version: number
+  content: Buffer
+  content_key_version: number
+  metadata: Buffer | null
+  metadata_key_version: number | null
+  written_at: Date
+  replaced_at: Date
+  replaced_by: number
+}
+
+export interface GroupSyncRow {
+  group_id: Buffer
+  last_seq: number
+  unread: number | string | bigint | null
+  last_read_id: Buffer | null
+}
+
+export interface SummaryRow {
+  group_id: Buffer
+  unread: number | string | bigint | null
+  id: Buffer | null
+  sender_user_id: number | null
+  sender_username: string | null
+  content_type: MessageRow['content_type'] | null
+  content: Buffer | null
+  content_key_version: number | null
+  is_deleted: boolean | null
+  created_at: Date | null
+  seq: number | null
+}
+
+/** MySQL's duplicate-key error, and which key it hit. */
+export function duplicateKeyOf (err: unknown): string | null {
+  const e = err as { code?: unknown, sqlMessage?: unknown, message?: unknown }
+  if (e === null || typeof e !== 'object' || e.code !== 'ER_DUP_ENTRY') return null
+  const text = typeof e.sqlMessage === 'string' ? e.sqlMessage : String(e.message)
+  return /for key '([^']+)'/.exec(text)?.[1] ?? ''
+}
+
+/**
+ * Every query of the chat area. Messages are always addressed by group id and message id
+ * together, so an id from another group is simply not found. A missing row is `null`.
+ */
+export function chatRepository (db: Kysely<Database>) {
+  /**
+   * Messages the user can see in a group: the membership row joins as a constant (primary key
+   * lookup), so `seq > cleared_seq` and the cursors become a range on (group_id, seq).
+   */
+  function visibleMessages (groupBin: Buffer, userId: number, trx: Executor = db) {
+    return trx.selectFrom('mirror_group_members as mb')
+      .innerJoin('mirror_group_messages as m', 'm.group_id', 'mb.group_id')
+      .leftJoin('users as u', 'u.id', 'm.sender_user_id')
+      .selectAll('m')
+      .select('u.username as sender_username')
+      .where('mb.group_id', '=', groupBin)
+      .where('mb.user_id', '=', userId)
+      .whereRef('m.seq', '>', 'mb.cleared_seq')
+  }
+
+  function anyMessages (trx: Executor = db) {
+    return trx.selectFrom('mirror_group_messages as m')
+      .leftJoin('users as u', 'u.id', 'm.sender_user_id')
+      .selectAll('m')
+      .select('u.username as sender_username')
+  }
+
+  return {
+    /**
+     * Takes the next seq of the group: `last_seq = LAST_INSERT_ID(last_seq + 1)` bumps the
+     * counter under the row's exclusive lock and hands the new value back in the same round
+     * trip (the connection's insert id), so no SELECT is needed. Null when the group is gone.
+     */
+    async takeNextSeq (groupBin: Buffer, now: Date, trx: Executor): Promise<number | null> {
+      const query = trx.updateTable('mirror_groups')
+        .set({ last_seq: sql<number>`LAST_INSERT_ID(last_seq + 1)`, last_activity_at: now })
+        .where('id', '=', groupBin)
+        .compile()
+      const result = await trx.executeQuery(query)
+      if (result.numAffectedRows === 0n || result.insertId === undefined) return null
+      return Number(result.insertId)
+    },
+
+    async insertMessage (row: NewMessage, trx: Executor): Promise<void> {
+      await trx.insertInto('mirror_group_messages').values(row).execute()
+    },
+
+    async incrementReplyCount (groupBin: Buffer, rootBin: Buffer, trx: Executor): Promise<void> {
+      await trx.updateTable('mirror_group_messages')
+        .set((eb) => ({ thread_reply_count: eb('thread_reply_count', '+', 1) }))
+        .where('id', '=', rootBin)
+        .where('group_id', '=', groupBin)
+        .execute()
+    },
+
+    /** One multi-row insert for all of a message's tokens. */
+    async insertSearchTokens (groupBin: Buffer, messageBin: Buffer, tokens: Buffer[], trx: Executor): Promise<void> {
+      if (tokens.length === 0) return
+      await trx.insertInto('mirror_group_message_search_tokens')
+        .values(tokens.map((token) => ({ group_id: groupBin, token, message_id: messageBin })))
+        .execute()
+    },
+
+    async deleteSearchTokens (messageBin: Buffer, trx: Executor): Promise<void> {
+      await trx.deleteFrom('mirror_group_message_search_tokens').where('message_id', '=', messageBin).execute()
+    },
+
+    /** Which of these users are members of the group. */
+    async membersAmong (groupBin: Buffer, userIds: number[], trx: Executor = db): Promise<number[]> {
+      if (userIds.length === 0) return []
+      const rows = await trx.selectFrom('mirror_group_members').select('user_id')
+        .where('group_id', '=', groupBin).where('user_id', 'in', userIds).execute()
+      return rows.map((r) => r.user_id)
+    },
+
+    async memberIds (groupBin: Buffer, trx: Executor = db): Promise<number[]> {
+      const rows = await trx.selectFrom('mirror_group_members').select('user_id').where('group_id', '=', groupBin).execute()
+      return rows.map((r) => r.user_id)
+    },
+
+    async insertMentions (rows: NewMention[], trx: Executor): Promise<void> {
+      if (rows.length === 0) return
+      await trx.insertInto('mirror_group_message_mentions').values(rows).execute()
+    },
+
+    /** True when the user and another member of the group block each other in either direction. */
+    async blockedWithinGroup (groupBin: Buffer, userId: number, trx: Executor = db): Promise<boolean> {
+      const row = await trx.selectFrom('mirror_group_members as other')
+        .innerJoin('user_blocks as b', (join) => join.on((eb) => eb.or([
+          eb.and([eb('b.blocker_id', '=', eb.ref('other.user_id')), eb('b.blocked_id', '=', userId)]),
+          eb.and([eb('b.blocker_id', '=', userId), eb('b.blocked_id', '=', eb.ref('other.user_id'))])
+        ])))
+        .select('b.blocker_id')
+        .where('other.group_id', '=', groupBin)
+        .where('other.user_id', '<>', userId)
+        .limit(1)
+        .executeTakeFirst()
+      return row !== undefined
+    },
+
+    async findByClientMessageId (groupBin: Buffer, senderId: number, clientMessageId: string, trx: Executor = db): Promise<MessageView | null> {
+      const row = await anyMessages(trx)
+        .where('m.group_id', '=', groupBin)
+        .where('m.sender_user_id', '=', senderId)
+        .where('m.client_message_id', '=', clientMessageId)
+        .executeTakeFirst()
+      return row ?? null
+    },
+
+    /** A message of the group the user can see (not cleared for them); deleted ones included. */
+    async findVisible (groupBin: Buffer, messageBin: Buffer, userId: number, trx: Executor = db): Promise<MessageView | null> {
+      const row = await visibleMessages(groupBin, userId, trx).where('m.id', '=', messageBin).executeTakeFirst()
+      return row ?? null
+    },
+
+    /** The seq of a message of the group, for cursors. */
+    async seqOf (groupBin: Buffer, messageBin: Buffer): Promise<number | null> {
+      const row = await db.selectFrom('mirror_group_messages').select('seq')
+        .where('group_id', '=', groupBin).where('id', '=', messageBin).executeTakeFirst()
+      return row?.seq ?? null
+    },
+
+    /**
+     * A page of the user's visible messages. Without a cursor or with `beforeSeq`: the newest
+     * ones below it, newest first. With `afterSeq`: the oldest ones above it, in ascending order.
+     * Fetches one extra row to tell whether there are more.
+     */
+    async page (options: { groupBin: Buffer, userId: number, limit: number, beforeSeq?: number, afterSeq?: number, threadRootBin?: Buffer }): Promise<MessageView[]> {
+      let query = visibleMessages(options.groupBin, options.userId)
+      if (options.threadRootBin !== undefined) query = query.where('m.thread_root_id', '=', options.threadRootBin)
+      if (options.afterSeq !== undefined) {
+        return await query.where('m.seq', '>', options.afterSeq).orderBy('m.seq', 'asc').limit(options.limit + 1).execute()
+      }
+      if (options.beforeSeq !== undefined) query = query.where('m.seq', '<', options.beforeSeq)
+      return await query.orderBy('m.seq', 'desc').limit(options.limit + 1).execute()
+    },
+
+    /** Read watermarks of the group's members. */
+    async readWatermarks (groupBin: Buffer): Promise<Array<{ user_id: number, last_read_seq: number }>> {
+      return await db.selectFrom('mirror_group_members').select(['user_id', 'last_read_seq'])
+        .where('group_id', '=', groupBin).execute()
+    },
+
+    async reactionsOf (messageBins: Buffer[], trx: Executor = db): Promise<ReactionRow[]> {
+      if (messageBins.length === 0) return []
+      return await trx.selectFrom('mirror_group_message_reactions')
+        .select(['message_id', 'user_id', 'emoji'])
+        .where('message_id', 'in', messageBins)
+        .orderBy('created_at').orderBy('user_id')
+        .execute()
+    },
+
+    /** Adds a reaction unless the user already has it; true when added. */
+    async addReaction (groupBin: Buffer, messageBin: Buffer, userId: number, emoji: string): Promise<boolean> {
+      const result = await db.insertInto('mirror_group_message_reactions')
+        .ignore()
+        .values({ message_id: messageBin, user_id: userId, emoji, group_id: groupBin, created_at: new Date() })
+        .executeTakeFirst()
+      return (result.numInsertedOrUpdatedRows ?? 0n) > 0n
+    },
+
+    async removeReaction (messageBin: Buffer, userId: number, emoji: string): Promise<boolean> {
+      const result = await db.deleteFrom('mirror_group_message_reactions')
+        .where('message_id', '=', messageBin).where('user_id', '=', userId).where('emoji', '=', emoji)
+        .executeTakeFirst()
+      return result.numDeletedRows > 0n
+    },
+
+    async userReactionCount (messageBin: Buffer, userId: number): Promise<number> {
+      const row = await db.selectFrom('mirror_group_message_reactions')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('message_id', '=', messageBin).where('user_id', '=', userId)
+        .executeTakeFirstOrThrow()
+      return Number(row.n)
+    },
+
+    /**
+     * Replaces the content of a live message if nobody edited it since `editCount` was read
+     * (optimistic lock); false when it changed or was deleted meanwhile.
+     */
+    async replaceContent (groupBin: Buffer, messageBin: Buffer, editCount: number, sealed: {
+      content: Buffer
+      content_key_version: number
+      metadata: Buffer | null
+      metadata_key_version: number | null
+    }, now: Date, trx: Executor): Promise<boolean> {
+      const result = await trx.updateTable('mirror_group_messages')
+        .set({ ...sealed, is_edited: true, edited_at: now, updated_at: now, edit_count: editCount + 1 })
+        .where('id', '=', messageBin)
+        .where('group_id', '=', groupBin)
+        .where('edit_count', '=', editCount)
+        .where('is_deleted', '=', false)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+
+    async insertEdit (edit: SealedEdit, trx: Executor): Promise<void> {
+      await trx.insertInto('mirror_group_message_edits').values(edit).execute()
+    },
+
+    /** Marks a live message deleted (its sealed content stays); false when it already was. */
+    async softDelete (groupBin: Buffer, messageBin: Buffer, deletedBy: number, now: Date, trx: Executor): Promise<boolean> {
+      const result = await trx.updateTable('mirror_group_messages')
+        .set({ is_deleted: true, deleted_at: now, deleted_by: deletedBy, updated_at: now })
+        .where('id', '=', messageBin)
+        .where('group_id', '=', groupBin)
+        .where('is_deleted', '=', false)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+
+    async deletePin (groupBin: Buffer, messageBin: Buffer, trx: Executor = db): Promise<boolean> {
+      const result = await trx.deleteFrom('mirror_group_pinned_messages')
+        .where('message_id', '=', messageBin).where('group_id', '=', groupBin)
+        .executeTakeFirst()
+      return result.numDeletedRows > 0n
+    },
+
+    /**
+     * Moves the user's read watermark up to `seq`, never back: GREATEST keeps the larger value
+     * and the condition skips the write (and says so) when the watermark is already there.
+     */
+    async markReadUpTo (groupBin: Buffer, userId: number, seq: number, now: Date): Promise<boolean> {
+      const result = await db.updateTable('mirror_group_members')
+        .set({ last_read_seq: sql<number>`GREATEST(last_read_seq, ${seq})`, last_read_at: now })
+        .where('group_id', '=', groupBin)
+        .where('user_id', '=', userId)
+        .where('last_read_seq', '<', seq)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+
+    /** Moves the delivered watermark up to `seq`, never back. */
+    async markDeliveredUpTo (groupBin: Buffer, userId: number, seq: number): Promise<boolean> {
+      const result = await db.updateTable('mirror_group_members')
+        .set({ last_delivered_seq: sql<number>`GREATEST(last_delivered_seq, ${seq})` })
+        .where('group_id', '=', groupBin)
+        .where('user_id', '=', userId)
+        .where('last_delivered_seq', '<', seq)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+
+    /** Messages from others after the user's read and clear watermarks, not deleted. */
+    async unreadCount (groupBin: Buffer, userId: number): Promise<number> {
+      const row = await db.selectFrom('mirror_group_members as mb')
+        .innerJoin('mirror_group_messages as m', 'm.group_id', 'mb.group_id')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('mb.group_id', '=', groupBin)
+        .where('mb.user_id', '=', userId)
+        .where((eb) => eb('m.seq', '>', eb.fn<number>('GREATEST', ['mb.last_read_seq', 'mb.cleared_seq'])))
+        .where('m.sender_user_id', '<>', userId)
+        .where('m.is_deleted', '=', false)
+        .executeTakeFirstOrThrow()
+      return Number(row.n)
+    },
+
+    async pinState (groupBin: Buffer, messageBin: Buffer, trx: Executor): Promise<{ count: number, maxOrder: number, pinned: boolean }> {
+      const row = await trx.selectFrom('mirror_group_pinned_messages')
+        .select((eb) => [
+          eb.fn.countAll<number>().as('n'),
+          eb.fn.max<number | null>('pin_order').as('max_order'),
+          eb.fn.sum<number | string | null>(eb.case().when('message_id', '=', messageBin).then(1).else(0).end()).as('mine')
+        ])
+        .where('group_id', '=', groupBin)
+        .executeTakeFirstOrThrow()
+      return { count: Number(row.n), maxOrder: Number(row.max_order ?? 0), pinned: Number(row.mine ?? 0) > 0 }
+    },
+
+    async insertPin (pin: { message_id: Buffer, group_id: Buffer, pinned_by_user_id: number, pin_order: number, pin_note: string | null, pinned_at: Date }, trx: Executor): Promise<void> {
+      await trx.insertInto('mirror_group_pinned_messages').values(pin).execute()
+    },
+
+    async updatePinNote (groupBin: Buffer, messageBin: Buffer, note: string | null, trx: Executor): Promise<void> {
+      await trx.updateTable('mirror_group_pinned_messages').set({ pin_note: note })
+        .where('message_id', '=', messageBin).where('group_id', '=', groupBin).execute()
+    },
+
+    /** The group's pinned messages the user can see, in pin order. */
+    async pinned (groupBin: Buffer, userId: number, limit: number): Promise<PinnedView[]> {
+      return await visibleMessages(groupBin, userId)
+        .innerJoin('mirror_group_pinned_messages as p', 'p.message_id', 'm.id')
+        .select(['p.pin_note', 'p.pinned_at', 'p.pinned_by_user_id'])
+        .orderBy('p.pin_order').orderBy('p.pinned_at')
+        .limit(limit)
+        .execute()
+    },
+
+    /**
+     * Live messages the user can see whose tokens include every query token (the blind index),
+     * newest first; and the total number of them.
+     */
+    async search (groupBin: Buffer, userId: number, tokens: Buffer[], limit: number, offset: number): Promise<{ rows: MessageView[], total: number }> {
+      const matching = () => visibleMessages(groupBin, userId)
+        .innerJoin(
+          (eb) => eb.selectFrom('mirror_group_message_search_tokens as t')
+            .select('t.message_id')
+            .where('t.group_id', '=', groupBin)
+            .where('t.token', 'in', tokens)
+            .groupBy('t.message_id')
+            .having((h) => h.fn.count('t.token').distinct(), '=', tokens.length)
+            .as('hit'),
+          (join) => join.onRef('hit.message_id', '=', 'm.id')
+        )
+        .where('m.is_deleted', '=', false)
+      const rows = await matching().orderBy('m.seq', 'desc').limit(limit).offset(offset).execute()
+      const total = rows.length < limit && (rows.length > 0 || offset === 0)
+        ? offset + rows.length
+        : Number((await matching().clearSelect().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+      return { rows, total }
+    },
+
+    /** The group's newest seq and the user's clear watermark; null when the user is not a member. */
+    async groupPosition (groupBin: Buffer, userId: number): Promise<{ last_seq: number, cleared_seq: number } | null> {
+      const row = await db.selectFrom('mirror_groups as g')
+        .innerJoin('mirror_group_members as mb', 'mb.group_id', 'g.id')
+        .select(['g.last_seq', 'mb.cleared_seq'])
+        .where('g.id', '=', groupBin)
+        .where('mb.user_id', '=', userId)
+        .executeTakeFirst()
+      return row ?? null
+    },
+
+    /** Messages with fromSeq < seq ≤ toSeq (no upper bound when null), ascending, at most `limit`. */
+    async range (groupBin: Buffer, fromSeqExclusive: number, toSeqInclusive: number | null, limit: number): Promise<MessageView[]> {
+      let query = anyMessages().where('m.group_id', '=', groupBin).where('m.seq', '>', fromSeqExclusive)
+      if (toSeqInclusive !== null) query = query.where('m.seq', '<=', toSeqInclusive)
+      return await query.orderBy('m.seq', 'asc').limit(limit).execute()
+    },
+
+    /** Per group of the user: newest seq, unread count and the message at the read watermark. */
+    async syncRows (userId: number): Promise<GroupSyncRow[]> {
+      return await db.selectFrom('mirror_group_members as mb')
+        .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
+        .select((eb) => [
+          'mb.group_id',
+          'g.last_seq',
+          eb.selectFrom('mirror_group_messages as x')
+            .select((e) => e.fn.countAll<number>().as('n'))
+            .whereRef('x.group_id', '=', 'mb.group_id')
+            .where((e) => e('x.seq', '>', e.fn<number>('GREATEST', ['mb.last_read_seq', 'mb.cleared_seq'])))
+            .where('x.sender_user_id', '<>', userId)
+            .where('x.is_deleted', '=', false)
+            .as('unread'),
+          eb.selectFrom('mirror_group_messages as y')
+            .select('y.id')
+            .whereRef('y.group_id', '=', 'mb.group_id')
+            .whereRef('y.seq', '=', 'mb.last_read_seq')
+            .as('last_read_id')
+        ])
+        .where('mb.user_id', '=', userId)
+        .execute()
+    },
+
+    /** Per requested group of the user: the newest message they can see and their unread count. */
+    async summaries (userId: number, groupBins: Buffer[]): Promise<SummaryRow[]> {
+      if (groupBins.length === 0) return []
+      return await db.selectFrom('mirror_group_members as mb')
+        .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
+        .leftJoin('mirror_group_messages as lm', (join) => join
+          .onRef('lm.group_id', '=', 'g.id')
+          .onRef('lm.seq', '=', 'g.last_seq')
+          .onRef('lm.seq', '>', 'mb.cleared_seq'))
+        .leftJoin('users as u', 'u.id', 'lm.sender_user_id')
+        .select((eb) => [
+          'mb.group_id',
+          'lm.id',
+          'lm.sender_user_id',
+          'u.username as sender_username',
+          'lm.content_type',
+          'lm.content',
+          'lm.content_key_version',
+          'lm.is_deleted',
+          'lm.created_at',
+          'lm.seq',
+          eb.selectFrom('mirror_group_messages as x')
+            .select((e) => e.fn.countAll<number>().as('n'))
+            .whereRef('x.group_id', '=', 'mb.group_id')
+            .where((e) => e('x.seq', '>', e.fn<number>('GREATEST', ['mb.last_read_seq', 'mb.cleared_seq'])))
+            .where('x.sender_user_id', '<>', userId)
+            .where('x.is_deleted', '=', false)
+            .as('unread')
+        ])
+        .where('mb.user_id', '=', userId)
+        .where('mb.group_id', 'in', groupBins)
+        .execute()
+    }
+  }
+}
+
+export type ChatRepository = ReturnType<typeof chatRepository>

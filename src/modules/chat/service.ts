@@ -1,0 +1,662 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import {
+  CHAT_LIMITS,
+  type ChatMessage,
+  type DeleteMessageResponse,
+  type EditMessageRequest,
+  type GetMessagesRequest,
+  type GetMessagesResponse,
+  type MarkReadResponse,
+  type MessageMetadata,
+  type PinMessageResponse,
+  type PinnedMessagesResponse,
+  type ReactionSummary,
+  type SearchMessagesRequest,
+  type SearchMessagesResponse,
+  type SendMessageRequest,
+  type UnpinMessageResponse,
+  type UnreadCountResponse
+} from '../../../schemas/chat.ts'
+import type { ChatMessageEvent } from '../../../schemas/events.ts'
+import type { AuthUser } from '../../plugins/auth.ts'
+import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
+import { fromBin, newId, toBin } from '../../lib/ids.ts'
+import { hasRole, requireRole, type Membership } from '../groups/guard.ts'
+import { chatRepository, duplicateKeyOf, type MessageView, type NewMention } from './repository.ts'
+import { checkMetadata, isEmptyMetadata, metadataForEditedContent } from './metadata-validation.ts'
+import { DELETED, summarizeReactions, toChatMessage, toMessageEvent, type OpenedMessage } from './message-mapper.ts'
+
+/** Who acts: the authenticated user and their membership in the group, loaded once per request or command. */
+export interface Caller {
+  user: AuthUser
+  membership: Membership
+}
+
+/** A group's chat state for chat:sync right after a WebSocket connects. */
+export interface GroupSyncState {
+  groupId: string
+  latestSeq: number
+  unreadCount: number
+  lastReadMessageId: string | null
+}
+
+/** The newest message of a chat as the chat list previews it. */
+export interface LastMessagePreview {
+  id: string
+  senderUserId: number
+  senderUsername: string
+  contentType: ChatMessage['contentType']
+  /** The first ~100 characters, decrypted; null when the message is deleted. */
+  preview: string | null
+  createdAt: string
+  seq: number
+}
+
+export interface ChatSummary {
+  lastMessage: LastMessagePreview | null
+  unreadCount: number
+}
+
+export interface ReplayResult {
+  events: ChatMessageEvent[]
+  latestSeq: number
+  /** True when more messages follow the returned ones. */
+  truncated: boolean
+}
+
+/** The chat area's operations, shared by the REST routes and the WebSocket commands. */
+export interface ChatService {
+  /** Sends a message; a retry with the same clientMessageId returns the original (`created: false`). */
+  sendMessage: (caller: Caller, input: SendMessageRequest) => Promise<{ message: ChatMessage, created: boolean }>
+  /** A page of history, newest first (see GetMessagesResponse for the cursors). */
+  listMessages: (caller: Caller, query: GetMessagesRequest) => Promise<GetMessagesResponse>
+  /** One message with its reactions and readers. */
+  getMessage: (caller: Caller, messageId: string) => Promise<ChatMessage>
+  /** Edits the caller's own message, keeping the previous version sealed in the edit history. */
+  editMessage: (caller: Caller, messageId: string, input: EditMessageRequest) => Promise<ChatMessage>
+  /** Soft-deletes a message (its sender, or a group admin or the owner); idempotent. */
+  deleteMessage: (caller: Caller, messageId: string) => Promise<DeleteMessageResponse>
+  /** Adds the caller's reaction (a no-op when they already have it). */
+  addReaction: (caller: Caller, messageId: string, emoji: string) => Promise<ReactionSummary[]>
+  /** Removes the caller's reaction (a no-op when they do not have it). */
+  removeReaction: (caller: Caller, messageId: string, emoji: string) => Promise<ReactionSummary[]>
+  listReactions: (caller: Caller, messageId: string) => Promise<ReactionSummary[]>
+  /** Moves the caller's read watermark up to the message; never back. */
+  markRead: (caller: Caller, messageId: string) => Promise<MarkReadResponse>
+  unreadCount: (caller: Caller) => Promise<UnreadCountResponse>
+  /** Pins a message (admins and the owner); pinning again replaces the note. */
+  pinMessage: (caller: Caller, messageId: string, note?: string) => Promise<PinMessageResponse>
+  /** Unpins a message (admins and the owner); idempotent. */
+  unpinMessage: (caller: Caller, messageId: string) => Promise<UnpinMessageResponse>
+  pinnedMessages: (caller: Caller) => Promise<PinnedMessagesResponse>
+  /** Searches the group's live messages through the blind index; every query word must match. */
+  searchMessages: (caller: Caller, query: SearchMessagesRequest) => Promise<SearchMessagesResponse>
+  /** chat:message events after `sinceSeq` (and after the caller's clear watermark), ascending, at most `limit`. */
+  replaySince: (caller: Caller, sinceSeq: number, limit: number) => Promise<ReplayResult>
+  /** chat:message events with fromSeq < seq ≤ toSeq, ascending (at most 1,000), for filling gaps. */
+  messageEventsBetween: (groupId: string, fromSeqExclusive: number, toSeqInclusive: number) => Promise<ChatMessageEvent[]>
+  /** Per group of the user: newest seq, unread count and the last read message. */
+  syncState: (userId: number) => Promise<GroupSyncState[]>
+  /** Moves the user's delivered watermark up to `seq`; never back. */
+  markDelivered: (userId: number, groupId: string, seq: number) => Promise<void>
+  /** The chat-list data of the user's groups: newest visible message and unread count. */
+  chatSummaries: (userId: number, groupIds: string[]) => Promise<Map<string, ChatSummary>>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    chatService: ChatService
+  }
+}
+
+/** At most this many different reactions per user on one message. */
+export const MAX_REACTIONS_PER_USER = 20
+/** At most this many pinned messages per group. */
+export const MAX_PINS_PER_GROUP = 100
+/** Gap fills are small; a larger gap is a resync. */
+export const MAX_EVENTS_BETWEEN = 1000
+const PREVIEW_CHARACTERS = 100
+const EDIT_ATTEMPTS = 3
+const PIN_ATTEMPTS = 5
+const CLIENT_ID_KEY = 'mirror_group_messages_client_id'
+const EMOJI = /^[^\s\p{Cc}]+$/u
+
+/** True when the text has min..max code points, as the JSON schemas count length. */
+function lengthWithin (text: string, min: number, max: number): boolean {
+  // UTF-16 units ≥ code points ≥ units / 2: most texts are decided without counting.
+  if (text.length < min) return false
+  if (text.length <= max && text.length >= min * 2) return true
+  const count = [...text].length
+  return count >= min && count <= max
+}
+
+function checkContent (content: unknown, field = 'content'): string {
+  if (typeof content !== 'string' || !lengthWithin(content, 1, CHAT_LIMITS.contentMaxLength)) {
+    throw invalid(field, `${field} must be 1-${CHAT_LIMITS.contentMaxLength} characters`)
+  }
+  return content
+}
+
+function checkEmoji (emoji: unknown): string {
+  if (typeof emoji !== 'string' || !lengthWithin(emoji, 1, CHAT_LIMITS.emojiMaxLength) || !EMOJI.test(emoji)) {
+    throw invalid('emoji', `emoji must be 1-${CHAT_LIMITS.emojiMaxLength} characters without spaces`)
+  }
+  return emoji
+}
+
+function messageBinOf (messageId: string, field = 'messageId'): Buffer {
+  try {
+    return toBin(messageId)
+  } catch {
+    throw invalid(field, `${field} must be a UUID`)
+  }
+}
+
+/** The first characters of a text, whole code points. */
+function previewOf (text: string): string {
+  const chars = [...text.slice(0, PREVIEW_CHARACTERS * 2)]
+  return chars.length > PREVIEW_CHARACTERS ? chars.slice(0, PREVIEW_CHARACTERS).join('') : chars.join('')
+}
+
+export function createChatService (fastify: FastifyInstance): ChatService {
+  const db = fastify.db
+  const repo = chatRepository(db)
+  const keyring = fastify.keyring
+  const bus = fastify.bus
+  const broadcastContent = fastify.config.ws.broadcastContent
+
+  /** The group id as the bus and the keyring know it (lowercase), whatever the URL's spelling. */
+  const groupIdOf = (caller: Caller): string => fromBin(caller.membership.groupIdBin)
+
+  async function openMetadata (groupId: string, messageId: string, sealed: Buffer | null, keyVersion: number | null, field: string): Promise<MessageMetadata> {
+    if (sealed === null || keyVersion === null) return {}
+    return JSON.parse(await keyring.decrypt(groupId, { ciphertext: sealed, keyVersion }, { recordId: messageId, field })) as MessageMetadata
+  }
+
+  /** Decrypts a stored message; a deleted one is never decrypted. */
+  async function open (row: MessageView): Promise<OpenedMessage> {
+    if (row.is_deleted) return DELETED
+    const groupId = fromBin(row.group_id)
+    const messageId = fromBin(row.id)
+    const [content, metadata] = await Promise.all([
+      keyring.decrypt(groupId, { ciphertext: row.content, keyVersion: row.content_key_version }, { recordId: messageId, field: 'content' }),
+      openMetadata(groupId, messageId, row.metadata, row.metadata_key_version, 'metadata')
+    ])
+    return { content, metadata }
+  }
+
+  /** Stored messages as the API shows them, with reactions and readers when asked for. */
+  async function present (rows: MessageView[], viewerId: number, include: { reactions: boolean, readBy: boolean }): Promise<ChatMessage[]> {
+    if (rows.length === 0) return []
+    const first = rows[0] as MessageView
+    const [opened, reactionRows, watermarks] = await Promise.all([
+      Promise.all(rows.map(open)),
+      include.reactions ? repo.reactionsOf(rows.map((r) => r.id)) : Promise.resolve([]),
+      include.readBy ? repo.readWatermarks(first.group_id) : Promise.resolve([])
+    ])
+    const reactions = include.reactions ? summarizeReactions(reactionRows, viewerId) : null
+    return rows.map((row, i) => {
+      const message = toChatMessage(row, opened[i] as OpenedMessage)
+      if (reactions !== null) message.reactions = reactions.get(message.id) ?? []
+      if (include.readBy) {
+        message.readBy = watermarks
+          .filter((w) => w.user_id !== row.sender_user_id && w.last_read_seq >= row.seq)
+          .map((w) => w.user_id)
+      }
+      return message
+    })
+  }
+
+  async function findVisibleOrThrow (caller: Caller, messageId: string): Promise<MessageView> {
+    const row = await repo.findVisible(caller.membership.groupIdBin, messageBinOf(messageId), caller.user.id)
+    if (row === null) throw notFound('Message')
+    return row
+  }
+
+  async function reactionsOfMessage (messageBin: Buffer, viewerId: number): Promise<ReactionSummary[]> {
+    return summarizeReactions(await repo.reactionsOf([messageBin]), viewerId).get(fromBin(messageBin)) ?? []
+  }
+
+  /** Members to notify of a message's mentions: mentioned members other than the sender; @everyone is every other member. */
+  async function resolveMentions (caller: Caller, metadata: MessageMetadata): Promise<Map<number, 'user' | 'everyone'>> {
+    const mentioned = new Map<number, 'user' | 'everyone'>()
+    const mentions = metadata.mentions ?? []
+    if (mentions.length === 0) return mentioned
+    const groupBin = caller.membership.groupIdBin
+    const named = [...new Set(mentions.filter((m) => m.type === 'user').map((m) => m.userId))].filter((id) => id !== caller.user.id)
+    const everyone = mentions.some((m) => m.type === 'everyone')
+    const [members, all] = await Promise.all([
+      repo.membersAmong(groupBin, named),
+      everyone ? repo.memberIds(groupBin) : Promise.resolve([])
+    ])
+    for (const id of all) if (id !== caller.user.id) mentioned.set(id, 'everyone')
+    for (const id of members) mentioned.set(id, 'user')
+    return mentioned
+  }
+
+  async function eventOf (row: MessageView): Promise<ChatMessageEvent> {
+    const groupId = fromBin(row.group_id)
+    const messageId = fromBin(row.id)
+    const opened: OpenedMessage = row.is_deleted
+      ? DELETED
+      : broadcastContent
+        ? await open(row)
+        : { content: '', metadata: await openMetadata(groupId, messageId, row.metadata, row.metadata_key_version, 'metadata') }
+    return toMessageEvent(toChatMessage(row, opened), row.seq, broadcastContent)
+  }
+
+  const service: ChatService = {
+    async sendMessage (caller, input) {
+      const { user, membership } = caller
+      const groupId = groupIdOf(caller)
+      const groupBin = membership.groupIdBin
+      const content = checkContent(input.content)
+      const contentType = input.contentType ?? 'text'
+      if (membership.groupType === 'broadcast' && !hasRole(membership.role, 'admin')) {
+        throw forbidden('Only admins and the owner can post in a broadcast group')
+      }
+      if (contentType === 'system' && !hasRole(membership.role, 'admin')) {
+        throw forbidden('Only admins and the owner can post system messages')
+      }
+      const clientMessageId = input.clientMessageId ?? null
+      if (clientMessageId !== null && (typeof clientMessageId !== 'string' || clientMessageId.length < 1 || clientMessageId.length > CHAT_LIMITS.clientMessageIdMaxLength)) {
+        throw invalid('clientMessageId', `clientMessageId must be 1-${CHAT_LIMITS.clientMessageIdMaxLength} characters`)
+      }
+      const metadata = checkMetadata(content, input.metadata)
+      const id = newId()
+      const idBin = toBin(id)
+
+      // Everything that needs no lock happens before the transaction opens: checks, sealing,
+      // tokenizing, resolving mentions. The transaction itself is a handful of writes.
+      const [blocked, parent, mentioned, sealedContent, sealedMetadata] = await Promise.all([
+        membership.groupType === 'direct' ? repo.blockedWithinGroup(groupBin, user.id) : Promise.resolve(false),
+        input.parentMessageId !== undefined
+          ? repo.findVisible(groupBin, messageBinOf(input.parentMessageId, 'parentMessageId'), user.id)
+          : Promise.resolve(null),
+        resolveMentions(caller, metadata),
+        keyring.encrypt(groupId, content, { recordId: id, field: 'content' }),
+        isEmptyMetadata(metadata) ? Promise.resolve(null) : keyring.encrypt(groupId, JSON.stringify(metadata), { recordId: id, field: 'metadata' })
+      ])
+      if (blocked) throw forbidden('You cannot send messages in this chat')
+      if (input.parentMessageId !== undefined && parent === null) {
+        throw invalid('parentMessageId', 'parentMessageId must be a message of this group')
+      }
+      const tokens = keyring.indexTokens(groupId, content)
+      const parentBin = parent?.id ?? null
+      const rootBin = parent === null ? null : parent.thread_root_id ?? parent.id
+      const now = new Date()
+
+      let seq: number
+      try {
+        seq = await db.transaction().execute(async (trx) => {
+          // The seq is taken under the group row's exclusive lock, held to commit: concurrent
+          // sends to one group queue here, so seq order is commit order with no gap, and a
+          // rollback (a duplicate clientMessageId, any failure) gives its seq back.
+          const next = await repo.takeNextSeq(groupBin, now, trx)
+          if (next === null) throw notFound('Group')
+          await repo.insertMessage({
+            id: idBin,
+            group_id: groupBin,
+            seq: next,
+            sender_user_id: user.id,
+            content: sealedContent.ciphertext,
+            content_key_version: sealedContent.keyVersion,
+            metadata: sealedMetadata?.ciphertext ?? null,
+            metadata_key_version: sealedMetadata?.keyVersion ?? null,
+            content_type: contentType,
+            parent_message_id: parentBin,
+            thread_root_id: rootBin,
+            client_message_id: clientMessageId,
+            created_at: now,
+            updated_at: now
+          }, trx)
+          if (rootBin !== null) await repo.incrementReplyCount(groupBin, rootBin, trx)
+          await repo.insertSearchTokens(groupBin, idBin, tokens, trx)
+          const mentionRows: NewMention[] = [...mentioned].map(([userId, type]) => ({ message_id: idBin, mentioned_user_id: userId, group_id: groupBin, mention_type: type }))
+          await repo.insertMentions(mentionRows, trx)
+          return next
+        })
+      } catch (err) {
+        // The unique key on (group, sender, clientMessageId) makes a retry, however concurrent,
+        // land here instead of adding a row; the original is answered instead.
+        if (clientMessageId !== null && duplicateKeyOf(err)?.endsWith(CLIENT_ID_KEY) === true) {
+          const original = await repo.findByClientMessageId(groupBin, user.id, clientMessageId)
+          if (original !== null) {
+            const [message] = await present([original], user.id, { reactions: true, readBy: false })
+            return { message: message as ChatMessage, created: false }
+          }
+        }
+        throw err
+      }
+
+      const row: MessageView = {
+        id: idBin,
+        group_id: groupBin,
+        seq,
+        sender_user_id: user.id,
+        sender_username: user.username,
+        content: sealedContent.ciphertext,
+        content_key_version: sealedContent.keyVersion,
+        metadata: sealedMetadata?.ciphertext ?? null,
+        metadata_key_version: sealedMetadata?.keyVersion ?? null,
+        content_type: contentType,
+        parent_message_id: parentBin,
+        thread_root_id: rootBin,
+        thread_reply_count: 0,
+        status: 'sent',
+        is_edited: false,
+        edited_at: null,
+        edit_count: 0,
+        is_deleted: false,
+        deleted_at: null,
+        deleted_by: null,
+        client_message_id: clientMessageId,
+        created_at: now,
+        updated_at: now
+      }
+      const message = toChatMessage(row, { content, metadata })
+      message.reactions = []
+      bus.publish({ groupId }, toMessageEvent(message, seq, broadcastContent))
+      for (const [userId, mentionType] of mentioned) {
+        bus.publish({ userId }, { type: 'chat:mention', payload: { message, groupId, mentionType } })
+      }
+      return { message, created: true }
+    },
+
+    async listMessages (caller, query) {
+      const groupBin = caller.membership.groupIdBin
+      const limit = Math.min(Math.max(query.limit ?? CHAT_LIMITS.pageDefaultLimit, 1), CHAT_LIMITS.pageMaxLimit)
+      if (query.before !== undefined && query.after !== undefined) throw invalid('before', 'before and after cannot be used together')
+      const cursorField = query.before !== undefined ? 'before' : query.after !== undefined ? 'after' : null
+      let cursorSeq: number | undefined
+      if (cursorField !== null) {
+        const cursor = query[cursorField] as string
+        const seq = await repo.seqOf(groupBin, messageBinOf(cursor, cursorField))
+        if (seq === null) throw invalid(cursorField, `${cursorField} must be the id of a message in this group`)
+        cursorSeq = seq
+      }
+      const rows = await repo.page({
+        groupBin,
+        userId: caller.user.id,
+        limit,
+        ...(cursorField === 'before' ? { beforeSeq: cursorSeq } : {}),
+        ...(cursorField === 'after' ? { afterSeq: cursorSeq } : {}),
+        ...(query.threadRootId !== undefined ? { threadRootBin: messageBinOf(query.threadRootId, 'threadRootId') } : {})
+      })
+      const hasMore = rows.length > limit
+      const batch = rows.slice(0, limit)
+      // After-paging reads upwards from the cursor; the page is still served newest first.
+      if (cursorField === 'after') batch.reverse()
+      const messages = await present(batch, caller.user.id, { reactions: query.includeReactions === true, readBy: query.includeReadBy === true })
+      const edge = cursorField === 'after' ? messages[0] : messages[messages.length - 1]
+      return { messages, hasMore, nextCursor: edge?.id ?? null }
+    },
+
+    async getMessage (caller, messageId) {
+      const row = await findVisibleOrThrow(caller, messageId)
+      const [message] = await present([row], caller.user.id, { reactions: true, readBy: true })
+      return message as ChatMessage
+    },
+
+    async editMessage (caller, messageId, input) {
+      const groupId = groupIdOf(caller)
+      const groupBin = caller.membership.groupIdBin
+      const content = checkContent(input.content)
+      for (let attempt = 0; attempt < EDIT_ATTEMPTS; attempt++) {
+        const row = await findVisibleOrThrow(caller, messageId)
+        if (row.is_deleted) throw notFound('Message')
+        if (row.sender_user_id !== caller.user.id) throw forbidden('You can only edit your own messages')
+        const id = fromBin(row.id)
+        const old = await open(row)
+        const metadata = input.metadata !== undefined ? checkMetadata(content, input.metadata) : metadataForEditedContent(old.metadata, content)
+        const version = row.edit_count + 1
+        const [oldContent, oldMetadata, newContent, newMetadata] = await Promise.all([
+          keyring.encrypt(groupId, old.content, { recordId: id, field: `edit:${version}` }),
+          isEmptyMetadata(old.metadata) ? Promise.resolve(null) : keyring.encrypt(groupId, JSON.stringify(old.metadata), { recordId: id, field: `edit-metadata:${version}` }),
+          keyring.encrypt(groupId, content, { recordId: id, field: 'content' }),
+          isEmptyMetadata(metadata) ? Promise.resolve(null) : keyring.encrypt(groupId, JSON.stringify(metadata), { recordId: id, field: 'metadata' })
+        ])
+        const tokens = keyring.indexTokens(groupId, content)
+        const now = new Date()
+        const replaced = await db.transaction().execute(async (trx) => {
+          const changed = await repo.replaceContent(groupBin, row.id, row.edit_count, {
+            content: newContent.ciphertext,
+            content_key_version: newContent.keyVersion,
+            metadata: newMetadata?.ciphertext ?? null,
+            metadata_key_version: newMetadata?.keyVersion ?? null
+          }, now, trx)
+          if (!changed) return false
+          await repo.insertEdit({
+            message_id: row.id,
+            version,
+            content: oldContent.ciphertext,
+            content_key_version: oldContent.keyVersion,
+            metadata: oldMetadata?.ciphertext ?? null,
+            metadata_key_version: oldMetadata?.keyVersion ?? null,
+            written_at: row.edited_at ?? row.created_at,
+            replaced_at: now,
+            replaced_by: caller.user.id
+          }, trx)
+          await repo.deleteSearchTokens(row.id, trx)
+          await repo.insertSearchTokens(groupBin, row.id, tokens, trx)
+          return true
+        })
+        if (!replaced) continue
+        const payload: { messageId: string, groupId: string, editedAt: string, content?: string } = { messageId: id, groupId, editedAt: now.toISOString() }
+        if (broadcastContent) payload.content = content
+        bus.publish({ groupId }, { type: 'chat:message_edited', payload })
+        return await service.getMessage(caller, id)
+      }
+      throw new AppError('CONFLICT', 'The message changed while it was being edited; try again')
+    },
+
+    async deleteMessage (caller, messageId) {
+      const groupId = groupIdOf(caller)
+      const groupBin = caller.membership.groupIdBin
+      const row = await findVisibleOrThrow(caller, messageId)
+      const id = fromBin(row.id)
+      if (row.sender_user_id !== caller.user.id && !hasRole(caller.membership.role, 'admin')) {
+        throw forbidden('Only the sender or a group admin can delete this message')
+      }
+      if (row.is_deleted) return { deleted: true, messageId: id }
+      const deleted = await db.transaction().execute(async (trx) => {
+        // The sealed content stays in the row for compliance; it is never served again and
+        // no longer searchable.
+        if (!await repo.softDelete(groupBin, row.id, caller.user.id, new Date(), trx)) return false
+        await repo.deleteSearchTokens(row.id, trx)
+        await repo.deletePin(groupBin, row.id, trx)
+        return true
+      })
+      if (deleted) bus.publish({ groupId }, { type: 'chat:message_deleted', payload: { messageId: id, groupId, deletedBy: caller.user.id } })
+      return { deleted: true, messageId: id }
+    },
+
+    async addReaction (caller, messageId, emoji) {
+      const groupId = groupIdOf(caller)
+      const checked = checkEmoji(emoji)
+      const row = await findVisibleOrThrow(caller, messageId)
+      if (row.is_deleted) throw notFound('Message')
+      const count = await repo.userReactionCount(row.id, caller.user.id)
+      let added = false
+      if (count < MAX_REACTIONS_PER_USER) {
+        added = await repo.addReaction(caller.membership.groupIdBin, row.id, caller.user.id, checked)
+      }
+      const reactions = await reactionsOfMessage(row.id, caller.user.id)
+      if (!added && count >= MAX_REACTIONS_PER_USER && reactions.find((r) => r.emoji === checked)?.hasReacted !== true) {
+        throw invalid('emoji', `A user can add at most ${MAX_REACTIONS_PER_USER} different reactions to a message`)
+      }
+      if (added) bus.publish({ groupId }, { type: 'chat:reactions_updated', payload: { messageId: fromBin(row.id), groupId, reactions } })
+      return reactions
+    },
+
+    async removeReaction (caller, messageId, emoji) {
+      const groupId = groupIdOf(caller)
+      const checked = checkEmoji(emoji)
+      const row = await findVisibleOrThrow(caller, messageId)
+      const removed = await repo.removeReaction(row.id, caller.user.id, checked)
+      const reactions = await reactionsOfMessage(row.id, caller.user.id)
+      if (removed) bus.publish({ groupId }, { type: 'chat:reactions_updated', payload: { messageId: fromBin(row.id), groupId, reactions } })
+      return reactions
+    },
+
+    async listReactions (caller, messageId) {
+      const row = await findVisibleOrThrow(caller, messageId)
+      return await reactionsOfMessage(row.id, caller.user.id)
+    },
+
+    async markRead (caller, messageId) {
+      const groupId = groupIdOf(caller)
+      const groupBin = caller.membership.groupIdBin
+      const messageBin = messageBinOf(messageId)
+      const seq = await repo.seqOf(groupBin, messageBin)
+      if (seq === null) throw notFound('Message')
+      const id = fromBin(messageBin)
+      const readAt = new Date()
+      if (await repo.markReadUpTo(groupBin, caller.user.id, seq, readAt)) {
+        bus.publish({ groupId }, { type: 'chat:message_read', payload: { messageIds: [id], groupId, userId: caller.user.id, readAt: readAt.toISOString() } })
+        const unreadCount = await repo.unreadCount(groupBin, caller.user.id)
+        bus.publish({ userId: caller.user.id }, { type: 'chat:unread_count', payload: { groupId, unreadCount } })
+      }
+      return { marked: true, upToMessageId: id }
+    },
+
+    async unreadCount (caller) {
+      return { groupId: groupIdOf(caller), unreadCount: await repo.unreadCount(caller.membership.groupIdBin, caller.user.id) }
+    },
+
+    async pinMessage (caller, messageId, note) {
+      requireRole(caller.membership, 'admin', 'pin messages')
+      const groupId = groupIdOf(caller)
+      const groupBin = caller.membership.groupIdBin
+      if (note !== undefined && (typeof note !== 'string' || note.length > CHAT_LIMITS.pinNoteMaxLength)) {
+        throw invalid('note', `note must be at most ${CHAT_LIMITS.pinNoteMaxLength} characters`)
+      }
+      const row = await findVisibleOrThrow(caller, messageId)
+      if (row.is_deleted) throw notFound('Message')
+      const id = fromBin(row.id)
+      const pinNote = note ?? null
+      const pinnedAt = new Date()
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await db.transaction().execute(async (trx) => {
+            const state = await repo.pinState(groupBin, row.id, trx)
+            if (state.pinned) {
+              await repo.updatePinNote(groupBin, row.id, pinNote, trx)
+              return
+            }
+            if (state.count >= MAX_PINS_PER_GROUP) throw new AppError('CONFLICT', `A group can pin at most ${MAX_PINS_PER_GROUP} messages`)
+            await repo.insertPin({ message_id: row.id, group_id: groupBin, pinned_by_user_id: caller.user.id, pin_order: state.maxOrder + 1, pin_note: pinNote, pinned_at: pinnedAt }, trx)
+          })
+          break
+        } catch (err) {
+          // Two pins raced for the same place (or the same message): take the next one.
+          if (duplicateKeyOf(err) === null || attempt + 1 >= PIN_ATTEMPTS) throw err
+        }
+      }
+      bus.publish({ groupId }, { type: 'chat:message_pinned', payload: { messageId: id, groupId, pinnedBy: caller.user.id, pinNote, pinnedAt: pinnedAt.toISOString() } })
+      return { pinned: true, messageId: id }
+    },
+
+    async unpinMessage (caller, messageId) {
+      requireRole(caller.membership, 'admin', 'unpin messages')
+      const groupId = groupIdOf(caller)
+      const row = await findVisibleOrThrow(caller, messageId)
+      const id = fromBin(row.id)
+      if (await repo.deletePin(caller.membership.groupIdBin, row.id)) {
+        bus.publish({ groupId }, { type: 'chat:message_unpinned', payload: { messageId: id, groupId, unpinnedBy: caller.user.id } })
+      }
+      return { unpinned: true, messageId: id }
+    },
+
+    async pinnedMessages (caller) {
+      const rows = await repo.pinned(caller.membership.groupIdBin, caller.user.id, MAX_PINS_PER_GROUP)
+      const messages = await present(rows, caller.user.id, { reactions: true, readBy: false })
+      const pinnedMessages = messages.map((message, i) => {
+        const pin = rows[i] as (typeof rows)[number]
+        message.metadata = { ...message.metadata, pinNote: pin.pin_note, pinnedAt: pin.pinned_at.toISOString(), pinnedBy: pin.pinned_by_user_id }
+        return message
+      })
+      return { pinnedMessages, count: pinnedMessages.length }
+    },
+
+    async searchMessages (caller, query) {
+      const q = query.q
+      if (typeof q !== 'string' || !lengthWithin(q, CHAT_LIMITS.searchQueryMinLength, CHAT_LIMITS.searchQueryMaxLength)) {
+        throw invalid('q', `q must be ${CHAT_LIMITS.searchQueryMinLength}-${CHAT_LIMITS.searchQueryMaxLength} characters`)
+      }
+      const limit = Math.min(Math.max(query.limit ?? CHAT_LIMITS.searchDefaultLimit, 1), CHAT_LIMITS.searchMaxLimit)
+      const offset = Math.min(Math.max(query.offset ?? 0, 0), CHAT_LIMITS.searchMaxOffset)
+      const tokens = keyring.queryTokens(groupIdOf(caller), q)
+      if (tokens.length === 0) return { messages: [], query: q, count: 0 }
+      const { rows, total } = await repo.search(caller.membership.groupIdBin, caller.user.id, tokens, limit, offset)
+      const messages = await present(rows, caller.user.id, { reactions: false, readBy: false })
+      return { messages, query: q, count: total }
+    },
+
+    async replaySince (caller, sinceSeq, limit) {
+      const groupBin = caller.membership.groupIdBin
+      const position = await repo.groupPosition(groupBin, caller.user.id)
+      if (position === null) throw forbidden('You are not a member of this group')
+      const bound = Math.max(0, Math.floor(limit))
+      const rows = await repo.range(groupBin, Math.max(sinceSeq, position.cleared_seq), null, bound + 1)
+      const batch = rows.slice(0, bound)
+      const events = await Promise.all(batch.map(eventOf))
+      const lastSeq = batch[batch.length - 1]?.seq ?? 0
+      return { events, latestSeq: Math.max(position.last_seq, lastSeq), truncated: rows.length > bound }
+    },
+
+    async messageEventsBetween (groupId, fromSeqExclusive, toSeqInclusive) {
+      if (toSeqInclusive <= fromSeqExclusive) return []
+      const rows = await repo.range(toBin(groupId), fromSeqExclusive, toSeqInclusive, Math.min(toSeqInclusive - fromSeqExclusive, MAX_EVENTS_BETWEEN))
+      return await Promise.all(rows.map(eventOf))
+    },
+
+    async syncState (userId) {
+      const rows = await repo.syncRows(userId)
+      return rows.map((row) => ({
+        groupId: fromBin(row.group_id),
+        latestSeq: row.last_seq,
+        unreadCount: Number(row.unread ?? 0),
+        lastReadMessageId: row.last_read_id === null ? null : fromBin(row.last_read_id)
+      }))
+    },
+
+    async markDelivered (userId, groupId, seq) {
+      await repo.markDeliveredUpTo(toBin(groupId), userId, seq)
+    },
+
+    async chatSummaries (userId, groupIds) {
+      const rows = await repo.summaries(userId, groupIds.map((id) => toBin(id)))
+      const result = new Map<string, ChatSummary>()
+      await Promise.all(rows.map(async (row) => {
+        const groupId = fromBin(row.group_id)
+        let lastMessage: LastMessagePreview | null = null
+        if (row.id !== null && row.seq !== null && row.created_at !== null && row.sender_user_id !== null && row.content_type !== null) {
+          let preview: string | null = null
+          if (row.is_deleted !== true && row.content !== null && row.content_key_version !== null) {
+            const content = await keyring.decrypt(groupId, { ciphertext: row.content, keyVersion: row.content_key_version }, { recordId: fromBin(row.id), field: 'content' })
+            preview = previewOf(content)
+          }
+          lastMessage = {
+            id: fromBin(row.id),
+            senderUserId: row.sender_user_id,
+            senderUsername: row.sender_username ?? '',
+            contentType: row.content_type,
+            preview,
+            createdAt: row.created_at.toISOString(),
+            seq: row.seq
+          }
+        }
+        result.set(groupId, { lastMessage, unreadCount: Number(row.unread ?? 0) })
+      }))
+      return result
+    }
+  }
+  return service
+}
+
+/** Decorates the app with the chat service (fastify.chatService). */
+export default fp(async function chatServicePlugin (fastify) {
+  fastify.decorate('chatService', createChatService(fastify))
+}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto'] })
