@@ -104,7 +104,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   try {
     parsed = envSchema<Environment>({ schema: Environment, data: env, env: false })
   } catch (err) {
-    throw new ConfigError(`Invalid environment: ${(err as Error).message}`)
+    throw new ConfigError(`Invalid environment: ${describeEnvironmentErrors(err as Error & { errors?: unknown })}`)
   }
 
   const production = parsed.NODE_ENV === 'production'
@@ -160,6 +160,31 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
     logLevel: parsed.LOG_LEVEL
   }
+}
+
+interface EnvironmentIssue {
+  instancePath: string
+  keyword: string
+  message?: string
+}
+
+/**
+ * One line per variable, naming it: `PORT must be integer; LOG_LEVEL must be one of fatal, …`.
+ * A union's per-member complaints collapse into the list of values it accepts.
+ */
+function describeEnvironmentErrors (err: Error & { errors?: unknown }): string {
+  if (!Array.isArray(err.errors)) return err.message
+  const byVariable = new Map<string, string>()
+  for (const issue of err.errors as EnvironmentIssue[]) {
+    const name = issue.instancePath.replace(/^\//, '')
+    if (issue.keyword === 'const' || name.length === 0) continue
+    const schema = (Environment.properties as Record<string, { anyOf?: Array<{ const?: unknown }> }>)[name]
+    const message = issue.keyword === 'anyOf' && schema?.anyOf !== undefined
+      ? `must be one of ${schema.anyOf.map((member) => String(member.const)).join(', ')}`
+      : issue.message ?? 'is invalid'
+    if (!byVariable.has(name)) byVariable.set(name, `${name} ${message}`)
+  }
+  return byVariable.size > 0 ? [...byVariable.values()].join('; ') : err.message
 }
 
 function splitList (value: string): string[] {

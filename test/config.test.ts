@@ -1,0 +1,125 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ConfigError, Environment, loadConfig } from '../src/config.ts'
+
+const root = fileURLToPath(new URL('../', import.meta.url))
+const scratch = mkdtempSync(join(tmpdir(), 'parley-config-'))
+t.teardown(() => { rmSync(scratch, { recursive: true, force: true }) })
+
+interface Exit {
+  code: number | null
+  stderr: string
+  stdout: string
+}
+
+/** Starts the service as `npm start` does, with only the given environment. */
+function startServer (env: Record<string, string>): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['src/server.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', SECRETS_FILE: join(scratch, 'unused-secrets.json'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    // A config error stops the start before anything listens; a live server would hang the test.
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, 20_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stderr, stdout })
+    })
+  })
+}
+
+const STACK_FRAME = /^\s+at /m
+
+t.test('a PORT that is not a number stops the start with a message naming PORT', async (t) => {
+  const exit = await startServer({ PORT: 'abc' })
+  t.equal(exit.code, 1)
+  t.match(exit.stderr, /PORT/)
+  t.notMatch(exit.stderr, STACK_FRAME, 'no stack trace')
+})
+
+t.test('a DATABASE_URL that is not mysql:// stops the start with a message naming DATABASE_URL', async (t) => {
+  const exit = await startServer({ DATABASE_URL: 'postgres://x' })
+  t.equal(exit.code, 1)
+  t.match(exit.stderr, /DATABASE_URL/)
+  t.notMatch(exit.stderr, STACK_FRAME, 'no stack trace')
+})
+
+t.test('an unknown LOG_LEVEL is answered with the values it accepts', async (t) => {
+  const exit = await startServer({ LOG_LEVEL: 'loud' })
+  t.equal(exit.code, 1)
+  t.match(exit.stderr, /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/)
+})
+
+t.test('NODE_ENV=production without secrets stops the start naming JWT_SECRET and ENCRYPTION_MASTER_KEY', async (t) => {
+  const exit = await startServer({ NODE_ENV: 'production' })
+  t.equal(exit.code, 1)
+  t.match(exit.stderr, /JWT_SECRET/)
+  t.match(exit.stderr, /ENCRYPTION_MASTER_KEY/)
+  t.notMatch(exit.stderr, STACK_FRAME, 'no stack trace')
+  t.notOk(existsSync(join(scratch, 'unused-secrets.json')), 'production never writes a secrets file')
+})
+
+t.test('NODE_ENV=production names only the secret that is missing', async (t) => {
+  const exit = await startServer({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(48) })
+  t.equal(exit.code, 1)
+  t.match(exit.stderr, /ENCRYPTION_MASTER_KEY/)
+  t.notMatch(exit.stderr, /JWT_SECRET/)
+})
+
+t.test('loadConfig throws a ConfigError naming the variable', async (t) => {
+  t.throws(() => loadConfig({ RATE_LIMIT_SCALE: '0', SECRETS_FILE: join(scratch, 'unused-secrets.json') }), { name: 'ConfigError', message: /RATE_LIMIT_SCALE/ })
+  t.throws(() => loadConfig({ JWT_SECRET: 'short', SECRETS_FILE: join(scratch, 'unused-secrets.json') }), ConfigError)
+})
+
+t.test('in development, missing secrets are generated once into SECRETS_FILE and reused', async (t) => {
+  const file = join(scratch, 'dev-secrets.json')
+  const first = loadConfig({ SECRETS_FILE: file })
+  t.ok(existsSync(file), 'the secrets file is written')
+  t.equal(statSync(file).mode & 0o777, 0o600, 'readable by its owner only')
+  const stored = JSON.parse(readFileSync(file, 'utf8')) as { JWT_SECRET: string, ENCRYPTION_MASTER_KEY: string }
+  t.equal(first.jwt.secret, stored.JWT_SECRET)
+  t.equal(first.encryptionMasterKey.length, 32, 'a 32-byte master key')
+  t.same(first.encryptionMasterKey, Buffer.from(stored.ENCRYPTION_MASTER_KEY, 'base64'))
+
+  const second = loadConfig({ SECRETS_FILE: file })
+  t.equal(second.jwt.secret, first.jwt.secret, 'the same JWT secret on the next load')
+  t.same(second.encryptionMasterKey, first.encryptionMasterKey, 'the same master key on the next load')
+})
+
+t.test('a secret set in the environment wins over the secrets file', async (t) => {
+  const file = join(scratch, 'dev-secrets-2.json')
+  loadConfig({ SECRETS_FILE: file })
+  const secret = 'e'.repeat(40)
+  t.equal(loadConfig({ SECRETS_FILE: file, JWT_SECRET: secret }).jwt.secret, secret)
+})
+
+t.test('the defaults follow DESIGN §3', async (t) => {
+  const config = loadConfig({ SECRETS_FILE: join(scratch, 'dev-secrets-3.json') })
+  t.match(config, {
+    port: 3000,
+    host: '127.0.0.1',
+    databaseUrl: 'mysql://root@127.0.0.1:3306/parley',
+    redisUrl: 'redis://127.0.0.1:6379',
+    apiPrefix: '/mirror/api',
+    ws: { path: '/mirror/groups/chat' },
+    rateLimitScale: 1,
+    trustProxy: []
+  })
+  t.equal(loadConfig({ SECRETS_FILE: join(scratch, 'dev-secrets-3.json'), REDIS_URL: 'memory' }).redisUrl, null, 'REDIS_URL=memory runs without Redis')
+})
+
+t.test('.gitignore keeps the default secrets file out of git', async (t) => {
+  const ignored = readFileSync(join(root, '.gitignore'), 'utf8').split('\n').map((line) => line.trim())
+  t.ok(ignored.includes('.parley-secrets.json') || ignored.includes('/.parley-secrets.json'))
+  t.equal(Environment.properties.SECRETS_FILE.default, '.parley-secrets.json', 'which is the default SECRETS_FILE')
+})
