@@ -66,6 +66,11 @@ export function duplicateKeyOf (err: unknown): string | null {
   return /for key '([^']+)'/.exec(text)?.[1] ?? ''
 }
 
+/** InnoDB chose this transaction as a deadlock victim; it was rolled back and may be retried. */
+export function isDeadlock (err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'ER_LOCK_DEADLOCK'
+}
+
 /**
  * Every query of the chat area. Messages are always addressed by group id and message id
  * together, so an id from another group is simply not found. A missing row is `null`.
@@ -214,7 +219,7 @@ export function chatRepository (db: Kysely<Database>) {
       return await trx.selectFrom('mirror_group_message_reactions')
         .select(['message_id', 'user_id', 'emoji'])
         .where('message_id', 'in', messageBins)
-        .orderBy('created_at').orderBy('user_id')
+        .orderBy('created_at').orderBy('user_id').orderBy('emoji')
         .execute()
     },
 

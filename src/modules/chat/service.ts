@@ -23,7 +23,7 @@ import type { AuthUser } from '../../plugins/auth.ts'
 import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import { hasRole, requireRole, type Membership } from '../groups/guard.ts'
-import { chatRepository, duplicateKeyOf, type MessageView, type NewMention } from './repository.ts'
+import { chatRepository, duplicateKeyOf, isDeadlock, type MessageView, type NewMention } from './repository.ts'
 import { checkMetadata, isEmptyMetadata, metadataForEditedContent } from './metadata-validation.ts'
 import { DELETED, summarizeReactions, toChatMessage, toMessageEvent, type OpenedMessage } from './message-mapper.ts'
 
@@ -118,7 +118,7 @@ export const MAX_PINS_PER_GROUP = 100
 export const MAX_EVENTS_BETWEEN = 1000
 const PREVIEW_CHARACTERS = 100
 const EDIT_ATTEMPTS = 3
-const PIN_ATTEMPTS = 5
+const PIN_ATTEMPTS = 10
 const CLIENT_ID_KEY = 'mirror_group_messages_client_id'
 const EMOJI = /^[^\s\p{Cc}]+$/u
 
@@ -551,7 +551,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
           break
         } catch (err) {
           // Two pins raced for the same place (or the same message): take the next one.
-          if (duplicateKeyOf(err) === null || attempt + 1 >= PIN_ATTEMPTS) throw err
+          if ((duplicateKeyOf(err) === null && !isDeadlock(err)) || attempt + 1 >= PIN_ATTEMPTS) throw err
         }
       }
       bus.publish({ groupId }, { type: 'chat:message_pinned', payload: { messageId: id, groupId, pinnedBy: caller.user.id, pinNote, pinnedAt: pinnedAt.toISOString() } })

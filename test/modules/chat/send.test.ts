@@ -192,6 +192,15 @@ t.test('a new message is published as chat:message to the group without its cont
   t.notMatch(JSON.stringify(events), /secret words/)
 })
 
+t.test('a group id spelled in upper case reaches the same group and its subscribers', async (t) => {
+  const g = await createGroup(app)
+  const events = recordEvents(app, { groupId: g.groupId }, t)
+  const res = await call(app, g.owner, 'POST', `/groups/${g.groupId.toUpperCase()}/chat/messages`, { content: 'shouting id' })
+  t.equal(res.statusCode, 201)
+  t.equal(res.json().data.message.groupId, g.groupId)
+  t.equal(eventsOfType(events, 'chat:message').length, 1)
+})
+
 t.test('with WS_BROADCAST_CONTENT the chat:message event carries the content', async (t) => {
   const broadcasting = await buildTestApp(t, import.meta.url, { env: { WS_BROADCAST_CONTENT: 'true', RATE_LIMIT_SCALE: '100' } })
   const g = await createGroup(broadcasting)
