@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ChatMessage, MessageContentType, MessageMetadata, MessageStatus, ReactionSummary } from './chat.ts'
+import { ChatMessage, MessageContentType, MessageMetadata, MessageStatus, PresenceStatus, ReactionSummary } from './chat.ts'
 
 /*
  * Server → client events: what services publish on the bus and the gateway sends as
@@ -137,8 +137,26 @@ export const MessageUnpinnedEvent = Type.Object({
 }, { $id: 'MessageUnpinnedEvent' })
 export type MessageUnpinnedEvent = Static<typeof MessageUnpinnedEvent>
 
+// ---- typing and presence (seed 01 §5.5.4–5.5.5); published by the presence service ----
+
+/** seed 01 §5.5.4: a start, a stop, or the expiry of a start 5 s after the last one. */
+export const TypingEvent = Type.Object({
+  type: Type.Literal('chat:typing'),
+  payload: Type.Object({ groupId: GroupId, userId: UserIdInt, username: Type.String(), isTyping: Type.Boolean() })
+}, { $id: 'TypingEvent' })
+export type TypingEvent = Static<typeof TypingEvent>
+
+/** seed 01 §5.5.5: to each group of the user when their status changes or they go offline. */
+export const PresenceEvent = Type.Object({
+  type: Type.Literal('chat:presence'),
+  payload: Type.Object({ groupId: GroupId, userId: UserIdInt, username: Type.String(), status: PresenceStatus, lastSeenAt: IsoTime })
+}, { $id: 'PresenceEvent' })
+export type PresenceEvent = Static<typeof PresenceEvent>
+
 /** Every event the bus carries. Areas add theirs here. */
 export const ServerEvent = Type.Union([
+  TypingEvent,
+  PresenceEvent,
   MemberJoinedEvent,
   MemberLeftEvent,
   MemberRoleChangedEvent,

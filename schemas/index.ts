@@ -4,6 +4,7 @@ import { userSchemas } from './users.ts'
 import { chatSchemas } from './chat.ts'
 import { groupSchemas } from './groups.ts'
 import { authSchemas } from './auth.ts'
+import { wsSchemas } from './ws.ts'
 
 /** Every schema with an `$id`, registered once with the app and named in OpenAPI. */
 export const sharedSchemas: TSchema[] = [
@@ -11,5 +12,6 @@ export const sharedSchemas: TSchema[] = [
   ...userSchemas,
   ...chatSchemas,
   ...groupSchemas,
-  ...authSchemas
+  ...authSchemas,
+  ...wsSchemas
 ]

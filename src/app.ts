@@ -20,6 +20,12 @@ import userRoutes from './modules/users/routes.ts'
 import groupRoutes from './modules/groups/routes.ts'
 import chatServicePlugin from './modules/chat/service.ts'
 import chatRoutes from './modules/chat/routes.ts'
+import presenceService from './modules/presence/service.ts'
+import presenceRoutes from './modules/presence/routes.ts'
+import presenceWs from './modules/presence/ws.ts'
+import chatWs from './modules/chat/ws.ts'
+import gateway from './realtime/gateway.ts'
+import { asyncApiRoutes } from './realtime/asyncapi.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -90,12 +96,18 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   await app.register(userService)
   await app.register(groupService)
+  await app.register(presenceService)
+  await app.register(gateway)
+  await app.register(chatWs)
+  await app.register(presenceWs)
+  await app.register(asyncApiRoutes)
 
   await app.register(async function api (api) {
     await api.register(authRoutes, { prefix: '/auth' })
     await api.register(userRoutes, { prefix: '/users' })
     await api.register(groupRoutes, { prefix: '/groups' })
     await api.register(chatRoutes, { prefix: '/groups/:groupId/chat' })
+    await api.register(presenceRoutes, { prefix: '/groups/:groupId/chat' })
   }, { prefix: config.apiPrefix })
 
   return app

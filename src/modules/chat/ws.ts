@@ -1,0 +1,91 @@
+import fp from 'fastify-plugin'
+import {
+  AddReactionFrame, DeleteMessageFrame, EditMessageFrame, MarkReadFrame, RemoveReactionFrame, SendMessageFrame,
+  type ReactionAck, type SendMessageAck
+} from '../../../schemas/ws.ts'
+
+/**
+ * The chat area's WebSocket commands (seed 01 §5.4.3–5.4.5, 5.4.9–5.4.11): each one calls the
+ * chat service exactly as the REST route does, with the membership looked up per command, so a
+ * removed or blocked user's next command fails like their next request would.
+ */
+export default fp(async function chatWsCommands (fastify) {
+  const { commands } = fastify.gateway
+
+  commands.register({
+    frame: SendMessageFrame,
+    rateLimit: 'messages',
+    failureCode: 'SEND_FAILED',
+    async run (ctx, frame) {
+      const { groupId, ...input } = frame.payload
+      const caller = await ctx.callerIn(groupId)
+      const { message } = await fastify.chatService.sendMessage(caller, input)
+      // Delivered = the other members with a live connection anywhere; the rest get it on their next sync.
+      const recipients = (await fastify.groupService.memberUserIds(groupId)).filter((id) => id !== ctx.user.id)
+      const online = await fastify.presenceService.onlineUserIds(recipients)
+      const ack: SendMessageAck = {
+        success: true,
+        messageId: message.id,
+        clientMessageId: message.clientMessageId ?? null,
+        seq: message.seq ?? 0,
+        createdAt: new Date(message.createdAt).toISOString(),
+        deliveredToCount: online.size,
+        queuedForCount: recipients.length - online.size
+      }
+      return ack
+    }
+  })
+
+  commands.register({
+    frame: EditMessageFrame,
+    rateLimit: 'messages',
+    failureCode: 'EDIT_FAILED',
+    async run (ctx, frame) {
+      const { groupId, messageId, content } = frame.payload
+      const message = await fastify.chatService.editMessage(await ctx.callerIn(groupId), messageId, { content })
+      return { messageId: message.id, editedAt: message.editedAt === null || message.editedAt === undefined ? null : new Date(message.editedAt).toISOString() }
+    }
+  })
+
+  commands.register({
+    frame: DeleteMessageFrame,
+    rateLimit: 'messages',
+    failureCode: 'DELETE_FAILED',
+    async run (ctx, frame) {
+      const { groupId, messageId } = frame.payload
+      return { ...await fastify.chatService.deleteMessage(await ctx.callerIn(groupId), messageId) }
+    }
+  })
+
+  commands.register({
+    frame: MarkReadFrame,
+    async run (ctx, frame) {
+      const { groupId, messageId } = frame.payload
+      return { ...await fastify.chatService.markRead(await ctx.callerIn(groupId), messageId) }
+    }
+  })
+
+  commands.register({
+    frame: AddReactionFrame,
+    rateLimit: 'reactions',
+    failureCode: 'REACTION_FAILED',
+    async run (ctx, frame) {
+      const { groupId, messageId, emoji } = frame.payload
+      const reactions = await fastify.chatService.addReaction(await ctx.callerIn(groupId), messageId, emoji)
+      const ack: ReactionAck = { success: true, messageId, reactions }
+      return ack
+    }
+  })
+
+  commands.register({
+    frame: RemoveReactionFrame,
+    rateLimit: 'reactions',
+    failureCode: 'REACTION_FAILED',
+    async run (ctx, frame) {
+      const { groupId, messageId, emoji } = frame.payload
+      const reactions = await fastify.chatService.removeReaction(await ctx.callerIn(groupId), messageId, emoji)
+      const ack: ReactionAck = { success: true, messageId, reactions }
+      return ack
+    }
+  })
+}, { name: 'chat-ws', dependencies: ['gateway', 'chat-service', 'group-service', 'presence-service'] })

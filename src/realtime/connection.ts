@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto'
+import type { WebSocket } from '@fastify/websocket'
+import type { AuthUser } from '../plugins/auth.ts'
+import { WS_CLOSE_CODES } from '../../schemas/ws.ts'
+import { ConnectionLimits } from './rate-limit.ts'
+import type { GroupSubscription } from './subscription.ts'
+
+/** Commands of one connection waiting to run; more are refused rather than queued. */
+export const MAX_QUEUED_COMMANDS = 64
+/** Groups one connection may subscribe to at once. */
+export const MAX_SUBSCRIPTIONS = 500
+/** A socket closed for not reading gets this long to take its close frame before it is dropped. */
+export const CLOSE_TIMEOUT_MS = 5000
+
+export type ConnectionState = 'awaiting-auth' | 'authenticating' | 'ready' | 'closed'
+
+export interface ActiveSubscription {
+  subscription: GroupSubscription
+  unsubscribe: () => void
+}
+
+/**
+ * One WebSocket connection: its user, its subscriptions, its rate limits, its command queue
+ * and a send path that never lets the socket's buffer pass the configured limit.
+ */
+export class Connection {
+  readonly id = randomUUID()
+  readonly socket: WebSocket
+  readonly limits: ConnectionLimits
+  readonly subscriptions = new Map<string, ActiveSubscription>()
+  /** Groups this connection was just evicted from: a second notice of the same eviction is dropped. */
+  readonly evicted = new Set<string>()
+  state: ConnectionState = 'awaiting-auth'
+  user: AuthUser | null = null
+  /** True once presence counted this connection (so closing it must uncount it). */
+  registered = false
+  /** Answered a ping (or sent anything) since the last heartbeat. */
+  alive = true
+  /** False once the server drains: frames are refused, running commands finish. */
+  acceptingFrames = true
+  /** Set on a close caused by the send buffer, for logs and tests. */
+  overflowed = false
+  stopUserEvents: (() => void) | null = null
+  authTimer: NodeJS.Timeout | null = null
+  private readonly sendBufferLimit: number
+  private queue: Promise<void> = Promise.resolve()
+  private queued = 0
+
+  constructor (socket: WebSocket, options: { rateLimitScale: number, sendBufferLimitBytes: number }) {
+    this.socket = socket
+    this.limits = new ConnectionLimits(options.rateLimitScale)
+    this.sendBufferLimit = options.sendBufferLimitBytes
+  }
+
+  /** A method, not a property check, so callers re-read it after an await. */
+  isClosed (): boolean {
+    return this.state === 'closed'
+  }
+
+  get open (): boolean {
+    return this.state !== 'closed' && this.socket.readyState === this.socket.OPEN && !this.overflowed
+  }
+
+  /**
+   * Sends a serialized frame without waiting. When the socket's buffer passes the limit (a
+   * client that stopped reading) the connection is closed with 1013: the server never holds
+   * more than the limit for one client and never waits for one.
+   */
+  sendText (text: string): void {
+    if (!this.open) return
+    if (this.socket.bufferedAmount > this.sendBufferLimit) {
+      this.closeForOverflow()
+      return
+    }
+    this.socket.send(text)
+    if (this.socket.bufferedAmount > this.sendBufferLimit) this.closeForOverflow()
+  }
+
+  /** Runs commands one after another in arrival order; false when too many are waiting. */
+  enqueue (task: () => Promise<void>): boolean {
+    if (this.queued >= MAX_QUEUED_COMMANDS) return false
+    this.queued += 1
+    this.queue = this.queue.then(task).catch(() => {}).finally(() => { this.queued -= 1 })
+    return true
+  }
+
+  /** Resolves when every queued command has finished. */
+  async idle (): Promise<void> {
+    let seen: Promise<void>
+    do {
+      seen = this.queue
+      await seen
+    } while (seen !== this.queue)
+  }
+
+  /** Closes with a code; the socket is dropped if the client does not answer in time. */
+  close (code: number, reason: string): void {
+    if (this.socket.readyState === this.socket.CLOSED) return
+    if (this.socket.readyState === this.socket.OPEN) this.socket.close(code, reason)
+    const timer = setTimeout(() => { this.socket.terminate() }, CLOSE_TIMEOUT_MS)
+    timer.unref()
+    this.socket.once('close', () => { clearTimeout(timer) })
+  }
+
+  private closeForOverflow (): void {
+    if (this.overflowed) return
+    this.overflowed = true
+    // The close frame queues behind what is buffered: a client that resumes reading gets it.
+    this.close(WS_CLOSE_CODES.tryAgainLater, 'Send buffer full: reconnect and join with sinceSeq')
+  }
+}

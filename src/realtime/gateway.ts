@@ -1,0 +1,622 @@
+import fp from 'fastify-plugin'
+import websocket, { type WebSocket } from '@fastify/websocket'
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { RawData } from 'ws'
+import type { AuthUser } from '../plugins/auth.ts'
+import { AppError } from '../lib/app-error.ts'
+import { consumeWsTicket } from '../modules/auth/tickets.ts'
+import type { ServerEvent } from '../../schemas/events.ts'
+import {
+  AuthFrame, JoinGroupFrame, LeaveGroupFrame, PingFrame, WS_CLOSE_CODES,
+  type ErrorFrame, type GroupLeftReason, type ServerFrame
+} from '../../schemas/ws.ts'
+import { CommandTable, type Caller, type CommandContext } from './commands.ts'
+import { Connection, MAX_SUBSCRIPTIONS } from './connection.ts'
+import { DeliveryTracker } from './delivery.ts'
+import { assertFrame, compileFrame, parseFrame, requestIdOf, type RawFrame } from './frames.ts'
+import { GroupSubscription, seqOf } from './subscription.ts'
+
+/*
+ * The WebSocket gateway (DESIGN §5): authenticates the upgrade, validates frames against the
+ * schemas, dispatches them to the areas' commands, and fans bus events out to subscribed
+ * sockets. It holds no domain rules: commands call the same services REST routes call.
+ *
+ * Close codes (schemas/ws.ts WS_CLOSE_CODES): 4001 bad or missing credentials (before any
+ * event is sent); 4003 an Origin outside WS_ALLOWED_ORIGINS (a join of a group the user is not
+ * in is a chat:error FORBIDDEN, never a close: the other subscriptions stay); 4429 a client
+ * that keeps sending after being rate limited, or a user past WS_MAX_CONNECTIONS_PER_USER
+ * (counted across instances in Redis, per instance while Redis is down); 1009 a frame over
+ * WS_MAX_PAYLOAD_BYTES; 1013 a client that does not read (its send buffer passed
+ * WS_SEND_BUFFER_LIMIT_BYTES); 1001 shutdown.
+ */
+
+/** Messages a join replays; past this the client is sent chat:resync_required. */
+export const REPLAY_LIMIT = 1000
+/** How long shutdown waits for running commands before closing the sockets anyway. */
+export const DRAIN_TIMEOUT_MS = 5000
+/** Evictions remembered per connection, so the group and the user copy of one notice count once. */
+const EVICTION_MEMORY_MS = 10_000
+
+export interface ConnectionInfo {
+  id: string
+  userId: number | null
+  groups: string[]
+  bufferedAmount: number
+}
+
+export interface Gateway {
+  /** The dispatch table areas add their commands to. */
+  commands: CommandTable
+  /** This instance's connections (for ops and tests). */
+  connections: () => ConnectionInfo[]
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gateway: Gateway
+  }
+  interface FastifyRequest {
+    /** Set by the upgrade preHandler: who the credentials in the URL belong to. */
+    wsAuth: WsAuth | null
+  }
+}
+
+type WsAuth = { user: AuthUser } | { refused: 'origin' | 'credentials' } | { pending: true }
+
+const WsQuery = Type.Object({
+  token: Type.Optional(Type.String({ maxLength: 8192 })),
+  ticket: Type.Optional(Type.String({ maxLength: 256 }))
+})
+
+const errorFrame = (err: AppError, requestId: string | undefined): ErrorFrame => {
+  const payload: ErrorFrame['payload'] = { error: err.message, code: err.code }
+  if (err.details !== undefined) payload.details = err.details
+  if (err.validationErrors !== undefined) payload.validationErrors = err.validationErrors
+  return requestId === undefined ? { type: 'chat:error', payload } : { type: 'chat:error', payload, requestId }
+}
+
+export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
+  const { config } = fastify
+  const log = fastify.log.child({ module: 'gateway' })
+  const commands = new CommandTable()
+  const connections = new Map<string, Connection>()
+  /** Presence goodbyes of closed connections, awaited before Redis and the database close. */
+  const cleanups = new Set<Promise<unknown>>()
+  let draining = false
+
+  const delivery = new DeliveryTracker(
+    async (userId, groupId, seq) => { await fastify.chatService.markDelivered(userId, groupId, seq) },
+    (err) => { log.warn({ err }, 'delivered watermark not saved') }
+  )
+
+  // A frame is serialized once for all its subscribers: the bus hands them the same object.
+  const serialized = new WeakMap<object, string>()
+  function textOf (frame: ServerFrame): string {
+    let text = serialized.get(frame)
+    if (text === undefined) {
+      text = JSON.stringify(frame)
+      serialized.set(frame, text)
+    }
+    return text
+  }
+
+  function send (conn: Connection, frame: ServerFrame): void {
+    conn.sendText(textOf(frame))
+  }
+
+  function sendError (conn: Connection, err: unknown, requestId: string | undefined, failureCode: AppError['code'] = 'INTERNAL_ERROR'): void {
+    if (err instanceof AppError) {
+      send(conn, errorFrame(err, requestId))
+      return
+    }
+    // Internals stay in the log; the client gets the command's failure code only.
+    log.error({ err, connectionId: conn.id }, 'websocket command failed')
+    send(conn, errorFrame(new AppError(failureCode, 'Internal server error'), requestId))
+  }
+
+  // ---- subscriptions and fanout ----
+
+  /** Subscriber count across instances: a Redis ZSET of connection ids with heartbeat expiry. */
+  const subscribersKey = (groupId: string): string => `subs:${groupId}`
+  const subscriberTtlMs = Math.max(3 * config.ws.pingIntervalMs, 1000)
+
+  async function countSubscriber (groupId: string, conn: Connection): Promise<number> {
+    const now = Date.now()
+    try {
+      const results = await fastify.redis.multi()
+        .zremrangebyscore(subscribersKey(groupId), '-inf', now)
+        .zadd(subscribersKey(groupId), now + subscriberTtlMs, conn.id)
+        .pexpire(subscribersKey(groupId), subscriberTtlMs)
+        .zcard(subscribersKey(groupId))
+        .exec()
+      const count = results?.[3]?.[1]
+      if (typeof count === 'number') return count
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message } }, 'subscriber count unavailable; counting this instance only')
+    }
+    return fastify.bus.listenerCount({ groupId })
+  }
+
+  function uncountSubscriber (groupId: string, conn: Connection): void {
+    fastify.redis.zrem(subscribersKey(groupId), conn.id).catch(() => {})
+  }
+
+  /** Sends one group event to one connection, shaped for its user. */
+  function deliverGroupEvent (conn: Connection, groupId: string, event: ServerEvent): void {
+    const me = conn.user?.id
+    if (event.type === 'chat:typing' && event.payload.userId === me) return
+    if (event.type === 'chat:reactions_updated') {
+      // hasReacted is relative to whoever receives it.
+      const reactions = event.payload.reactions.map((r) => r.users === undefined ? r : { ...r, hasReacted: me !== undefined && r.users.includes(me) })
+      send(conn, { type: event.type, payload: { ...event.payload, reactions } })
+      return
+    }
+    send(conn, event)
+    const seq = seqOf(event)
+    if (seq !== null && me !== undefined && event.type === 'chat:message' && event.payload.senderUserId !== me && conn.open) {
+      delivery.record(me, groupId, seq)
+    }
+  }
+
+  /** Ends a subscription because the user left, was removed, or the group is gone. */
+  function evict (conn: Connection, groupId: string, reason: GroupLeftReason, notice: ServerEvent | null, requestId?: string): void {
+    const active = conn.subscriptions.get(groupId)
+    if (active === undefined) {
+      // Not subscribed: the notice still matters to the client, unless this very eviction was already told.
+      if (notice !== null && !conn.evicted.has(groupId)) send(conn, notice)
+      return
+    }
+    active.subscription.close()
+    active.unsubscribe()
+    conn.subscriptions.delete(groupId)
+    uncountSubscriber(groupId, conn)
+    if (notice !== null) {
+      send(conn, notice)
+      conn.evicted.add(groupId)
+      setTimeout(() => conn.evicted.delete(groupId), EVICTION_MEMORY_MS).unref()
+    }
+    send(conn, requestId === undefined
+      ? { type: 'chat:group_left', payload: { groupId, reason } }
+      : { type: 'chat:group_left', payload: { groupId, reason }, requestId })
+  }
+
+  /** Membership changes end subscriptions at once, before any later event of the group. */
+  function evictionOf (conn: Connection, event: ServerEvent): { groupId: string, reason: GroupLeftReason } | null {
+    if (event.type === 'chat:member_left' && event.payload.userId === conn.user?.id) {
+      return { groupId: event.payload.groupId, reason: event.payload.reason }
+    }
+    if (event.type === 'chat:group_deleted') return { groupId: event.payload.groupId, reason: 'deleted' }
+    return null
+  }
+
+  async function subscribe (conn: Connection, caller: Caller, sinceSeq: number | undefined, requestId: string | undefined): Promise<Record<string, unknown>> {
+    const { groupId } = caller.membership
+    const existing = conn.subscriptions.get(groupId)
+    if (existing !== undefined) {
+      // A rejoin starts over (typically with a new sinceSeq).
+      existing.subscription.close()
+      existing.unsubscribe()
+      conn.subscriptions.delete(groupId)
+    } else if (conn.subscriptions.size >= MAX_SUBSCRIPTIONS) {
+      throw new AppError('VALIDATION_ERROR', `A connection can join at most ${MAX_SUBSCRIPTIONS} groups`)
+    }
+    conn.evicted.delete(groupId)
+
+    const subscription = new GroupSubscription(groupId, {
+      deliver: (event) => { deliverGroupEvent(conn, groupId, event) },
+      fetchBetween: async (afterSeq, uptoSeq) => await fastify.chatService.messageEventsBetween(groupId, afterSeq, uptoSeq),
+      resync: (latestSeq) => { send(conn, { type: 'chat:resync_required', payload: { groupId, latestSeq } }) },
+      onError: (err) => { log.warn({ err, groupId }, 'gap fill failed') }
+    })
+    // Subscribe before reading the database: whatever commits from now on arrives live.
+    const unsubscribe = fastify.bus.subscribe({ groupId }, (event) => {
+      const eviction = evictionOf(conn, event)
+      if (eviction !== null) evict(conn, eviction.groupId, eviction.reason, event)
+      else subscription.push(event)
+    })
+    conn.subscriptions.set(groupId, { subscription, unsubscribe })
+
+    try {
+      const subscriberCount = await countSubscriber(groupId, conn)
+      // Without sinceSeq only the position is read: live events start after the newest seq.
+      const replay = await fastify.chatService.replaySince(caller, sinceSeq ?? Number.MAX_SAFE_INTEGER, sinceSeq === undefined ? 0 : REPLAY_LIMIT)
+      if (subscription.isClosed) throw new AppError('FORBIDDEN', 'You are no longer a member of this group')
+      const { latestSeq } = replay
+      const joined = { groupId, subscriberCount, latestSeq }
+      send(conn, requestId === undefined ? { type: 'chat:group_joined', payload: joined } : { type: 'chat:group_joined', payload: joined, requestId })
+      if (sinceSeq === undefined) {
+        subscription.start(latestSeq)
+      } else if (replay.truncated) {
+        send(conn, { type: 'chat:resync_required', payload: { groupId, latestSeq } })
+        subscription.start(latestSeq)
+      } else {
+        for (const event of replay.events) subscription.replay(event)
+        // latestSeq covers the replay: everything visible up to it was just sent.
+        subscription.start(latestSeq)
+      }
+      return joined
+    } catch (err) {
+      if (conn.subscriptions.get(groupId)?.subscription === subscription) {
+        subscription.close()
+        unsubscribe()
+        conn.subscriptions.delete(groupId)
+        uncountSubscriber(groupId, conn)
+      }
+      throw err
+    }
+  }
+
+  function unsubscribeAll (conn: Connection): void {
+    for (const [groupId, active] of conn.subscriptions) {
+      active.subscription.close()
+      active.unsubscribe()
+      uncountSubscriber(groupId, conn)
+    }
+    conn.subscriptions.clear()
+  }
+
+  /** Events addressed to the user: mentions, notifications, their other devices' changes. */
+  function onUserEvent (conn: Connection, event: ServerEvent): void {
+    const eviction = evictionOf(conn, event)
+    if (eviction !== null) {
+      evict(conn, eviction.groupId, eviction.reason, event)
+      return
+    }
+    send(conn, event)
+  }
+
+  // ---- connection lifecycle ----
+
+  async function callerIn (user: AuthUser, groupId: string): Promise<Caller> {
+    const membership = await fastify.groupService.getMembership(groupId, user.id)
+    if (membership === null) throw new AppError('FORBIDDEN', 'You are not a member of this group')
+    return { user, membership }
+  }
+
+  /** The connection is authenticated: count it, listen to the user's events, send chat:sync. */
+  async function admit (conn: Connection, user: AuthUser): Promise<boolean> {
+    conn.user = user
+    conn.state = 'authenticating'
+    const admission = await fastify.presenceService.connectionOpened(user, conn.id)
+    if (!admission.accepted) {
+      conn.close(WS_CLOSE_CODES.rateLimited, `At most ${config.ws.maxConnectionsPerUser} connections per user`)
+      return false
+    }
+    conn.registered = true
+    if (conn.isClosed()) {
+      // The socket closed while presence counted it.
+      track(fastify.presenceService.connectionClosed(user, conn.id))
+      return false
+    }
+    conn.state = 'ready'
+    conn.stopUserEvents = fastify.bus.subscribe({ userId: user.id }, (event) => { onUserEvent(conn, event) })
+    try {
+      const groups = await fastify.chatService.syncState(user.id)
+      send(conn, { type: 'chat:sync', payload: { groups } })
+    } catch (err) {
+      log.error({ err }, 'chat:sync failed')
+    }
+    return true
+  }
+
+  function track (work: Promise<unknown>): void {
+    const tracked = work.catch((err: unknown) => { log.warn({ err }, 'connection cleanup failed') })
+    cleanups.add(tracked)
+    void tracked.finally(() => cleanups.delete(tracked))
+  }
+
+  function onClose (conn: Connection): void {
+    const wasState = conn.state
+    conn.state = 'closed'
+    if (conn.authTimer !== null) clearTimeout(conn.authTimer)
+    connections.delete(conn.id)
+    unsubscribeAll(conn)
+    conn.stopUserEvents?.()
+    conn.stopUserEvents = null
+    if (conn.user !== null && conn.registered && wasState !== 'closed') {
+      track(fastify.presenceService.connectionClosed(conn.user, conn.id))
+    }
+  }
+
+  function commandContext (conn: Connection, user: AuthUser, requestId: string | undefined): CommandContext {
+    return {
+      user,
+      connectionId: conn.id,
+      requestId,
+      callerIn: async (groupId) => await callerIn(user, groupId),
+      send: (frame) => { send(conn, frame) }
+    }
+  }
+
+  /** Handles one frame of an authenticated connection. */
+  function dispatch (conn: Connection, frame: RawFrame): void {
+    const { requestId } = frame
+    if (frame.type === 'auth') {
+      const check = authCheck
+      try { assertFrame(check, frame) } catch (err) { sendError(conn, err, requestId); return }
+      enqueue(conn, requestId, async () => {
+        const user = await fastify.verifyAccessToken(frame.token ?? '')
+        if (user.id !== conn.user?.id) throw new AppError('FORBIDDEN', 'A connection stays with the user it was opened for')
+        conn.user = user
+        return {}
+      })
+      return
+    }
+    const registered = commands.get(frame.type)
+    if (registered === undefined) {
+      sendError(conn, new AppError('VALIDATION_ERROR', `Unknown message type: ${frame.type.slice(0, 64)}`, undefined,
+        [{ field: 'type', message: `type must be one of ${commands.types().join(', ')}` }]), requestId)
+      return
+    }
+    try {
+      assertFrame(registered.check, frame)
+    } catch (err) {
+      sendError(conn, err, requestId)
+      return
+    }
+    const { command } = registered
+    if (command.rateLimit !== undefined && !takeToken(conn, command.rateLimit, requestId)) return
+    enqueue(conn, requestId, async () => {
+      // Read when the command runs: a connection authenticating by frame has its user by then.
+      const user = conn.user
+      if (user === null || conn.state !== 'ready') throw new AppError('UNAUTHORIZED', 'The connection is not authenticated')
+      return await command.run(commandContext(conn, user, requestId), frame)
+    }, command.failureCode)
+  }
+
+  function enqueue (conn: Connection, requestId: string | undefined, run: () => Promise<Record<string, unknown> | undefined>, failureCode?: AppError['code']): void {
+    const accepted = conn.enqueue(async () => {
+      if (conn.state === 'closed') return
+      try {
+        const result = await run()
+        if (requestId !== undefined) send(conn, { type: 'chat:ack', payload: { success: true, ...result }, requestId })
+      } catch (err) {
+        sendError(conn, err, requestId, failureCode)
+      }
+    })
+    if (!accepted) sendError(conn, new AppError('RATE_LIMIT_EXCEEDED', 'Too many commands in progress on this connection'), requestId)
+  }
+
+  /** Takes a token from a bucket; answers RATE_LIMIT_EXCEEDED and closes 4429 on abuse. */
+  function takeToken (conn: Connection, category: 'messages' | 'typing' | 'reactions' | 'frames', requestId: string | undefined): boolean {
+    const refused = conn.limits.take(category)
+    if (refused === null) return true
+    if (conn.limits.abusive()) {
+      conn.close(WS_CLOSE_CODES.rateLimited, 'Rate limit exceeded repeatedly')
+      return false
+    }
+    sendError(conn, new AppError('RATE_LIMIT_EXCEEDED', 'Rate limit exceeded. Please slow down.', refused), requestId)
+    return false
+  }
+
+  function onMessage (conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.alive = true
+    if (conn.state === 'closed' || !conn.open) return
+    if (!conn.acceptingFrames) {
+      sendError(conn, new AppError('SERVICE_UNAVAILABLE', 'The server is shutting down; reconnect'), undefined)
+      return
+    }
+    if (!takeToken(conn, 'frames', undefined)) return
+    if (isBinary) {
+      sendError(conn, new AppError('VALIDATION_ERROR', 'Frames are JSON text', undefined, [{ field: 'frame', message: 'frame must be a text frame' }]), undefined)
+      return
+    }
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8')
+    let frame: RawFrame
+    try {
+      frame = parseFrame(text)
+    } catch (err) {
+      sendError(conn, err, requestIdOf(text))
+      return
+    }
+    if (conn.state === 'awaiting-auth') {
+      if (frame.type !== 'auth') {
+        conn.close(WS_CLOSE_CODES.authFailed, 'Authentication required')
+        return
+      }
+      try {
+        assertFrame(authCheck, frame)
+      } catch {
+        conn.close(WS_CLOSE_CODES.authFailed, 'Authentication required')
+        return
+      }
+      if (conn.authTimer !== null) clearTimeout(conn.authTimer)
+      conn.authTimer = null
+      conn.state = 'authenticating'
+      const { requestId } = frame
+      conn.enqueue(async () => {
+        let user: AuthUser
+        try {
+          user = await fastify.verifyAccessToken(frame.token ?? '')
+        } catch {
+          conn.close(WS_CLOSE_CODES.authFailed, 'Invalid or expired token')
+          return
+        }
+        connections.set(conn.id, conn)
+        if (await admit(conn, user).catch((err: unknown) => { sendError(conn, err, requestId); return false }) && requestId !== undefined) {
+          send(conn, { type: 'chat:ack', payload: { success: true, userId: user.id }, requestId })
+        }
+      })
+      return
+    }
+    // Frames that arrive while the connection is being admitted queue behind the admission.
+    dispatch(conn, frame)
+  }
+
+  const authCheck = compileFrame(AuthFrame)
+
+  // ---- the endpoint ----
+
+  await fastify.register(websocket, {
+    options: { maxPayload: config.ws.maxPayloadBytes, perMessageDeflate: false },
+    errorHandler: (err, socket) => {
+      log.warn({ err: { message: err.message } }, 'websocket error')
+      socket.terminate()
+    },
+    preClose: async () => { await shutdown() }
+  })
+
+  fastify.decorateRequest('wsAuth', null)
+
+  /** Runs before the upgrade completes: credentials in the URL are checked here. */
+  async function authenticateUpgrade (request: FastifyRequest<{ Querystring: { token?: string, ticket?: string } }>): Promise<void> {
+    if (!request.ws) return
+    if (draining || fastify.isDraining()) throw new AppError('SERVICE_UNAVAILABLE', 'The server is shutting down')
+    const origin = request.headers.origin
+    if (config.ws.allowedOrigins.length > 0 && origin !== undefined && !config.ws.allowedOrigins.includes(origin)) {
+      request.wsAuth = { refused: 'origin' }
+      return
+    }
+    const { token, ticket } = request.query
+    if (token !== undefined) {
+      request.wsAuth = await fastify.verifyAccessToken(token).then((user) => ({ user }), () => ({ refused: 'credentials' as const }))
+    } else if (ticket !== undefined) {
+      const payload = await consumeWsTicket(fastify.redis, ticket).catch((err: unknown) => {
+        log.warn({ err: { message: (err as Error).message } }, 'ticket lookup failed')
+        return null
+      })
+      request.wsAuth = payload === null ? { refused: 'credentials' } : { user: { ...payload, external: false } }
+    } else {
+      request.wsAuth = { pending: true }
+    }
+  }
+
+  fastify.get(config.ws.path, {
+    websocket: true,
+    schema: { querystring: WsQuery, hide: true },
+    // Upgrades are bounded by the per-user connection limit and the auth timeout instead.
+    config: { rateLimit: false },
+    preHandler: authenticateUpgrade
+  }, (socket: WebSocket, request: FastifyRequest) => {
+    const conn = new Connection(socket, { rateLimitScale: config.rateLimitScale, sendBufferLimitBytes: config.ws.sendBufferLimitBytes })
+    // Handlers first, synchronously: frames that arrive during any await below are not lost.
+    socket.on('message', (data, isBinary) => { onMessage(conn, data, isBinary) })
+    socket.on('pong', () => { conn.alive = true })
+    socket.on('close', () => { onClose(conn) })
+
+    const auth = request.wsAuth
+    if (auth === null || 'refused' in auth) {
+      conn.state = 'closed'
+      if (auth !== null && auth.refused === 'origin') conn.close(WS_CLOSE_CODES.forbidden, 'Origin not allowed')
+      else conn.close(WS_CLOSE_CODES.authFailed, 'Invalid or expired credentials')
+      return
+    }
+    if (draining) {
+      conn.close(WS_CLOSE_CODES.goingAway, 'Server shutting down')
+      return
+    }
+    if ('pending' in auth) {
+      conn.authTimer = setTimeout(() => {
+        if (conn.state === 'awaiting-auth') conn.close(WS_CLOSE_CODES.authFailed, 'Authentication timed out')
+      }, config.ws.authTimeoutMs)
+      conn.authTimer.unref()
+      return
+    }
+    conn.state = 'authenticating'
+    connections.set(conn.id, conn)
+    conn.enqueue(async () => {
+      await admit(conn, auth.user).catch((err: unknown) => {
+        log.error({ err }, 'admission failed')
+        conn.close(WS_CLOSE_CODES.tryAgainLater, 'Try again later')
+      })
+    })
+  })
+
+  // ---- the gateway's own commands ----
+
+  commands.register({
+    frame: JoinGroupFrame,
+    async run (ctx, frame) {
+      const conn = connections.get(ctx.connectionId)
+      if (conn === undefined) return undefined
+      const caller = await ctx.callerIn(frame.payload.groupId)
+      return await subscribe(conn, caller, frame.payload.sinceSeq, ctx.requestId)
+    }
+  })
+
+  commands.register({
+    frame: LeaveGroupFrame,
+    async run (ctx, frame) {
+      const conn = connections.get(ctx.connectionId)
+      if (conn !== undefined) evict(conn, frame.payload.groupId, 'left', null, ctx.requestId)
+      return { groupId: frame.payload.groupId }
+    }
+  })
+
+  commands.register({
+    frame: PingFrame,
+    async run (ctx) {
+      const timestamp = Date.now()
+      ctx.send(ctx.requestId === undefined ? { type: 'pong', payload: { timestamp } } : { type: 'pong', payload: { timestamp }, requestId: ctx.requestId })
+      return { timestamp }
+    }
+  })
+
+  // ---- heartbeat ----
+
+  /** A connection that has not answered since the last ping is gone: it counts as closed. */
+  const heartbeat = setInterval(() => {
+    const now = Date.now()
+    const pipeline = fastify.redis.pipeline()
+    let refreshes = 0
+    for (const conn of connections.values()) {
+      if (!conn.alive) {
+        conn.socket.terminate()
+        continue
+      }
+      conn.alive = false
+      try { conn.socket.ping() } catch { /* closing already */ }
+      for (const groupId of conn.subscriptions.keys()) {
+        pipeline.zadd(subscribersKey(groupId), now + subscriberTtlMs, conn.id)
+        pipeline.pexpire(subscribersKey(groupId), subscriberTtlMs)
+        refreshes += 1
+      }
+    }
+    if (refreshes > 0) pipeline.exec().catch(() => {})
+  }, config.ws.pingIntervalMs)
+  heartbeat.unref()
+
+  // ---- shutdown ----
+
+  /**
+   * On close: no new upgrades or frames, running commands finish (their acks are sent), then
+   * every socket is closed with 1001 so clients reconnect elsewhere.
+   */
+  async function shutdown (): Promise<void> {
+    draining = true
+    clearInterval(heartbeat)
+    const all = [...fastify.websocketServer.clients]
+    for (const conn of connections.values()) conn.acceptingFrames = false
+    await waitAtMost(Promise.all([...connections.values()].map(async (conn) => { await conn.idle() })), DRAIN_TIMEOUT_MS)
+    const closed = all.map(async (socket) => await new Promise<void>((resolve) => {
+      if (socket.readyState === socket.CLOSED) { resolve(); return }
+      socket.once('close', () => { resolve() })
+      if (socket.readyState === socket.OPEN) socket.close(WS_CLOSE_CODES.goingAway, 'Server shutting down')
+    }))
+    await waitAtMost(Promise.all(closed), 2000)
+    for (const socket of fastify.websocketServer.clients) socket.terminate()
+    await delivery.flush()
+    await Promise.allSettled([...cleanups])
+    await new Promise<void>((resolve) => { fastify.websocketServer.close(() => { resolve() }) })
+  }
+
+  fastify.decorate('gateway', {
+    commands,
+    connections: () => [...connections.values()].map((conn) => ({
+      id: conn.id,
+      userId: conn.user?.id ?? null,
+      groups: [...conn.subscriptions.keys()],
+      bufferedAmount: conn.socket.bufferedAmount
+    }))
+  } satisfies Gateway)
+}, { name: 'gateway', dependencies: ['auth', 'bus', 'redis', 'health', 'chat-service', 'group-service', 'presence-service'] })
+
+async function waitAtMost (work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    work,
+    new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })
+  ])
+  clearTimeout(timer)
+}

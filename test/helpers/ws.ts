@@ -1,0 +1,159 @@
+import type { AddressInfo } from 'node:net'
+import { randomUUID } from 'node:crypto'
+import WebSocket from 'ws'
+import type { FastifyInstance } from 'fastify'
+
+/** A frame as the client sees it. */
+export interface Frame {
+  type: string
+  payload: Record<string, unknown> & { [key: string]: unknown }
+  requestId?: string
+}
+
+export interface Closed {
+  code: number
+  reason: string
+}
+
+export interface WsClient {
+  ws: WebSocket
+  /** Every frame received, in order. */
+  frames: Frame[]
+  /** Sends a frame (an object is JSON-encoded, a string is sent as is). */
+  send: (frame: object | string) => void
+  /** The next not-yet-taken frame of this type (or types, and matching `where`), waiting up to `timeoutMs`. */
+  next: (type: string | string[], where?: (frame: Frame) => boolean, timeoutMs?: number) => Promise<Frame>
+  /** Sends a command with a fresh requestId and waits for its chat:ack or chat:error. */
+  request: (type: string, payload: object, timeoutMs?: number) => Promise<Frame>
+  /** Resolves true if no frame of this type (matching `where`) arrives within `ms`. */
+  quiet: (type: string, ms: number, where?: (frame: Frame) => boolean) => Promise<boolean>
+  closed: Promise<Closed>
+  close: () => Promise<Closed>
+}
+
+/** Starts the app on an ephemeral port (once) and returns its WebSocket URL. */
+export async function wsUrl (app: FastifyInstance): Promise<string> {
+  if (!app.server.listening) await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  return `ws://127.0.0.1:${port}${app.config.ws.path}`
+}
+
+export interface ConnectOptions {
+  token?: string
+  ticket?: string
+  headers?: Record<string, string>
+  /** Resolve even if the server closes the socket right after the upgrade. */
+  allowClose?: boolean
+}
+
+/** Opens a real `ws` client to the app; frames are collected from the first byte. */
+export async function connectWs (app: FastifyInstance, options: ConnectOptions = {}): Promise<WsClient> {
+  const url = new URL(await wsUrl(app))
+  if (options.token !== undefined) url.searchParams.set('token', options.token)
+  if (options.ticket !== undefined) url.searchParams.set('ticket', options.ticket)
+  const ws = new WebSocket(url, { headers: options.headers })
+  const frames: Frame[] = []
+  const untaken: Frame[] = []
+  const waiters = new Set<() => void>()
+  ws.on('message', (data: Buffer) => {
+    const frame = JSON.parse(data.toString('utf8')) as Frame
+    frames.push(frame)
+    untaken.push(frame)
+    for (const wake of [...waiters]) wake()
+  })
+  const closed = new Promise<Closed>((resolve) => {
+    ws.on('close', (code, reason) => {
+      resolve({ code, reason: reason.toString() })
+      for (const wake of [...waiters]) wake()
+    })
+  })
+  ws.on('error', () => {})
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => { resolve() })
+    ws.once('unexpected-response', (_req, res) => { reject(new Error(`upgrade refused: ${res.statusCode ?? 0}`)) })
+    ws.once('error', reject)
+  })
+
+  const take = (type: string | string[], where?: (frame: Frame) => boolean): Frame | undefined => {
+    const types = Array.isArray(type) ? type : [type]
+    const index = untaken.findIndex((f) => types.includes(f.type) && (where === undefined || where(f)))
+    if (index < 0) return undefined
+    return untaken.splice(index, 1)[0]
+  }
+
+  const next = async (type: string | string[], where?: (frame: Frame) => boolean, timeoutMs = 5000): Promise<Frame> => {
+    const found = take(type, where)
+    if (found !== undefined) return found
+    return await new Promise<Frame>((resolve, reject) => {
+      const wake = (): void => {
+        const frame = take(type, where)
+        if (frame !== undefined) {
+          cleanup()
+          resolve(frame)
+        } else if (ws.readyState === ws.CLOSED) {
+          cleanup()
+          reject(new Error(`socket closed while waiting for ${String(type)}; got ${frames.map((f) => f.type).join(', ')}`))
+        }
+      }
+      const timer = setTimeout(() => {
+        cleanup()
+        reject(new Error(`no ${String(type)} within ${timeoutMs} ms; got ${frames.map((f) => f.type).join(', ')}`))
+      }, timeoutMs)
+      const cleanup = (): void => {
+        clearTimeout(timer)
+        waiters.delete(wake)
+      }
+      waiters.add(wake)
+    })
+  }
+
+  const client: WsClient = {
+    ws,
+    frames,
+    send: (frame) => { ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)) },
+    next,
+    async request (type, payload, timeoutMs = 5000) {
+      const requestId = randomUUID()
+      client.send({ type, payload, requestId })
+      return await next(['chat:ack', 'chat:error'], (f) => f.requestId === requestId, timeoutMs)
+    },
+    async quiet (type, ms, where) {
+      try {
+        await next(type, where, ms)
+        return false
+      } catch {
+        return true
+      }
+    },
+    closed,
+    async close () {
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(1000)
+      return await closed
+    }
+  }
+  return client
+}
+
+/** Creates a group through the REST API: `owner` creates it with `members` in it. Returns its id. */
+export async function createGroup (app: FastifyInstance, owner: { auth: { authorization: string } }, members: Array<{ user: { id: number } }>): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: `${app.config.apiPrefix}/groups`,
+    headers: owner.auth,
+    payload: { name: 'Realtime test', memberIds: members.map((m) => m.user.id) }
+  })
+  if (res.statusCode !== 201) throw new Error(`create group failed: ${res.statusCode} ${res.body}`)
+  return (res.json().data as { group: { id: string } }).group.id
+}
+
+/** Sends a message through the REST API and returns it. */
+export async function sendMessage (app: FastifyInstance, sender: { auth: { authorization: string } }, groupId: string, content: string): Promise<{ id: string, seq: number }> {
+  const res = await app.inject({
+    method: 'POST',
+    url: `${app.config.apiPrefix}/groups/${groupId}/chat/messages`,
+    headers: sender.auth,
+    payload: { content }
+  })
+  if (res.statusCode !== 201) throw new Error(`send failed: ${res.statusCode} ${res.body}`)
+  return (res.json().data as { message: { id: string, seq: number } }).message
+}
