@@ -4,6 +4,9 @@ import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, uniqueClientIp } from '../../helpers/users.ts'
 import { LOGIN_FAILURE_LIMITS } from '../../../src/modules/auth/service.ts'
 
+// One app for the file: each test makes its own users, sessions and client addresses.
+const app = await buildTestApp(t, import.meta.url)
+
 const url = '/mirror/api/auth/login'
 
 async function login (app: FastifyInstance, payload: Record<string, unknown>, remoteAddress = uniqueClientIp()) {
@@ -16,7 +19,6 @@ const withoutTimestamp = (body: string): Record<string, unknown> => {
 }
 
 t.test('a user signs in by email, in any letter case, and the token works', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user, password } = await registerUser(app, { email: 'mixed.case@example.test' })
   const res = await login(app, { email: 'Mixed.Case@EXAMPLE.test', password })
   t.equal(res.statusCode, 200)
@@ -28,7 +30,6 @@ t.test('a user signs in by email, in any letter case, and the token works', asyn
 })
 
 t.test('a user signs in by username', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user, password } = await registerUser(app)
   const res = await login(app, { username: user.username, password })
   t.equal(res.statusCode, 200)
@@ -36,7 +37,6 @@ t.test('a user signs in by username', async (t) => {
 })
 
 t.test('each sign-in opens a session of its own', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user, password } = await registerUser(app)
   const a = (await login(app, { username: user.username, password })).json().data
   const b = (await login(app, { email: user.email, password })).json().data
@@ -46,7 +46,6 @@ t.test('each sign-in opens a session of its own', async (t) => {
 })
 
 t.test('a wrong password and an unknown user get the same status and body', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user } = await registerUser(app)
   const wrongPassword = await login(app, { email: user.email, password: 'not the password' })
   const unknownUser = await login(app, { email: 'nobody@example.test', password: 'not the password' })
@@ -63,7 +62,6 @@ t.test('a wrong password and an unknown user get the same status and body', asyn
 })
 
 t.test('a user without a password (external identity) cannot sign in with one', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user, password } = await registerUser(app)
   await app.db.updateTable('users').set({ password_hash: null }).where('id', '=', user.id).execute()
   const res = await login(app, { email: user.email, password })
@@ -82,7 +80,6 @@ const invalidBodies: Array<[string, Record<string, unknown>, string]> = [
 
 for (const [what, payload, field] of invalidBodies) {
   t.test(`signing in with ${what} answers 400 naming the field`, async (t) => {
-    const app = await buildTestApp(t, import.meta.url)
     const res = await login(app, payload)
     t.equal(res.statusCode, 400)
     const body = res.json()
@@ -92,7 +89,6 @@ for (const [what, payload, field] of invalidBodies) {
 }
 
 t.test('an account is locked after 10 failed sign-ins, even with the right password, with rate limit details', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user, password } = await registerUser(app)
   // Different client addresses: the account's counter is what locks, not the IP's.
   for (let i = 0; i < LOGIN_FAILURE_LIMITS.account; i++) {
@@ -108,7 +104,6 @@ t.test('an account is locked after 10 failed sign-ins, even with the right passw
 })
 
 t.test('an unknown account locks after 10 failures just like a known one', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   for (let i = 0; i < LOGIN_FAILURE_LIMITS.account; i++) {
     t.equal((await login(app, { email: 'ghost@example.test', password: `wrong password ${i}` })).statusCode, 401)
   }
@@ -118,7 +113,6 @@ t.test('an unknown account locks after 10 failures just like a known one', async
 })
 
 t.test('a successful sign-in clears the account failure counter', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user, password } = await registerUser(app)
   for (let i = 0; i < LOGIN_FAILURE_LIMITS.account - 1; i++) {
     await login(app, { email: user.email, password: 'wrong password' })
@@ -133,7 +127,6 @@ t.test('a successful sign-in clears the account failure counter', async (t) => {
 })
 
 t.test('failed sign-ins are counted per client IP in Redis with an expiry', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const ip = uniqueClientIp()
   await login(app, { email: 'first@example.test', password: 'wrong password' }, ip)
   await login(app, { username: 'second_user', password: 'wrong password' }, ip)
@@ -143,7 +136,6 @@ t.test('failed sign-ins are counted per client IP in Redis with an expiry', asyn
 })
 
 t.test('a client IP with too many failed sign-ins gets 429 even for another account', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user, password } = await registerUser(app)
   const ip = uniqueClientIp()
   // As if this address had failed the limit's worth of sign-ins across many accounts.
@@ -157,7 +149,6 @@ t.test('a client IP with too many failed sign-ins gets 429 even for another acco
 })
 
 t.test('sign-in requests are limited per client IP by the auth category with 429 and details', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const ip = uniqueClientIp()
   const statuses: number[] = []
   for (let i = 0; i < 21; i++) {

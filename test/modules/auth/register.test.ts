@@ -2,10 +2,12 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, uniqueClientIp } from '../../helpers/users.ts'
 
+// One app for the file: each test makes its own users, sessions and client addresses.
+const app = await buildTestApp(t, import.meta.url)
+
 const url = '/mirror/api/auth/register'
 
 t.test('registering answers 201 with tokens and the public user', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const res = await app.inject({
     method: 'POST',
     url,
@@ -21,7 +23,6 @@ t.test('registering answers 201 with tokens and the public user', async (t) => {
 })
 
 t.test('the password is stored only as an argon2id hash with the OWASP parameters', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user, password } = await registerUser(app)
   const row = await app.db.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow()
   t.match(row.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
@@ -29,7 +30,6 @@ t.test('the password is stored only as an argon2id hash with the OWASP parameter
 })
 
 t.test('the access token carries exactly the seed 01 payload', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user, token } = await registerUser(app)
   const payload = app.jwt.decode<Record<string, unknown>>(token)
   t.ok(payload)
@@ -39,7 +39,6 @@ t.test('the access token carries exactly the seed 01 payload', async (t) => {
 })
 
 t.test('the refresh token is stored only as its SHA-256 hash, with a session expiring after the refresh TTL', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const { user, refreshToken } = await registerUser(app)
   const { createHash } = await import('node:crypto')
   const rows = await app.db.selectFrom('auth_sessions').selectAll().where('user_id', '=', user.id).execute()
@@ -50,7 +49,6 @@ t.test('the refresh token is stored only as its SHA-256 hash, with a session exp
 })
 
 t.test('a registered email cannot register again, in any letter case', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   await registerUser(app, { username: 'first_owner', email: 'taken@example.test' })
   const res = await app.inject({
     method: 'POST',
@@ -63,7 +61,6 @@ t.test('a registered email cannot register again, in any letter case', async (t)
 })
 
 t.test('a taken username cannot register again, in any letter case', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   await registerUser(app, { username: 'grace_h' })
   const res = await app.inject({
     method: 'POST',
@@ -76,7 +73,6 @@ t.test('a taken username cannot register again, in any letter case', async (t) =
 })
 
 t.test('two simultaneous registrations of one username give one 201 and one 409', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const attempt = async (n: number) => await app.inject({
     method: 'POST',
     url,
@@ -103,7 +99,6 @@ const invalidBodies: Array<[string, Record<string, unknown>, string]> = [
 
 for (const [what, payload, field] of invalidBodies) {
   t.test(`registering with ${what} answers 400 naming the field`, async (t) => {
-    const app = await buildTestApp(t, import.meta.url)
     const res = await app.inject({ method: 'POST', url, remoteAddress: uniqueClientIp(), payload })
     t.equal(res.statusCode, 400)
     const body = res.json()
@@ -113,14 +108,12 @@ for (const [what, payload, field] of invalidBodies) {
 }
 
 t.test('registering with a body that is not JSON answers 400 in the envelope', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const res = await app.inject({ method: 'POST', url, remoteAddress: uniqueClientIp(), headers: { 'content-type': 'application/json' }, payload: '{"email":' })
   t.equal(res.statusCode, 400)
   t.match(res.json(), { success: false, code: 'VALIDATION_ERROR' })
 })
 
 t.test('registration is limited per client IP with 429 and rate limit details', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const ip = uniqueClientIp()
   let last = null
   const statuses: number[] = []
