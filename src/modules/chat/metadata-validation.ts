@@ -28,6 +28,15 @@ function rangeInside (start: unknown, end: unknown, length: number): boolean {
   return isOffset(start) && isOffset(end) && start < end && end <= length
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+function formattingShapeOk (formatting: FormattingInfo): boolean {
+  return (['bold', 'italic', 'code', 'links'] as const).every((kind) => {
+    const ranges: unknown = formatting[kind]
+    return ranges === undefined || (Array.isArray(ranges) && ranges.every((r) => Array.isArray(r)))
+  })
+}
+
 class Problems {
   readonly list: FieldError[] = []
   add (field: string, message: string): void {
@@ -98,6 +107,15 @@ export function checkMetadata (content: string, metadata: MessageMetadata | unde
   if (metadata === undefined || metadata === null) return {}
   if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new AppError('VALIDATION_ERROR', 'Validation failed', undefined, [{ field: 'metadata', message: 'metadata must be an object' }])
   const problems = new Problems()
+  // The route schema checks these shapes; a caller that skipped it (a WebSocket frame) is checked here.
+  const shapes: Array<[keyof MessageMetadata, boolean]> = [
+    ['mentions', metadata.mentions === undefined || (Array.isArray(metadata.mentions) && metadata.mentions.every(isObject))],
+    ['links', metadata.links === undefined || (Array.isArray(metadata.links) && metadata.links.every(isObject))],
+    ['formatting', metadata.formatting === undefined || (isObject(metadata.formatting) && formattingShapeOk(metadata.formatting))],
+    ['replyPreview', metadata.replyPreview === undefined || isObject(metadata.replyPreview)]
+  ]
+  const malformed = shapes.filter(([, fine]) => !fine).map(([name]) => ({ field: `metadata.${name}`, message: `metadata.${name} has the wrong shape` }))
+  if (malformed.length > 0) throw new AppError('VALIDATION_ERROR', 'Validation failed', undefined, malformed)
   const length = content.length
   const clean: MessageMetadata = {}
   if (metadata.mentions !== undefined) clean.mentions = checkMentions(metadata.mentions, length, problems)

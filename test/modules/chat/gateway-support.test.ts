@@ -2,6 +2,7 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { Caller } from '../../../src/modules/chat/service.ts'
+import type { SendMessageRequest } from '../../../schemas/chat.ts'
 import type { TestUser } from '../../helpers/users.ts'
 import { call, createGroup, dataOf, eventsOfType, recordEvents, sendMessage, type ChatGroup } from './helpers.ts'
 
@@ -31,6 +32,8 @@ t.test('the service sends for the WebSocket gateway exactly as REST does', async
   t.equal(eventsOfType(events, 'chat:message').length, 1)
   await t.rejects(app.chatService.sendMessage(caller, { content: '' }), { code: 'VALIDATION_ERROR' }, 'the service checks content itself')
   await t.rejects(app.chatService.addReaction(caller, message.id, 'has space'), { code: 'VALIDATION_ERROR' })
+  const malformed = { content: 'x', metadata: { mentions: 'everyone', formatting: { bold: [1, 2] } } } as unknown as SendMessageRequest
+  await t.rejects(app.chatService.sendMessage(caller, malformed), { code: 'VALIDATION_ERROR' }, 'metadata of the wrong shape is a validation error, not a crash')
 })
 
 t.test('replaySince returns the chat:message events after a seq, ascending, as published live', async (t) => {
