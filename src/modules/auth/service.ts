@@ -3,10 +3,10 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { AuthTokens, CurrentUser, LoginRequest, LogoutResult, RegisterRequest, WsTicket } from '../../../schemas/auth.ts'
-import type { PublicUser } from '../../../schemas/users.ts'
 import { AppError, invalid, notFound } from '../../lib/app-error.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
+import { toPublicUser } from '../users/service.ts'
 import { createDummyHash, hashPassword, verifyPassword } from './passwords.ts'
 import { createAuthRepository, type AuthUserRow } from './repository.ts'
 import { issueWsTicket } from './tickets.ts'
@@ -36,11 +36,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     authService: AuthService
   }
-}
-
-/** Maps a user row to the user every API shows. */
-export function toPublicUser (row: Pick<AuthUserRow, 'id' | 'email' | 'username' | 'display_name' | 'avatar_url'>): PublicUser {
-  return { id: row.id, username: row.username, email: row.email, displayName: row.display_name, avatarUrl: row.avatar_url }
 }
 
 const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest()
