@@ -110,8 +110,11 @@ export function chatRepository (db: Kysely<Database>) {
         .where('id', '=', groupBin)
         .compile()
       const result = await trx.executeQuery(query)
-      if (result.numAffectedRows === 0n || result.insertId === undefined) return null
-      return Number(result.insertId)
+      if (result.numAffectedRows === 0n) return null
+      if (result.insertId !== undefined) return Number(result.insertId)
+      // A driver or proxy that drops the insert id: read the counter, still under our lock.
+      const row = await trx.selectFrom('mirror_groups').select('last_seq').where('id', '=', groupBin).executeTakeFirstOrThrow()
+      return row.last_seq
     },
 
     async insertMessage (row: NewMessage, trx: Executor): Promise<void> {

@@ -81,14 +81,17 @@ export interface ChatService {
   addReaction: (caller: Caller, messageId: string, emoji: string) => Promise<ReactionSummary[]>
   /** Removes the caller's reaction (a no-op when they do not have it). */
   removeReaction: (caller: Caller, messageId: string, emoji: string) => Promise<ReactionSummary[]>
+  /** A message's reactions, relative to the caller. */
   listReactions: (caller: Caller, messageId: string) => Promise<ReactionSummary[]>
   /** Moves the caller's read watermark up to the message; never back. */
   markRead: (caller: Caller, messageId: string) => Promise<MarkReadResponse>
+  /** Messages from others after the caller's read and clear watermarks, not deleted. */
   unreadCount: (caller: Caller) => Promise<UnreadCountResponse>
   /** Pins a message (admins and the owner); pinning again replaces the note. */
   pinMessage: (caller: Caller, messageId: string, note?: string) => Promise<PinMessageResponse>
   /** Unpins a message (admins and the owner); idempotent. */
   unpinMessage: (caller: Caller, messageId: string) => Promise<UnpinMessageResponse>
+  /** The group's pinned messages in pin order, with the pin in their metadata. */
   pinnedMessages: (caller: Caller) => Promise<PinnedMessagesResponse>
   /** Searches the group's live messages through the blind index; every query word must match. */
   searchMessages: (caller: Caller, query: SearchMessagesRequest) => Promise<SearchMessagesResponse>

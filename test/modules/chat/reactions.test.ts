@@ -87,6 +87,12 @@ t.test('an emoji must be 1 to 32 characters without spaces', async (t) => {
   }
   t.equal((await call(app, g.admin, 'POST', url, {})).statusCode, 400)
   t.equal((await call(app, g.admin, 'POST', url, { emoji: '🎉'.repeat(32) })).statusCode, 200, '32 characters of 4 bytes each')
+  const removed = await call(app, g.admin, 'DELETE', `${url}/${encodeURIComponent('🎉'.repeat(32))}`)
+  t.equal(removed.statusCode, 200, 'and removed through a 384-character encoded path segment')
+  t.same(removed.json().data.reactions, [])
+  const tooLong = await call(app, g.admin, 'DELETE', `${url}/${encodeURIComponent('🎉'.repeat(33))}`)
+  t.equal(tooLong.statusCode, 400)
+  t.match(tooLong.json(), { code: 'VALIDATION_ERROR', validationErrors: [{ field: 'emoji' }] })
 })
 
 t.test('a user adds at most 20 different reactions to one message', async (t) => {
