@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Ref } from './common.ts'
-import { AvatarUrl, PublicUser } from './users.ts'
+import { NullableAvatarUrl, NullableString, PublicUser } from './users.ts'
 
 /*
  * Groups and members (DESIGN §4 "groups"; seeds 02, 03, 05). Users have numeric ids, groups
@@ -78,13 +78,13 @@ export const ChatListQuery = Type.Object({
 export type ChatListQuery = Static<typeof ChatListQuery>
 
 const GroupName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S', description: 'Trimmed before it is stored' })
-const GroupDescription = Type.String({ maxLength: 1000 })
+const NullableDescription = NullableString({ maxLength: 1000 })
 
 export const CreateGroupRequest = Type.Object({
   name: GroupName,
   type: Type.Optional(Type.Union([Type.Literal('group'), Type.Literal('public'), Type.Literal('broadcast')], { default: 'group' })),
-  description: Type.Optional(Type.Union([GroupDescription, Type.Null()])),
-  avatarUrl: Type.Optional(Type.Union([AvatarUrl, Type.Null()])),
+  description: Type.Optional(NullableDescription),
+  avatarUrl: Type.Optional(NullableAvatarUrl),
   memberIds: Type.Optional(Type.Array(UserIdInt, { maxItems: 100, description: 'Users who join as members; duplicates and the creator are ignored' }))
 }, { $id: 'CreateGroupRequest', additionalProperties: false })
 export type CreateGroupRequest = Static<typeof CreateGroupRequest>
@@ -92,8 +92,8 @@ export type CreateGroupRequest = Static<typeof CreateGroupRequest>
 /** PATCH /groups/:groupId: only the given fields change; null clears description or avatar. */
 export const UpdateGroupRequest = Type.Object({
   name: Type.Optional(GroupName),
-  description: Type.Optional(Type.Union([GroupDescription, Type.Null()])),
-  avatarUrl: Type.Optional(Type.Union([AvatarUrl, Type.Null()]))
+  description: Type.Optional(NullableDescription),
+  avatarUrl: Type.Optional(NullableAvatarUrl)
 }, { $id: 'UpdateGroupRequest', additionalProperties: false })
 export type UpdateGroupRequest = Static<typeof UpdateGroupRequest>
 

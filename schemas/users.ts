@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type StringOptions } from '@sinclair/typebox'
 import { Ref } from './common.ts'
 
 /** A user as every API shows them (DESIGN §4): never the password hash or other private fields. */
@@ -11,14 +11,27 @@ export const PublicUser = Type.Object({
 }, { $id: 'PublicUser' })
 export type PublicUser = Static<typeof PublicUser>
 
+/**
+ * A string or null as one JSON Schema type list, not a union: with the app's type coercion Ajv
+ * would turn null into "" in a union's string branch (or "" into null in a null branch).
+ */
+export function NullableString (options: StringOptions) {
+  return Type.Unsafe<string | null>({ ...options, type: ['string', 'null'] })
+}
+
+const avatarUrlOptions: StringOptions = { format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', minLength: 8, maxLength: 2048 }
+
 /** An http(s) image URL, as users and groups store it (VARCHAR(2048)). */
-export const AvatarUrl = Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', minLength: 8, maxLength: 2048 })
+export const AvatarUrl = Type.String(avatarUrlOptions)
 export type AvatarUrl = Static<typeof AvatarUrl>
+
+/** An avatar URL, or null to clear it. */
+export const NullableAvatarUrl = NullableString(avatarUrlOptions)
 
 /** PATCH /users/me: only the given fields change; null clears a field. */
 export const UpdateProfileRequest = Type.Object({
-  displayName: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' }), Type.Null()])),
-  avatarUrl: Type.Optional(Type.Union([AvatarUrl, Type.Null()]))
+  displayName: Type.Optional(NullableString({ minLength: 1, maxLength: 64, pattern: '\\S' })),
+  avatarUrl: Type.Optional(NullableAvatarUrl)
 }, { $id: 'UpdateProfileRequest', additionalProperties: false })
 export type UpdateProfileRequest = Static<typeof UpdateProfileRequest>
 

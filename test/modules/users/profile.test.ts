@@ -68,6 +68,9 @@ t.test('PATCH /users/me leaves out fields unchanged and null clears a field', as
   const res = await call(app, alice, 'PATCH', '/users/me', { avatarUrl: null })
   t.equal(res.statusCode, 200)
   t.match(res.json().data.user, { displayName: 'Alice', avatarUrl: null })
+  const cleared = await call(app, alice, 'PATCH', '/users/me', { displayName: null })
+  t.equal(cleared.statusCode, 200)
+  t.equal(cleared.json().data.user.displayName, null)
 })
 
 t.test('PATCH /users/me refuses an avatar that is not an http(s) URL', async (t) => {
@@ -83,7 +86,7 @@ t.test('PATCH /users/me refuses an avatar that is not an http(s) URL', async (t)
 t.test('PATCH /users/me refuses a blank or too long display name and unknown fields', async (t) => {
   const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
-  for (const payload of [{ displayName: '   ' }, { displayName: 'x'.repeat(65) }, { username: 'renamed' }]) {
+  for (const payload of [{ displayName: '' }, { displayName: '   ' }, { displayName: 'x'.repeat(65) }, { username: 'renamed' }]) {
     const res = await call(app, alice, 'PATCH', '/users/me', payload)
     t.equal(res.statusCode, 400, JSON.stringify(payload).slice(0, 30))
     t.match(res.json(), { code: 'VALIDATION_ERROR' })
