@@ -55,16 +55,16 @@ return n
 `
 
 // After the grace: hides the user unless a connection or a sign of life came meanwhile.
-// → 0 nothing to do, 1 went offline, 2 went offline but had chosen to appear offline already
+// → {0} nothing to do, {1, seen} went offline, {2, seen} went offline but already appeared offline
 const GO_OFFLINE_LUA = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
-if redis.call('HGET', KEYS[2], 'visible') ~= '1' then return 0 end
+if redis.call('ZCARD', KEYS[1]) > 0 then return {0, 0} end
+if redis.call('HGET', KEYS[2], 'visible') ~= '1' then return {0, 0} end
 local seen = tonumber(redis.call('HGET', KEYS[2], 'seen') or '0')
-if tonumber(ARGV[1]) - seen < tonumber(ARGV[2]) then return 0 end
+if tonumber(ARGV[1]) - seen < tonumber(ARGV[2]) then return {0, 0} end
 redis.call('HSET', KEYS[2], 'visible', '0')
-if redis.call('HGET', KEYS[2], 'status') == 'offline' then return 2 end
-return 1
+if redis.call('HGET', KEYS[2], 'status') == 'offline' then return {2, seen} end
+return {1, seen}
 `
 
 // Ends a typing indicator that was not refreshed (on this or any instance). → 1 when it ended
@@ -80,7 +80,7 @@ return 1
 interface PresenceRedis extends Redis {
   parleyPresenceConnect: (conns: string, online: string, user: string, connectionId: string, now: number, expiry: number, max: number, userId: number, keepMs: number) => Promise<[number, number, number]>
   parleyPresenceDisconnect: (conns: string, online: string, user: string, connectionId: string, now: number, userId: number, keepMs: number) => Promise<number>
-  parleyPresenceOffline: (conns: string, user: string, now: number, graceMs: number) => Promise<number>
+  parleyPresenceOffline: (conns: string, user: string, now: number, graceMs: number) => Promise<[number, number]>
   parleyTypingExpire: (key: string, userId: number, now: number) => Promise<number>
 }
 
@@ -189,14 +189,17 @@ function createPresenceService (fastify: FastifyInstance, opts: PresenceServiceO
     if ((local.get(user.id)?.size ?? 0) > 0) return
     const now = Date.now()
     let outcome: number
+    let seen: number
     try {
-      outcome = await redis.parleyPresenceOffline(connsKey(user.id), userKey(user.id), now, opts.graceMs)
+      [outcome, seen] = await redis.parleyPresenceOffline(connsKey(user.id), userKey(user.id), now, opts.graceMs)
     } catch (err) {
       warn(err, 'presence offline check')
       outcome = 1
+      seen = now - opts.graceMs
     }
     if (outcome === 0) return
-    const seenAt = new Date(now)
+    // Last seen when the last connection closed (or the last REST update), not when the grace ran out.
+    const seenAt = new Date(seen)
     await repository.touchLastSeen(user.id, seenAt)
     if (outcome === 1) await broadcastPresence(user, 'offline', seenAt)
   }
@@ -350,7 +353,8 @@ function createPresenceService (fastify: FastifyInstance, opts: PresenceServiceO
       try {
         await redis.multi()
           .hset(typingKey(groupId), String(user.id), `${expiresAt}:${startedAt}:${user.username}`)
-          .pexpire(typingKey(groupId), opts.typingTtlMs)
+          // Outlives the entry's own expiry so the expiry timer still finds it to end and announce.
+          .pexpire(typingKey(groupId), 2 * opts.typingTtlMs + 1000)
           .exec()
       } catch (err) {
         warn(err, 'typing start')

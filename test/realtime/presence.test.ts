@@ -1,0 +1,149 @@
+import t from 'tap'
+import WebSocket from 'ws'
+import type { FastifyInstance } from 'fastify'
+import { buildTestApp } from '../helpers/app.ts'
+import { registerUser, type TestUser } from '../helpers/users.ts'
+import { connectWs, createGroup, wsUrl, type WsClient } from '../helpers/ws.ts'
+
+// DESIGN §6: online while any connection lives on any instance, offline after the grace;
+// typing expires after its TTL and the expiry is broadcast. Timings are shortened for tests.
+const GRACE_MS = 400
+const TYPING_TTL_MS = 400
+const env = { PRESENCE_GRACE_MS: String(GRACE_MS), TYPING_TTL_MS: String(TYPING_TTL_MS), WS_PING_INTERVAL_MS: '150', RATE_LIMIT_SCALE: '100' }
+const a = await buildTestApp(t, import.meta.url, { env })
+const b = await buildTestApp(t, import.meta.url, { env })
+const api = a.config.apiPrefix
+
+/** Bob watches a group he shares with Alice; Alice is not connected yet. */
+async function watched (t: { teardown: (fn: () => unknown) => void }): Promise<{ alice: TestUser, bob: TestUser, groupId: string, watcher: WsClient }> {
+  const alice = await registerUser(a)
+  const bob = await registerUser(a)
+  const groupId = await createGroup(a, alice, [bob])
+  const watcher = await connectWs(a, { token: bob.token })
+  t.teardown(async () => { await watcher.close() })
+  await watcher.request('chat:join_group', { groupId })
+  return { alice, bob, groupId, watcher }
+}
+
+const isAlice = (alice: TestUser, status: string) => (f: { payload: Record<string, unknown> }) =>
+  f.payload.userId === alice.user.id && f.payload.status === status
+
+async function presenceOf (app: FastifyInstance, viewer: TestUser, groupId: string, userId: number): Promise<Record<string, unknown> | undefined> {
+  const res = await app.inject({ method: 'GET', url: `${api}/groups/${groupId}/chat/presence`, headers: viewer.auth })
+  return (res.json().data.presence as Array<Record<string, unknown>>).find((p) => p.userId === userId)
+}
+
+t.test('a user\'s first connection tells their groups they are online; a second one does not', async (t) => {
+  const { alice, groupId, watcher } = await watched(t)
+  const first = await connectWs(a, { token: alice.token })
+  t.teardown(async () => { await first.close() })
+  const online = await watcher.next('chat:presence', isAlice(alice, 'online'))
+  t.match(online.payload, { groupId, userId: alice.user.id, username: alice.user.username, status: 'online', lastSeenAt: String })
+  const second = await connectWs(b, { token: alice.token })
+  t.teardown(async () => { await second.close() })
+  await second.next('chat:sync')
+  t.ok(await watcher.quiet('chat:presence', 200, isAlice(alice, 'online')))
+})
+
+t.test('the last connection closing makes the user offline after the grace, not before, and persists last_seen_at', async (t) => {
+  const { alice, bob, groupId, watcher } = await watched(t)
+  const client = await connectWs(a, { token: alice.token })
+  await watcher.next('chat:presence', isAlice(alice, 'online'))
+  await client.close()
+  const closedAt = Date.now()
+  t.ok(await watcher.quiet('chat:presence', GRACE_MS / 2, isAlice(alice, 'offline')), 'still online during the grace')
+  t.equal((await presenceOf(a, bob, groupId, alice.user.id))?.status, 'online')
+  const offline = await watcher.next('chat:presence', isAlice(alice, 'offline'), 3000)
+  t.ok(Date.now() - closedAt >= GRACE_MS - 20, 'not before the grace')
+  t.match(offline.payload, { groupId, status: 'offline', lastSeenAt: String })
+  const row = await a.db.selectFrom('users').select('last_seen_at').where('id', '=', alice.user.id).executeTakeFirstOrThrow()
+  t.ok(row.last_seen_at !== null && Math.abs(row.last_seen_at.getTime() - Date.parse(offline.payload.lastSeenAt as string)) < 1000)
+  t.match(await presenceOf(b, bob, groupId, alice.user.id), { status: 'offline', lastSeenAt: offline.payload.lastSeenAt })
+})
+
+t.test('reconnecting within the grace keeps the user online without an offline notice', async (t) => {
+  const { alice, watcher } = await watched(t)
+  const first = await connectWs(a, { token: alice.token })
+  await watcher.next('chat:presence', isAlice(alice, 'online'))
+  await first.close()
+  const again = await connectWs(b, { token: alice.token })
+  t.teardown(async () => { await again.close() })
+  await again.next('chat:sync')
+  t.ok(await watcher.quiet('chat:presence', GRACE_MS * 2, (f) => f.payload.userId === alice.user.id), 'neither offline nor a second online')
+})
+
+t.test('a user connected on another instance stays online when one connection closes', async (t) => {
+  const { alice, bob, groupId, watcher } = await watched(t)
+  const onA = await connectWs(a, { token: alice.token })
+  const onB = await connectWs(b, { token: alice.token })
+  t.teardown(async () => { await onB.close() })
+  await onB.next('chat:sync')
+  await watcher.next('chat:presence', isAlice(alice, 'online'))
+  await onA.close()
+  t.ok(await watcher.quiet('chat:presence', GRACE_MS * 2, isAlice(alice, 'offline')))
+  t.equal((await presenceOf(a, bob, groupId, alice.user.id))?.status, 'online')
+})
+
+t.test('a connection that stops answering pings is terminated and counts as gone', async (t) => {
+  const { alice, watcher } = await watched(t)
+  const url = new URL(await wsUrl(a))
+  url.searchParams.set('token', alice.token)
+  // A client that never answers ping frames, like a phone that lost its network.
+  const silent = new WebSocket(url, { autoPong: false })
+  const closed = new Promise<number>((resolve) => { silent.on('close', (code) => { resolve(code) }) })
+  await watcher.next('chat:presence', isAlice(alice, 'online'))
+  t.equal(await closed, 1006, 'terminated without a close frame')
+  await watcher.next('chat:presence', isAlice(alice, 'offline'), 3000)
+  t.same(a.gateway.connections().filter((c) => c.userId === alice.user.id), [])
+})
+
+t.test('a client that answers pings stays connected', async (t) => {
+  const alice = await registerUser(a)
+  const client = await connectWs(a, { token: alice.token })
+  t.teardown(async () => { await client.close() })
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  t.equal(client.ws.readyState, client.ws.OPEN)
+})
+
+t.test('a status update reaches the groups and shows in GET presence on every instance', async (t) => {
+  const { alice, bob, groupId, watcher } = await watched(t)
+  const client = await connectWs(a, { token: alice.token })
+  t.teardown(async () => { await client.close() })
+  await client.request('chat:presence_update', { groupId, status: 'busy', deviceType: 'mobile_ios' })
+  await watcher.next('chat:presence', isAlice(alice, 'busy'))
+  t.match(await presenceOf(b, bob, groupId, alice.user.id), { userId: alice.user.id, username: alice.user.username, groupId, status: 'busy', deviceType: 'mobile_ios', lastSeenAt: String })
+})
+
+t.test('a typing indicator expires after its TTL and the expiry is broadcast even when the typer vanished', async (t) => {
+  const { alice, groupId, watcher } = await watched(t)
+  const typer = await connectWs(a, { token: alice.token })
+  await typer.request('chat:typing_start', { groupId })
+  const started = Date.now()
+  t.match((await watcher.next('chat:typing')).payload, { userId: alice.user.id, isTyping: true })
+  typer.ws.terminate()
+  const stopped = await watcher.next('chat:typing', undefined, 3000)
+  t.match(stopped.payload, { groupId, userId: alice.user.id, username: alice.user.username, isTyping: false })
+  t.ok(Date.now() - started >= TYPING_TTL_MS - 20, 'not before the TTL')
+})
+
+t.test('typing refreshed on another instance is not expired by the first instance\'s timer', async (t) => {
+  const { alice, bob, groupId, watcher } = await watched(t)
+  const onA = await connectWs(a, { token: alice.token })
+  const onB = await connectWs(b, { token: alice.token })
+  t.teardown(async () => { await Promise.all([onA.close(), onB.close()]) })
+  await onA.request('chat:typing_start', { groupId })
+  await new Promise((resolve) => setTimeout(resolve, TYPING_TTL_MS / 2))
+  await onB.request('chat:typing_start', { groupId })
+  const refreshedAt = Date.now()
+  // GET typing answers the same on both instances.
+  for (const app of [a, b]) {
+    const res = await app.inject({ method: 'GET', url: `${api}/groups/${groupId}/chat/typing`, headers: bob.auth })
+    t.match(res.json().data, { typingUsers: [{ userId: alice.user.id, username: alice.user.username, groupId, isTyping: true, startedAt: String }] })
+  }
+  const stop = await watcher.next('chat:typing', (f) => f.payload.isTyping === false, 3000)
+  t.ok(Date.now() - refreshedAt >= TYPING_TTL_MS - 20, 'expired a TTL after the last start, not the first')
+  t.ok(stop)
+  t.ok(await watcher.quiet('chat:typing', 200, (f) => f.payload.isTyping === false), 'one expiry notice')
+  const res = await b.inject({ method: 'GET', url: `${api}/groups/${groupId}/chat/typing`, headers: bob.auth })
+  t.same(res.json().data, { typingUsers: [] })
+})
