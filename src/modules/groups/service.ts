@@ -4,13 +4,14 @@ import type { Database, GroupType, MemberRole } from '../../../db/database.ts'
 import type { ServerEvent } from '../../../schemas/events.ts'
 import type {
   AddMemberRequest, ChatListItem, ChatListQuery, ChatListResponse, CreateGroupRequest, Group, GroupMember,
-  MessagePreview, UpdateGroupRequest
+  UpdateGroupRequest
 } from '../../../schemas/groups.ts'
 import { AppError, forbidden, notFound } from '../../lib/app-error.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import type { BusTarget } from '../../plugins/bus.ts'
 import { toPublicUser } from '../users/service.ts'
 import { ROLE_RANK, type Membership } from './guard.ts'
+import type { ChatSummary } from '../chat/service.ts'
 import {
   createGroupRepository, type ChatListPosition, type GroupViewRow, type MemberState, type MemberWithUserRow
 } from './repository.ts'
@@ -130,18 +131,15 @@ function toGroup (row: GroupViewRow, userId: number): Group {
 }
 
 /**
- * The one mapping of a chat-list row. Messages plug in here: the messages area fills
- * `lastMessage` (the newest message visible to the user, i.e. after cleared_seq) and
- * `unreadCount` (from last_seq, last_read_seq and cleared_seq on the row), ideally from one
- * batched lookup per page passed in beside the row. Until then: no preview, nothing unread.
+ * The one mapping of a chat-list row. `summary` comes from the messages area in one batched
+ * lookup per page: the newest message visible to the user (after cleared_seq) and the unread
+ * count derived from the read and clear watermarks.
  */
-function toChatListItem (row: GroupViewRow, userId: number): ChatListItem {
-  const lastMessage: MessagePreview | null = null
-  const unreadCount = 0
+function toChatListItem (row: GroupViewRow, userId: number, summary: ChatSummary | undefined): ChatListItem {
   return {
     ...toGroup(row, userId),
-    lastMessage,
-    unreadCount,
+    lastMessage: summary?.lastMessage ?? null,
+    unreadCount: summary?.unreadCount ?? 0,
     archived: row.archived,
     pinned: row.pinned,
     mutedUntil: row.muted_until === null ? null : row.muted_until.toISOString()
@@ -369,8 +367,9 @@ export default fp(async function groupServicePlugin (fastify) {
       const hasMore = rows.length > query.limit
       const page = hasMore ? rows.slice(0, query.limit) : rows
       const last = page.at(-1)
+      const summaries = await fastify.chatService.chatSummaries(userId, page.map((row) => fromBin(row.id)))
       return {
-        groups: page.map((row) => toChatListItem(row, userId)),
+        groups: page.map((row) => toChatListItem(row, userId, summaries.get(fromBin(row.id)))),
         nextCursor: hasMore && last !== undefined ? encodeCursor(last) : null,
         hasMore
       }
@@ -509,4 +508,4 @@ export default fp(async function groupServicePlugin (fastify) {
   }
 
   fastify.decorate('groupService', service)
-}, { name: 'group-service', dependencies: ['db', 'bus', 'user-service'] })
+}, { name: 'group-service', dependencies: ['db', 'bus', 'user-service', 'chat-service'] })
