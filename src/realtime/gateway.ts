@@ -42,7 +42,10 @@ export interface ConnectionInfo {
   id: string
   userId: number | null
   groups: string[]
+  /** Bytes the server holds for the client; never far past WS_SEND_BUFFER_LIMIT_BYTES. */
   bufferedAmount: number
+  /** False once the connection is closing (e.g. closed with 1013 for not reading). */
+  open: boolean
 }
 
 export interface Gateway {
@@ -607,7 +610,8 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       id: conn.id,
       userId: conn.user?.id ?? null,
       groups: [...conn.subscriptions.keys()],
-      bufferedAmount: conn.socket.bufferedAmount
+      bufferedAmount: conn.socket.bufferedAmount,
+      open: conn.open
     }))
   } satisfies Gateway)
 }, { name: 'gateway', dependencies: ['auth', 'bus', 'redis', 'health', 'chat-service', 'group-service', 'presence-service'] })

@@ -97,7 +97,8 @@ export async function connectWs (app: FastifyInstance, options: ConnectOptions =
       }
       const timer = setTimeout(() => {
         cleanup()
-        reject(new Error(`no ${String(type)} within ${timeoutMs} ms; got ${frames.map((f) => f.type).join(', ')}`))
+        const errors = frames.filter((f) => f.type === 'chat:error').map((f) => JSON.stringify(f.payload)).slice(-3)
+        reject(new Error(`no ${String(type)} within ${timeoutMs} ms; got ${frames.map((f) => f.type).join(', ')}${errors.length > 0 ? `; errors: ${errors.join(' ')}` : ''}`))
       }, timeoutMs)
       const cleanup = (): void => {
         clearTimeout(timer)

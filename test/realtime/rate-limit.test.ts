@@ -1,0 +1,90 @@
+import t from 'tap'
+import { buildTestApp } from '../helpers/app.ts'
+import { registerUser } from '../helpers/users.ts'
+import { connectWs, createGroup, type Frame, type WsClient } from '../helpers/ws.ts'
+
+// Seed 01 §9 WebSocket limits, per connection: messages 10/s, typing 5/s, reactions 20/s.
+const app = await buildTestApp(t, import.meta.url)
+const scaled = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '2' } })
+
+async function member (t: { teardown: (fn: () => unknown) => void }, onApp = app): Promise<{ client: WsClient, groupId: string }> {
+  const alice = await registerUser(onApp)
+  const groupId = await createGroup(onApp, alice, [])
+  const client = await connectWs(onApp, { token: alice.token })
+  t.teardown(async () => { await client.close() })
+  await client.request('chat:join_group', { groupId })
+  return { client, groupId }
+}
+
+/** Sends `count` frames at once and sorts the answers by requestId. */
+async function burst (client: WsClient, count: number, frame: (i: number) => object): Promise<{ acks: Frame[], errors: Frame[] }> {
+  for (let i = 0; i < count; i++) client.send({ ...frame(i), requestId: `b${i}` })
+  const answers: Frame[] = []
+  for (let i = 0; i < count; i++) answers.push(await client.next(['chat:ack', 'chat:error'], (f) => f.requestId === `b${i}`))
+  return { acks: answers.filter((f) => f.type === 'chat:ack'), errors: answers.filter((f) => f.type === 'chat:error') }
+}
+
+t.test('typing updates are limited to 5 per second per connection', async (t) => {
+  const { client, groupId } = await member(t)
+  const { acks, errors } = await burst(client, 8, () => ({ type: 'chat:typing_start', payload: { groupId } }))
+  t.equal(acks.length, 5)
+  t.equal(errors.length, 3)
+  t.match(errors[0]?.payload, {
+    code: 'RATE_LIMIT_EXCEEDED',
+    error: String,
+    details: { retryAfter: 1, limit: 5, remaining: 0, resetAt: String }
+  })
+  // The bucket refills: a second later typing works again.
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.equal((await client.request('chat:typing_start', { groupId })).type, 'chat:ack')
+})
+
+t.test('messages are limited to 10 per second per connection', async (t) => {
+  const { client, groupId } = await member(t)
+  const { acks, errors } = await burst(client, 12, (i) => ({ type: 'chat:send_message', payload: { groupId, content: `m${i}` } }))
+  t.equal(acks.length, 10)
+  t.equal(errors.length, 2)
+  t.match(errors[0]?.payload, { code: 'RATE_LIMIT_EXCEEDED', details: { limit: 10 } })
+  // Refused sends were not stored: seqs 1..10 only.
+  t.same(acks.map((a) => a.payload.seq).sort((x, y) => (x as number) - (y as number)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+})
+
+t.test('reactions are limited to 20 per second per connection', async (t) => {
+  const { client, groupId } = await member(t)
+  const sent = await client.request('chat:send_message', { groupId, content: 'react' })
+  const messageId = sent.payload.messageId as string
+  const { acks, errors } = await burst(client, 22, (i) => ({ type: i % 2 === 0 ? 'chat:add_reaction' : 'chat:remove_reaction', payload: { groupId, messageId, emoji: '🔥' } }))
+  t.equal(acks.length, 20)
+  t.equal(errors.length, 2)
+  t.match(errors[0]?.payload, { code: 'RATE_LIMIT_EXCEEDED', details: { limit: 20 } })
+})
+
+t.test('the limits are per connection: another connection of the same user has its own', async (t) => {
+  const { client, groupId } = await member(t)
+  await burst(client, 6, () => ({ type: 'chat:typing_start', payload: { groupId } }))
+  const other = await member(t)
+  const { acks } = await burst(other.client, 5, () => ({ type: 'chat:typing_start', payload: { groupId: other.groupId } }))
+  t.equal(acks.length, 5)
+})
+
+t.test('RATE_LIMIT_SCALE raises every limit proportionally', async (t) => {
+  const { client, groupId } = await member(t, scaled)
+  const { acks, errors } = await burst(client, 12, () => ({ type: 'chat:typing_start', payload: { groupId } }))
+  t.equal(acks.length, 10)
+  t.equal(errors.length, 2)
+  t.match(errors[0]?.payload, { details: { limit: 10 } })
+})
+
+t.test('a client that keeps sending after being limited is closed with 4429', async (t) => {
+  const { client, groupId } = await member(t)
+  for (let i = 0; i < 120; i++) client.send({ type: 'chat:typing_start', payload: { groupId } })
+  const closed = await client.closed
+  t.equal(closed.code, 4429)
+  t.ok(client.frames.some((f) => f.type === 'chat:error' && f.payload.code === 'RATE_LIMIT_EXCEEDED'), 'told before being closed')
+})
+
+t.test('a flood of malformed frames is limited too', async (t) => {
+  const { client } = await member(t)
+  for (let i = 0; i < 120; i++) client.send('not json')
+  t.equal((await client.closed).code, 4429)
+})
