@@ -3,6 +3,9 @@ import type { Database, MessageRow, NewMessage } from '../../../db/database.ts'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
+/** Keeps one INSERT statement well under max_allowed_packet. */
+const TOKEN_ROWS_PER_STATEMENT = 5000
+
 /** A message row with its sender's current username. */
 export type MessageView = MessageRow & { sender_username: string | null }
 
@@ -100,13 +103,14 @@ export function chatRepository (db: Kysely<Database>) {
 
   return {
     /**
-     * Takes the next seq of the group: `last_seq = LAST_INSERT_ID(last_seq + 1)` bumps the
-     * counter under the row's exclusive lock and hands the new value back in the same round
-     * trip (the connection's insert id), so no SELECT is needed. Null when the group is gone.
+     * Takes the group's next `count` seqs: `last_seq = LAST_INSERT_ID(last_seq + count)` bumps
+     * the counter under the row's exclusive lock and hands the new top back in the same round
+     * trip (the connection's insert id), so no SELECT is needed. The seqs taken are
+     * top - count + 1 … top. Null when the group is gone.
      */
-    async takeNextSeq (groupBin: Buffer, now: Date, trx: Executor): Promise<number | null> {
+    async takeSeqs (groupBin: Buffer, count: number, now: Date, trx: Executor): Promise<number | null> {
       const query = trx.updateTable('mirror_groups')
-        .set({ last_seq: sql<number>`LAST_INSERT_ID(last_seq + 1)`, last_activity_at: now })
+        .set({ last_seq: sql<number>`LAST_INSERT_ID(last_seq + ${count})`, last_activity_at: now })
         .where('id', '=', groupBin)
         .compile()
       const result = await trx.executeQuery(query)
@@ -117,16 +121,25 @@ export function chatRepository (db: Kysely<Database>) {
       return row.last_seq
     },
 
-    async insertMessage (row: NewMessage, trx: Executor): Promise<void> {
-      await trx.insertInto('mirror_group_messages').values(row).execute()
+    /** One multi-row insert for a batch of messages. */
+    async insertMessages (rows: NewMessage[], trx: Executor): Promise<void> {
+      if (rows.length === 0) return
+      await trx.insertInto('mirror_group_messages').values(rows).execute()
     },
 
-    async incrementReplyCount (groupBin: Buffer, rootBin: Buffer, trx: Executor): Promise<void> {
+    async incrementReplyCount (groupBin: Buffer, rootBin: Buffer, trx: Executor, by = 1): Promise<void> {
       await trx.updateTable('mirror_group_messages')
-        .set((eb) => ({ thread_reply_count: eb('thread_reply_count', '+', 1) }))
+        .set((eb) => ({ thread_reply_count: eb('thread_reply_count', '+', by) }))
         .where('id', '=', rootBin)
         .where('group_id', '=', groupBin)
         .execute()
+    },
+
+    /** Multi-row inserts of search tokens (any number of messages), in bounded statements. */
+    async insertTokenRows (rows: Array<{ group_id: Buffer, token: Buffer, message_id: Buffer }>, trx: Executor): Promise<void> {
+      for (let i = 0; i < rows.length; i += TOKEN_ROWS_PER_STATEMENT) {
+        await trx.insertInto('mirror_group_message_search_tokens').values(rows.slice(i, i + TOKEN_ROWS_PER_STATEMENT)).execute()
+      }
     },
 
     /** One multi-row insert for all of a message's tokens. */

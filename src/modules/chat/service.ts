@@ -23,7 +23,8 @@ import type { AuthUser } from '../../plugins/auth.ts'
 import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import { hasRole, requireRole, type Membership } from '../groups/guard.ts'
-import { chatRepository, duplicateKeyOf, isDeadlock, type MessageView, type NewMention } from './repository.ts'
+import { chatRepository, duplicateKeyOf, isDeadlock, type MessageView } from './repository.ts'
+import { createSendBatcher } from './send-batcher.ts'
 import { checkMetadata, isEmptyMetadata, metadataForEditedContent } from './metadata-validation.ts'
 import { DELETED, summarizeReactions, toChatMessage, toMessageEvent, type OpenedMessage } from './message-mapper.ts'
 
@@ -165,6 +166,7 @@ function previewOf (text: string): string {
 export function createChatService (fastify: FastifyInstance): ChatService {
   const db = fastify.db
   const repo = chatRepository(db)
+  const sendBatcher = createSendBatcher(db, repo)
   const keyring = fastify.keyring
   const bus = fastify.bus
   const broadcastContent = fastify.config.ws.broadcastContent
@@ -292,16 +294,13 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 
       let seq: number
       try {
-        seq = await db.transaction().execute(async (trx) => {
-          // The seq is taken under the group row's exclusive lock, held to commit: concurrent
-          // sends to one group queue here, so seq order is commit order with no gap, and a
-          // rollback (a duplicate clientMessageId, any failure) gives its seq back.
-          const next = await repo.takeNextSeq(groupBin, now, trx)
-          if (next === null) throw notFound('Group')
-          await repo.insertMessage({
+        // Committed before this returns: the seq is taken under the group row's exclusive lock,
+        // held to commit, so seq order is commit order with no gap, and a rollback (a duplicate
+        // clientMessageId, any failure) gives its seq back. See send-batcher.ts.
+        seq = await sendBatcher.commit({
+          row: {
             id: idBin,
             group_id: groupBin,
-            seq: next,
             sender_user_id: user.id,
             content: sealedContent.ciphertext,
             content_key_version: sealedContent.keyVersion,
@@ -313,12 +312,10 @@ export function createChatService (fastify: FastifyInstance): ChatService {
             client_message_id: clientMessageId,
             created_at: now,
             updated_at: now
-          }, trx)
-          if (rootBin !== null) await repo.incrementReplyCount(groupBin, rootBin, trx)
-          await repo.insertSearchTokens(groupBin, idBin, tokens, trx)
-          const mentionRows: NewMention[] = [...mentioned].map(([userId, type]) => ({ message_id: idBin, mentioned_user_id: userId, group_id: groupBin, mention_type: type }))
-          await repo.insertMentions(mentionRows, trx)
-          return next
+          },
+          tokens,
+          mentions: [...mentioned].map(([mentionedUserId, type]) => ({ mentionedUserId, type })),
+          threadRootBin: rootBin
         })
       } catch (err) {
         // The unique key on (group, sender, clientMessageId) makes a retry, however concurrent,
