@@ -33,7 +33,7 @@ local n = redis.call('ZCARD', KEYS[1])
 if n >= tonumber(ARGV[4]) and redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return {0, n, 0} end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
 local visible = redis.call('HGET', KEYS[3], 'visible')
 if visible ~= '1' then redis.call('HSET', KEYS[3], 'visible', '1', 'status', 'online') end
 redis.call('PEXPIRE', KEYS[3], ARGV[6])
@@ -223,7 +223,7 @@ function createPresenceService (fastify: FastifyInstance, opts: PresenceServiceO
     for (const [userId, connections] of local) {
       for (const connectionId of connections) pipeline.zadd(connsKey(userId), expiry, connectionId)
       pipeline.pexpireat(connsKey(userId), expiry)
-      pipeline.zadd(ONLINE_KEY, 'GT', expiry, String(userId))
+      pipeline.zadd(ONLINE_KEY, expiry, String(userId))
     }
     // Users of instances that died without saying goodbye.
     pipeline.zremrangebyscore(ONLINE_KEY, '-inf', now)
