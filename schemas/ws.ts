@@ -101,12 +101,21 @@ export const ClientFrameEnvelope = Type.Object({
 }, { $id: 'ClientFrameEnvelope' })
 export type ClientFrameEnvelope = Static<typeof ClientFrameEnvelope>
 
-function clientFrame<K extends string, P extends TSchema> (type: K, payload: P, options: { requestIdRequired?: boolean, description: string }) {
+function clientFrame<K extends string, P extends TSchema> (type: K, payload: P, description: string) {
   return Type.Object({
     type: Type.Literal(type),
     payload,
-    requestId: options.requestIdRequired === true ? Ref(RequestId) : Type.Optional(Ref(RequestId))
-  }, { $id: frameId(type), description: options.description })
+    requestId: Type.Optional(Ref(RequestId))
+  }, { $id: frameId(type), description })
+}
+
+/** A client frame whose requestId is required (seed 01: send, edit and delete are acknowledged). */
+function acknowledgedFrame<K extends string, P extends TSchema> (type: K, payload: P, description: string) {
+  return Type.Object({
+    type: Type.Literal(type),
+    payload,
+    requestId: Ref(RequestId)
+  }, { $id: frameId(type), description })
 }
 
 function serverFrame<K extends string, P extends TSchema> (type: K, payload: P, description: string) {
@@ -145,50 +154,50 @@ export const JoinGroupFrame = clientFrame('chat:join_group', Type.Object({
     maximum: Number.MAX_SAFE_INTEGER,
     description: 'Replay the messages after this seq before live ones (at most 1,000; past that chat:resync_required)'
   }))
-}), { description: 'Subscribe to a group\'s real-time updates (members only)' })
+}), 'Subscribe to a group\'s real-time updates (members only)')
 export type JoinGroupFrame = Static<typeof JoinGroupFrame>
 
 export const LeaveGroupFrame = clientFrame('chat:leave_group', Type.Object({ groupId: GroupId }),
-  { description: 'Unsubscribe from a group\'s updates' })
+  'Unsubscribe from a group\'s updates')
 export type LeaveGroupFrame = Static<typeof LeaveGroupFrame>
 
-export const SendMessageFrame = clientFrame('chat:send_message',
+export const SendMessageFrame = acknowledgedFrame('chat:send_message',
   Type.Intersect([Type.Object({ groupId: GroupId }), Ref(SendMessageRequest)]),
-  { requestIdRequired: true, description: 'Send a message (the same rules as POST …/chat/messages)' })
+  'Send a message (the same rules as POST …/chat/messages)')
 export type SendMessageFrame = Static<typeof SendMessageFrame>
 
-export const EditMessageFrame = clientFrame('chat:edit_message', Type.Object({
+export const EditMessageFrame = acknowledgedFrame('chat:edit_message', Type.Object({
   messageId: MessageId,
   groupId: GroupId,
   content: SendMessageRequest.properties.content
-}), { requestIdRequired: true, description: 'Edit one of your messages' })
+}), 'Edit one of your messages')
 export type EditMessageFrame = Static<typeof EditMessageFrame>
 
-export const DeleteMessageFrame = clientFrame('chat:delete_message', Type.Object({
+export const DeleteMessageFrame = acknowledgedFrame('chat:delete_message', Type.Object({
   messageId: MessageId,
   groupId: GroupId
-}), { requestIdRequired: true, description: 'Delete a message (yours, or any as a group admin)' })
+}), 'Delete a message (yours, or any as a group admin)')
 export type DeleteMessageFrame = Static<typeof DeleteMessageFrame>
 
 export const TypingStartFrame = clientFrame('chat:typing_start', Type.Object({ groupId: GroupId }),
-  { description: 'You are typing; expires after 5 s unless repeated' })
+  'You are typing; expires after 5 s unless repeated')
 export type TypingStartFrame = Static<typeof TypingStartFrame>
 
 export const TypingStopFrame = clientFrame('chat:typing_stop', Type.Object({ groupId: GroupId }),
-  { description: 'You stopped typing' })
+  'You stopped typing')
 export type TypingStopFrame = Static<typeof TypingStopFrame>
 
 export const PresenceUpdateFrame = clientFrame('chat:presence_update', Type.Object({
   groupId: GroupId,
   status: Ref(PresenceStatus),
   deviceType: Type.Optional(Ref(DeviceType))
-}), { description: 'Set your presence status (every group of yours sees it)' })
+}), 'Set your presence status (every group of yours sees it)')
 export type PresenceUpdateFrame = Static<typeof PresenceUpdateFrame>
 
 export const MarkReadFrame = clientFrame('chat:mark_read', Type.Object({
   groupId: GroupId,
   messageId: MessageId
-}), { description: 'Everything up to and including the message is read' })
+}), 'Everything up to and including the message is read')
 export type MarkReadFrame = Static<typeof MarkReadFrame>
 
 const ReactionPayload = Type.Object({
@@ -197,13 +206,13 @@ const ReactionPayload = Type.Object({
   emoji: AddReactionRequest.properties.emoji
 })
 
-export const AddReactionFrame = clientFrame('chat:add_reaction', ReactionPayload, { description: 'React to a message' })
+export const AddReactionFrame = clientFrame('chat:add_reaction', ReactionPayload, 'React to a message')
 export type AddReactionFrame = Static<typeof AddReactionFrame>
 
-export const RemoveReactionFrame = clientFrame('chat:remove_reaction', ReactionPayload, { description: 'Take a reaction back' })
+export const RemoveReactionFrame = clientFrame('chat:remove_reaction', ReactionPayload, 'Take a reaction back')
 export type RemoveReactionFrame = Static<typeof RemoveReactionFrame>
 
-export const PingFrame = clientFrame('ping', Type.Optional(Type.Object({})), { description: 'Application heartbeat; answered with pong' })
+export const PingFrame = clientFrame('ping', Type.Optional(Type.Object({})), 'Application heartbeat; answered with pong')
 export type PingFrame = Static<typeof PingFrame>
 
 /** Every client → server frame. */
