@@ -28,7 +28,9 @@ const server = await startProcess(new URL('../../src/server.ts', import.meta.url
   ENCRYPTION_MASTER_KEY: randomBytes(32).toString('base64'),
   // The seed's per-user limits would cap a bench at 30 sends a minute per user.
   RATE_LIMIT_SCALE: '1000000',
-  LOG_LEVEL: 'warn'
+  LOG_LEVEL: 'warn',
+  // BENCH_SERVER_NODE_OPTIONS=--cpu-prof profiles the server under load.
+  NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? ''
 }, `http://127.0.0.1:${port}/health`)
 
 async function post (path: string, body: unknown, token?: string): Promise<{ data: Record<string, unknown> }> {

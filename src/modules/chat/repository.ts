@@ -103,22 +103,36 @@ export function chatRepository (db: Kysely<Database>) {
 
   return {
     /**
-     * Takes the group's next `count` seqs: `last_seq = LAST_INSERT_ID(last_seq + count)` bumps
-     * the counter under the row's exclusive lock and hands the new top back in the same round
-     * trip (the connection's insert id), so no SELECT is needed. The seqs taken are
-     * top - count + 1 … top. Null when the group is gone.
+     * Takes the next seqs of several groups in two round trips whatever their number: one
+     * UPDATE bumps every counter (locking the rows, in primary-key order, until commit), then
+     * the new tops are read back under those locks. Group `g` gets top - count + 1 … top.
+     * Groups that are gone are missing from the result.
      */
-    async takeSeqs (groupBin: Buffer, count: number, now: Date, trx: Executor): Promise<number | null> {
-      const query = trx.updateTable('mirror_groups')
-        .set({ last_seq: sql<number>`LAST_INSERT_ID(last_seq + ${count})`, last_activity_at: now })
-        .where('id', '=', groupBin)
-        .compile()
-      const result = await trx.executeQuery(query)
-      if (result.numAffectedRows === 0n) return null
-      if (result.insertId !== undefined) return Number(result.insertId)
-      // A driver or proxy that drops the insert id: read the counter, still under our lock.
-      const row = await trx.selectFrom('mirror_groups').select('last_seq').where('id', '=', groupBin).executeTakeFirstOrThrow()
-      return row.last_seq
+    async takeSeqs (counts: Map<string, { groupBin: Buffer, count: number }>, now: Date, trx: Executor): Promise<Map<string, number>> {
+      const entries = [...counts.values()]
+      const [only] = entries
+      if (only === undefined) return new Map()
+      if (entries.length === 1) {
+        // One group, one round trip: LAST_INSERT_ID(expr) hands the new top back in the
+        // UPDATE's own reply (the connection's insert id).
+        const result = await trx.executeQuery(trx.updateTable('mirror_groups')
+          .set({ last_seq: sql<number>`LAST_INSERT_ID(last_seq + ${only.count})`, last_activity_at: now })
+          .where('id', '=', only.groupBin)
+          .compile())
+        if (result.numAffectedRows === 0n) return new Map()
+        if (result.insertId !== undefined) return new Map([[only.groupBin.toString('hex'), Number(result.insertId)]])
+      }
+      const ids = entries.map((e) => e.groupBin)
+      if (entries.length > 1) {
+        const increment = sql<number>`CASE id ${sql.join(entries.map((e) => sql`WHEN ${e.groupBin} THEN ${e.count}`), sql` `)} ELSE 0 END`
+        await trx.updateTable('mirror_groups')
+          .set({ last_seq: sql<number>`last_seq + ${increment}`, last_activity_at: now })
+          .where('id', 'in', ids)
+          .execute()
+      }
+      // (With one group, only a driver that drops the insert id gets here: read the counter, still under our lock.)
+      const rows = await trx.selectFrom('mirror_groups').select(['id', 'last_seq']).where('id', 'in', ids).execute()
+      return new Map(rows.map((row) => [row.id.toString('hex'), row.last_seq]))
     },
 
     /** One multi-row insert for a batch of messages. */

@@ -53,24 +53,24 @@ export function createSendBatcher (db: Kysely<Database>, repo: ChatRepository): 
 
   async function store (batch: PendingMessage[]): Promise<Array<number | null>> {
     return await db.transaction().execute(async (trx) => {
-      const byGroup = new Map<string, number[]>()
-      batch.forEach((message, index) => {
-        const key = message.row.group_id.toString('hex')
-        byGroup.set(key, [...(byGroup.get(key) ?? []), index])
-      })
-      const seqs: Array<number | null> = batch.map(() => null)
-      // Group rows are locked in one global order, so two batches never wait on each other in a cycle.
-      for (const key of [...byGroup.keys()].sort()) {
-        const indexes = byGroup.get(key) as number[]
-        const first = batch[indexes[0] as number] as PendingMessage
-        const latest = indexes.reduce((at, i) => {
-          const created = (batch[i] as PendingMessage).row.created_at
-          return created instanceof Date && created > at ? created : at
-        }, new Date(0))
-        const top = await repo.takeSeqs(first.row.group_id, indexes.length, latest, trx)
-        if (top === null) continue
-        indexes.forEach((index, n) => { seqs[index] = top - indexes.length + 1 + n })
+      const counts = new Map<string, { groupBin: Buffer, count: number }>()
+      for (const { row } of batch) {
+        const key = row.group_id.toString('hex')
+        const entry = counts.get(key) ?? { groupBin: row.group_id, count: 0 }
+        entry.count += 1
+        counts.set(key, entry)
       }
+      const latest = batch.reduce((at, { row }) => row.created_at instanceof Date && row.created_at > at ? row.created_at : at, new Date(0))
+      const tops = await repo.takeSeqs(counts, latest, trx)
+      // Within a group, seqs follow the batch's order, which is arrival order.
+      const next = new Map([...tops].map(([key, top]) => [key, top - (counts.get(key)?.count ?? 0) + 1]))
+      const seqs = batch.map(({ row }) => {
+        const key = row.group_id.toString('hex')
+        const seq = next.get(key)
+        if (seq === undefined) return null
+        next.set(key, seq + 1)
+        return seq
+      })
 
       const stored = batch.flatMap((message, index) => {
         const seq = seqs[index]
