@@ -52,7 +52,7 @@ function run (args: string[], echo: boolean): Promise<Outcome> {
   })
 }
 
-interface TapCounts {
+export interface TapCounts {
   passed: number
   failed: number
   skipped: number
@@ -60,7 +60,7 @@ interface TapCounts {
 }
 
 /** Counts every test point of the raw TAP, subtests flattened to their assertions. */
-function countTap (tap: string): TapCounts {
+export function countTap (tap: string): TapCounts {
   const counts: TapCounts = { passed: 0, failed: 0, skipped: 0, failures: [] }
   const parser = new Parser()
   parser.on('pass', () => { counts.passed += 1 })
@@ -82,59 +82,64 @@ function section (title: string): void {
   process.stdout.write(`\n=== ${title} ===\n`)
 }
 
-const tapArgs = process.argv.slice(2)
-let passed = 0
-let failed = 0
-let skipped = 0
-const failures: string[] = []
+/** Runs everything and prints the closing line; the exit code says whether anything failed. */
+async function main (tapArgs: string[]): Promise<void> {
+  let passed = 0
+  let failed = 0
+  let skipped = 0
+  const failures: string[] = []
 
-// Typecheck and lint read the same files; running them side by side halves the wait.
-const [typecheck, lint] = await Promise.all([
-  run([binOf('typescript', 'tsc'), '--noEmit', '-p', 'tsconfig.json'], false),
-  run([binOf('eslint', 'eslint'), '.'], false)
-])
-for (const [name, outcome] of [['typecheck (tsc --noEmit)', typecheck], ['lint (eslint .)', lint]] as const) {
-  section(name)
-  process.stdout.write(outcome.output.length > 0 ? outcome.output : 'ok\n')
-  if (outcome.code === 0) passed += 1
-  else {
+  // Typecheck and lint read the same files; running them side by side halves the wait.
+  const [typecheck, lint] = await Promise.all([
+    run([binOf('typescript', 'tsc'), '--noEmit', '-p', 'tsconfig.json'], false),
+    run([binOf('eslint', 'eslint'), '.'], false)
+  ])
+  for (const [name, outcome] of [['typecheck (tsc --noEmit)', typecheck], ['lint (eslint .)', lint]] as const) {
+    section(name)
+    process.stdout.write(outcome.output.length > 0 ? outcome.output : 'ok\n')
+    if (outcome.code === 0) passed += 1
+    else {
+      failed += 1
+      failures.push(name)
+    }
+  }
+
+  section('tap')
+  // A terminal gets tap's interactive reporter and the raw TAP in a file; a log (CI) gets raw TAP.
+  const interactive = process.stdout.isTTY
+  let rawTap = ''
+  let tap: Outcome
+  if (interactive) {
+    mkdirSync(dirname(TAP_OUTPUT), { recursive: true })
+    tap = await run([binOf('tap', 'tap'), '--reporter=base', `--output-file=${TAP_OUTPUT}`, ...tapArgs], true)
+    try {
+      rawTap = readFileSync(TAP_OUTPUT, 'utf8')
+    } catch {
+      // No TAP at all: the runner itself failed, counted below.
+    }
+  } else {
+    tap = await run([binOf('tap', 'tap'), '--reporter=tap', ...tapArgs], true)
+    rawTap = tap.output
+  }
+  const counts = countTap(rawTap)
+  passed += counts.passed
+  failed += counts.failed
+  skipped += counts.skipped
+  failures.push(...counts.failures)
+  if (tap.code !== 0 && counts.failed === 0) {
+    // Every test passed, yet tap failed: coverage below the .taprc thresholds, or a runner error.
     failed += 1
-    failures.push(name)
+    failures.push(`tap exited with code ${tap.code} (coverage below the .taprc thresholds, or a runner error: see above)`)
   }
+
+  if (failures.length > 0) {
+    section('failed')
+    for (const name of failures) process.stdout.write(`- ${name}\n`)
+  }
+  if (skipped > 0) process.stdout.write(`(${skipped} skipped or todo)\n`)
+  process.stdout.write(`${passed} passed, ${failed} failed\n`)
+  process.exitCode = failed > 0 ? 1 : 0
 }
 
-section('tap')
-// A terminal gets tap's interactive reporter and the raw TAP in a file; a log (CI) gets raw TAP.
-const interactive = process.stdout.isTTY
-let rawTap = ''
-let tap: Outcome
-if (interactive) {
-  mkdirSync(dirname(TAP_OUTPUT), { recursive: true })
-  tap = await run([binOf('tap', 'tap'), '--reporter=base', `--output-file=${TAP_OUTPUT}`, ...tapArgs], true)
-  try {
-    rawTap = readFileSync(TAP_OUTPUT, 'utf8')
-  } catch {
-    // No TAP at all: the runner itself failed, counted below.
-  }
-} else {
-  tap = await run([binOf('tap', 'tap'), '--reporter=tap', ...tapArgs], true)
-  rawTap = tap.output
-}
-const counts = countTap(rawTap)
-passed += counts.passed
-failed += counts.failed
-skipped += counts.skipped
-failures.push(...counts.failures)
-if (tap.code !== 0 && counts.failed === 0) {
-  // Every test passed, yet tap failed: coverage below the .taprc thresholds, or a runner error.
-  failed += 1
-  failures.push(`tap exited with code ${tap.code} (coverage below the .taprc thresholds, or a runner error: see above)`)
-}
-
-if (failures.length > 0) {
-  section('failed')
-  for (const name of failures) process.stdout.write(`- ${name}\n`)
-}
-if (skipped > 0) process.stdout.write(`(${skipped} skipped or todo)\n`)
-process.stdout.write(`${passed} passed, ${failed} failed\n`)
-process.exitCode = failed > 0 ? 1 : 0
+const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+if (isMain) await main(process.argv.slice(2))
