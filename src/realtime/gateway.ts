@@ -6,6 +6,7 @@ import type { RawData } from 'ws'
 import type { AuthUser } from '../plugins/auth.ts'
 import { AppError } from '../lib/app-error.ts'
 import { consumeWsTicket } from '../modules/auth/tickets.ts'
+import { ErrorResponse, Ref } from '../../schemas/common.ts'
 import type { ServerEvent } from '../../schemas/events.ts'
 import {
   AuthFrame, JoinGroupFrame, LeaveGroupFrame, PingFrame, WS_CLOSE_CODES,
@@ -464,7 +465,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   /** Runs before the upgrade completes: credentials in the URL are checked here. */
   async function authenticateUpgrade (request: FastifyRequest<{ Querystring: { token?: string, ticket?: string } }>): Promise<void> {
-    if (!request.ws) return
+    if (!request.ws) throw new AppError('NOT_FOUND', `${config.ws.path} only accepts WebSocket upgrades`)
     if (draining || fastify.isDraining()) throw new AppError('SERVICE_UNAVAILABLE', 'The server is shutting down')
     const origin = request.headers.origin
     if (config.ws.allowedOrigins.length > 0 && origin !== undefined && !config.ws.allowedOrigins.includes(origin)) {
@@ -487,7 +488,11 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   fastify.get(config.ws.path, {
     websocket: true,
-    schema: { querystring: WsQuery, hide: true },
+    schema: {
+      querystring: WsQuery,
+      hide: true,
+      response: { 400: Ref(ErrorResponse), 404: Ref(ErrorResponse), 503: Ref(ErrorResponse) }
+    },
     // Upgrades are bounded by the per-user connection limit and the auth timeout instead.
     config: { rateLimit: false },
     preHandler: authenticateUpgrade

@@ -169,6 +169,7 @@ t.test('a plain HTTP request to the WebSocket path is not upgraded and consumes 
   const { ticket } = res.json().data as { ticket: string }
   const plain = await app.inject({ method: 'GET', url: `${app.config.ws.path}?ticket=${ticket}` })
   t.equal(plain.statusCode, 404)
+  t.match(plain.json(), { success: false, code: 'NOT_FOUND', error: /only accepts WebSocket upgrades/ })
   const client = await connectWs(app, { ticket })
   await client.next('chat:sync')
   await client.close()

@@ -2,7 +2,10 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { AuthUser } from '../../plugins/auth.ts'
-import type { DeviceType, PresenceStatus, TypingIndicator, UserPresence } from '../../../schemas/chat.ts'
+import {
+  DeviceType as DeviceTypeSchema, PresenceStatus as PresenceStatusSchema,
+  type DeviceType, type PresenceStatus, type TypingIndicator, type UserPresence
+} from '../../../schemas/chat.ts'
 import type { PresenceEvent, TypingEvent } from '../../../schemas/events.ts'
 import { presenceRepository } from './repository.ts'
 
@@ -131,8 +134,9 @@ declare module 'fastify' {
   }
 }
 
-export const PRESENCE_STATUSES: readonly PresenceStatus[] = ['online', 'away', 'busy', 'offline']
-export const DEVICE_TYPES: readonly DeviceType[] = ['web', 'mobile_ios', 'mobile_android', 'desktop']
+const PRESENCE_STATUSES: readonly PresenceStatus[] = PresenceStatusSchema.anyOf.map((s) => s.const)
+const DEVICE_TYPES: readonly DeviceType[] = DeviceTypeSchema.anyOf.map((d) => d.const)
+/** A status read back from Redis; anything unexpected reads as online. */
 const asStatus = (value: string | null | undefined): PresenceStatus =>
   PRESENCE_STATUSES.find((s) => s === value) ?? 'online'
 const asDevice = (value: string | null | undefined): DeviceType | undefined =>
@@ -152,6 +156,8 @@ function createPresenceService (fastify: FastifyInstance, opts: PresenceServiceO
   /** This instance's connections by user: the connection limit and liveness when Redis is down. */
   const local = new Map<number, Set<string>>()
   const graceTimers = new Map<number, NodeJS.Timeout>()
+  /** Disconnects still being recorded in Redis, by user. */
+  const closingByUser = new Map<number, Set<Promise<unknown>>>()
   const typingTimers = new Map<string, { timer: NodeJS.Timeout, startedAt: number }>()
   /** Work started by timers, awaited on close so nothing runs against a closed pool. */
   const inFlight = new Set<Promise<unknown>>()
@@ -238,7 +244,11 @@ function createPresenceService (fastify: FastifyInstance, opts: PresenceServiceO
     async connectionOpened (user, connectionId) {
       clearTimeout(graceTimers.get(user.id))
       graceTimers.delete(user.id)
-      const mine = local.get(user.id) ?? new Set<string>()
+      // A connection of the user closing on this instance frees its slot first: a quick
+      // reconnect is never refused for the very connection it replaces.
+      const leaving = closingByUser.get(user.id)
+      if (leaving !== undefined) await Promise.allSettled([...leaving])
+      const before = local.get(user.id)?.size ?? 0
       const now = Date.now()
       let accepted: boolean
       let openConnections: number
@@ -252,11 +262,13 @@ function createPresenceService (fastify: FastifyInstance, opts: PresenceServiceO
         cameOnline = wasVisible === 0
       } catch (err) {
         warn(err, 'presence connect')
-        accepted = mine.size < opts.maxConnectionsPerUser
-        openConnections = mine.size
-        cameOnline = mine.size === 0
+        accepted = before < opts.maxConnectionsPerUser
+        openConnections = before
+        cameOnline = before === 0
       }
       if (!accepted) return { accepted, openConnections }
+      // Read again after the await: another connection of the user may have come or gone.
+      const mine = local.get(user.id) ?? new Set<string>()
       mine.add(connectionId)
       local.set(user.id, mine)
       if (cameOnline) {
@@ -270,11 +282,18 @@ function createPresenceService (fastify: FastifyInstance, opts: PresenceServiceO
       if (mine === undefined || !mine.delete(connectionId)) return
       if (mine.size === 0) local.delete(user.id)
       let remaining: number
+      const disconnect = track(redis.parleyPresenceDisconnect(connsKey(user.id), ONLINE_KEY, userKey(user.id), connectionId, Date.now(), user.id, USER_STATE_TTL_MS))
+      const leaving = closingByUser.get(user.id) ?? new Set<Promise<unknown>>()
+      leaving.add(disconnect)
+      closingByUser.set(user.id, leaving)
       try {
-        remaining = await track(redis.parleyPresenceDisconnect(connsKey(user.id), ONLINE_KEY, userKey(user.id), connectionId, Date.now(), user.id, USER_STATE_TTL_MS))
+        remaining = await disconnect
       } catch (err) {
         warn(err, 'presence disconnect')
-        remaining = mine.size
+        remaining = local.get(user.id)?.size ?? 0
+      } finally {
+        leaving.delete(disconnect)
+        if (leaving.size === 0 && closingByUser.get(user.id) === leaving) closingByUser.delete(user.id)
       }
       if (remaining === 0) scheduleOfflineCheck(user)
     },
@@ -434,6 +453,7 @@ export default fp<Partial<PresenceServiceOptions>>(async function presenceServic
   })
   const { close, ...presenceService } = service
   fastify.decorate('presenceService', presenceService)
-  // preClose: the gateway closes its sockets first (their goodbyes run here), before Redis goes.
+  // The gateway closes its sockets in preClose, so their goodbyes are done before this runs;
+  // onClose hooks run in reverse order, so this one runs before Redis and the database close.
   fastify.addHook('onClose', close)
 }, { name: 'presence-service', dependencies: ['db', 'redis', 'bus', 'group-service'] })
