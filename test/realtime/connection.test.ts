@@ -65,6 +65,24 @@ t.test('a first auth frame authenticates a connection opened without credentials
   await client.close()
 })
 
+t.test('an auth frame on an authenticated connection refreshes the token for the same user only', async (t) => {
+  const app = shared
+  const alice = await registerUser(app)
+  const bob = await registerUser(app)
+  const client = await connectWs(app, { token: alice.token })
+  t.teardown(async () => { await client.close() })
+  await client.next('chat:sync')
+  const login = await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/auth/login`, payload: { username: alice.user.username, password: alice.password } })
+  const fresh = (login.json().data as { token: string }).token
+  client.send({ type: 'auth', token: fresh, requestId: 'refresh' })
+  t.match(await client.next('chat:ack', (f) => f.requestId === 'refresh'), { payload: { success: true } })
+  client.send({ type: 'auth', token: bob.token, requestId: 'swap' })
+  t.match(await client.next('chat:error', (f) => f.requestId === 'swap'), { payload: { code: 'FORBIDDEN' } })
+  client.send({ type: 'auth', token: 'expired-or-forged', requestId: 'bad' })
+  t.match(await client.next('chat:error', (f) => f.requestId === 'bad'), { payload: { code: 'UNAUTHORIZED' } })
+  t.equal((await client.request('ping', {})).type, 'chat:ack', 'the connection stays as it was')
+})
+
 t.test('an auth frame with a bad token closes with 4001', async (t) => {
   const app = shared
   const client = await connectWs(app)

@@ -124,6 +124,22 @@ t.test('a client that reconnects and joins with its last seq gets everything it 
   t.same(await seqsUntil(second, 7), [4, 5, 6, 7])
 })
 
+t.test('joining a group again restarts the subscription from the new sinceSeq', async (t) => {
+  const alice = await registerUser(app)
+  const bob = await registerUser(app)
+  const groupId = await createGroup(app, alice, [bob])
+  await sendMany(app, alice, groupId, 3)
+  const client = await connectWs(app, { token: bob.token })
+  t.teardown(async () => { await client.close() })
+  client.send({ type: 'chat:join_group', payload: { groupId, sinceSeq: 0 } })
+  t.same(await seqsUntil(client, 3), [1, 2, 3])
+  client.send({ type: 'chat:join_group', payload: { groupId, sinceSeq: 1 } })
+  t.same(await seqsUntil(client, 3), [2, 3])
+  await sendMessage(app, alice, groupId, 'live')
+  t.same(await seqsUntil(client, 4), [4], 'one subscription: the live message comes once')
+  t.ok(await client.quiet('chat:message', 200))
+})
+
 t.test('a replay does not show messages the reader cleared for themselves', async (t) => {
   const alice = await registerUser(app)
   const bob = await registerUser(app)
