@@ -81,7 +81,7 @@ export async function connectWs (app: FastifyInstance, options: ConnectOptions =
     return untaken.splice(index, 1)[0]
   }
 
-  const next = async (type: string | string[], where?: (frame: Frame) => boolean, timeoutMs = 5000): Promise<Frame> => {
+  const next = async (type: string | string[], where?: (frame: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> => {
     const found = take(type, where)
     if (found !== undefined) return found
     return await new Promise<Frame>((resolve, reject) => {
@@ -113,7 +113,7 @@ export async function connectWs (app: FastifyInstance, options: ConnectOptions =
     frames,
     send: (frame) => { ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)) },
     next,
-    async request (type, payload, timeoutMs = 5000) {
+    async request (type, payload, timeoutMs = 10_000) {
       const requestId = randomUUID()
       client.send({ type, payload, requestId })
       return await next(['chat:ack', 'chat:error'], (f) => f.requestId === requestId, timeoutMs)
