@@ -34,6 +34,12 @@ declare module 'fastify' {
     /** Verifies an access token from any transport (HTTP header, WS query or frame). */
     verifyAccessToken: (token: string) => Promise<AuthUser>
     signAccessToken: (payload: AccessTokenPayload) => string
+    /**
+     * The caller behind claims that were verified elsewhere (a WebSocket ticket): their session
+     * must still be live, as for a token. Tickets of external-IdP users carry sessionId
+     * 'external' and need only the user to exist.
+     */
+    resumeSession: (claims: AccessTokenPayload) => Promise<AuthUser>
     /** Drops a revoked session from this instance's cache at once. */
     forgetSession: (sessionId: string) => void
   }
@@ -149,6 +155,14 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
   }
 
   fastify.decorate('verifyAccessToken', verifyAccessToken)
+  fastify.decorate('resumeSession', async (claims: AccessTokenPayload): Promise<AuthUser> => {
+    if (claims.sessionId === 'external') {
+      if (!await externalUserExists(claims.id)) throw unauthorized('Unknown user')
+      return { ...claims, external: true }
+    }
+    if (!await sessionIsActive(claims.sessionId, claims.id)) throw unauthorized('Session has ended')
+    return { ...claims, external: false }
+  })
   fastify.decorate('signAccessToken', (payload: AccessTokenPayload) => fastify.jwt.sign(payload))
   fastify.decorate('forgetSession', (sessionId: string) => { activeSessions.delete(sessionId) })
   fastify.decorate('authenticate', async (request: FastifyRequest) => {

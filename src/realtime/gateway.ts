@@ -480,7 +480,10 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
         log.warn({ err: { message: (err as Error).message } }, 'ticket lookup failed')
         return null
       })
-      request.wsAuth = payload === null ? { refused: 'credentials' } : { user: { ...payload, external: false } }
+      // A ticket outlives nothing: the session it was issued for must still be live.
+      request.wsAuth = payload === null
+        ? { refused: 'credentials' }
+        : await fastify.resumeSession(payload).then((user) => ({ user }), () => ({ refused: 'credentials' as const }))
     } else {
       request.wsAuth = { pending: true }
     }

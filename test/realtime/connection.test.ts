@@ -51,6 +51,17 @@ t.test('a ws-ticket authenticates once; a reused ticket closes with 4001', async
   await first.close()
 })
 
+t.test('a ws-ticket issued before its session logged out is refused with 4001', async (t) => {
+  const app = shared
+  const alice = await registerUser(app)
+  const res = await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/auth/ws-ticket`, headers: alice.auth })
+  const { ticket } = res.json().data as { ticket: string }
+  t.equal((await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/auth/logout`, headers: alice.auth })).statusCode, 200)
+  const client = await connectWs(app, { ticket })
+  t.equal((await client.closed).code, 4001)
+  t.same(client.frames, [], 'no event before the close')
+})
+
 t.test('a first auth frame authenticates a connection opened without credentials', async (t) => {
   const app = shared
   const alice = await registerUser(app)
