@@ -39,3 +39,17 @@ t.test('.ci/run ends with the README\'s test command and reads no stdin', async 
   t.match(commands.at(-1), /^npm test\b.*< \/dev\/null$/)
   for (const line of commands.filter((l) => /^npm /.test(l))) t.match(line, /< \/dev\/null$/, `${line} reads no stdin`)
 })
+
+t.test('package-lock.json names no optional dependency it holds no entry for (npm ci refuses such a lock)', async (t) => {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { optionalDependencies?: Record<string, string> }> }
+  const { packages } = lock
+  const resolves = (key: string, name: string): boolean => {
+    for (let dir = key; ; dir = dir.includes('/node_modules/') ? dir.slice(0, dir.lastIndexOf('/node_modules/')) : '') {
+      if (packages[(dir === '' ? '' : dir + '/') + 'node_modules/' + name] !== undefined) return true
+      if (dir === '') return false
+    }
+  }
+  const dangling = Object.entries(packages).flatMap(([key, entry]) =>
+    Object.keys(entry.optionalDependencies ?? {}).filter((name) => !resolves(key, name)).map((name) => `${key || '(root)'} → ${name}`))
+  t.same(dangling, [], 'every declared optional dependency has an entry')
+})
