@@ -3,6 +3,7 @@ import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import { AppError } from '../lib/app-error.ts'
+import { fixedWindowCounter } from '../lib/fixed-window.ts'
 
 /** Seed 01 §9 HTTP limits per user per minute, before RATE_LIMIT_SCALE. */
 export const HTTP_RATE_LIMITS = {
@@ -24,31 +25,15 @@ declare module 'fastify' {
   }
 }
 
-// INCR with the expiry set on first use, atomically: a window never loses its TTL.
-const FIXED_WINDOW_LUA = `
-local current = redis.call('INCR', KEYS[1])
-if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {current, ttl}
-`
-
-interface FixedWindowRedis extends Redis {
-  parleyFixedWindow: (key: string, windowMs: number) => Promise<[number, number]>
-}
-
 /**
  * A store whose keys are the whole story: `category:who`. The stock store namespaces keys by
  * route, but a category (send, reactions…) spans several routes and must share one budget.
  */
 function categoryStore (redis: Redis, namespace: string) {
-  const client = redis as FixedWindowRedis
-  if (typeof client.parleyFixedWindow !== 'function') {
-    redis.defineCommand('parleyFixedWindow', { numberOfKeys: 1, lua: FIXED_WINDOW_LUA })
-  }
+  const countHit = fixedWindowCounter(redis)
   return class CategoryStore {
     incr (key: string, callback: (error: Error | null, result?: { current: number, ttl: number }) => void, timeWindow: number = RATE_LIMIT_WINDOW_MS): void {
-      client.parleyFixedWindow(namespace + key, timeWindow).then(
+      countHit(namespace + key, timeWindow).then(
         ([current, ttl]) => { callback(null, { current, ttl }) },
         (err: Error) => { callback(err) }
       )

@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin'
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import type { Redis } from 'ioredis'
 import type { AuthTokens, CurrentUser, LoginRequest, LogoutResult, RegisterRequest, WsTicket } from '../../../schemas/auth.ts'
 import { AppError, invalid, notFound } from '../../lib/app-error.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
+import { fixedWindowCounter } from '../../lib/fixed-window.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
 import { toPublicUser } from '../users/service.ts'
 import { createDummyHash, hashPassword, verifyPassword } from './passwords.ts'
@@ -59,18 +59,6 @@ const REFRESH_BODY_BYTES = 16 + 32
 
 interface ParsedRefreshToken { sessionId: Buffer }
 
-const FAILURE_COUNTER_LUA = `
-local current = redis.call('INCR', KEYS[1])
-if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {current, ttl}
-`
-
-interface FailureCounterRedis extends Redis {
-  parleyCountFailure: (key: string, windowMs: number) => Promise<[number, number]>
-}
-
 function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthService {
   const repo = createAuthRepository(fastify.db)
   const { refreshTtlSeconds, secret } = fastify.config.jwt
@@ -79,10 +67,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
   const accountLimit = Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.account * scale))
   const ipLimit = Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.ip * scale))
 
-  const redis = fastify.redis as FailureCounterRedis
-  if (typeof redis.parleyCountFailure !== 'function') {
-    redis.defineCommand('parleyCountFailure', { numberOfKeys: 1, lua: FAILURE_COUNTER_LUA })
-  }
+  const countHit = fixedWindowCounter(fastify.redis)
 
   function refreshMac (body: string): Buffer {
     return createHmac('sha256', refreshKey).update(body).digest()
@@ -148,7 +133,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
 
   async function countFailure (key: string): Promise<void> {
     try {
-      await redis.parleyCountFailure(key, LOGIN_FAILURE_WINDOW_MS)
+      await countHit(key, LOGIN_FAILURE_WINDOW_MS)
     } catch (err) {
       fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
     }

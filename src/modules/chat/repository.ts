@@ -1,5 +1,6 @@
-import { sql, type Kysely, type Transaction } from 'kysely'
-import type { Database, MessageRow, NewMessage } from '../../../db/database.ts'
+import { sql } from 'kysely'
+import type { Selectable, Kysely, Transaction } from 'kysely'
+import type { Database, MessageEditsTable, MessageRow, NewMessage } from '../../../db/database.ts'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
@@ -28,17 +29,8 @@ export interface NewMention {
   mention_type: 'user' | 'everyone'
 }
 
-export interface SealedEdit {
-  message_id: Buffer
-  version: number
-  content: Buffer
-  content_key_version: number
-  metadata: Buffer | null
-  metadata_key_version: number | null
-  written_at: Date
-  replaced_at: Date
-  replaced_by: number
-}
+/** A replaced version of a message, sealed, as the edit history stores it. */
+export type SealedEdit = Selectable<MessageEditsTable>
 
 export interface GroupSyncRow {
   group_id: Buffer
