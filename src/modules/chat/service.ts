@@ -292,27 +292,28 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       const rootBin = parent === null ? null : parent.thread_root_id ?? parent.id
       const now = new Date()
 
+      const stored = {
+        id: idBin,
+        group_id: groupBin,
+        sender_user_id: user.id,
+        content: sealedContent.ciphertext,
+        content_key_version: sealedContent.keyVersion,
+        metadata: sealedMetadata?.ciphertext ?? null,
+        metadata_key_version: sealedMetadata?.keyVersion ?? null,
+        content_type: contentType,
+        parent_message_id: parentBin,
+        thread_root_id: rootBin,
+        client_message_id: clientMessageId,
+        created_at: now,
+        updated_at: now
+      }
       let seq: number
       try {
         // Committed before this returns: the seq is taken under the group row's exclusive lock,
         // held to commit, so seq order is commit order with no gap, and a rollback (a duplicate
         // clientMessageId, any failure) gives its seq back. See send-batcher.ts.
         seq = await sendBatcher.commit({
-          row: {
-            id: idBin,
-            group_id: groupBin,
-            sender_user_id: user.id,
-            content: sealedContent.ciphertext,
-            content_key_version: sealedContent.keyVersion,
-            metadata: sealedMetadata?.ciphertext ?? null,
-            metadata_key_version: sealedMetadata?.keyVersion ?? null,
-            content_type: contentType,
-            parent_message_id: parentBin,
-            thread_root_id: rootBin,
-            client_message_id: clientMessageId,
-            created_at: now,
-            updated_at: now
-          },
+          row: stored,
           tokens,
           mentions: [...mentioned].map(([mentionedUserId, type]) => ({ mentionedUserId, type })),
           threadRootBin: rootBin
@@ -330,19 +331,11 @@ export function createChatService (fastify: FastifyInstance): ChatService {
         throw err
       }
 
+      // The row as committed, with the defaults the table filled in: nothing to read back.
       const row: MessageView = {
-        id: idBin,
-        group_id: groupBin,
+        ...stored,
         seq,
-        sender_user_id: user.id,
         sender_username: user.username,
-        content: sealedContent.ciphertext,
-        content_key_version: sealedContent.keyVersion,
-        metadata: sealedMetadata?.ciphertext ?? null,
-        metadata_key_version: sealedMetadata?.keyVersion ?? null,
-        content_type: contentType,
-        parent_message_id: parentBin,
-        thread_root_id: rootBin,
         thread_reply_count: 0,
         status: 'sent',
         is_edited: false,
@@ -350,10 +343,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
         edit_count: 0,
         is_deleted: false,
         deleted_at: null,
-        deleted_by: null,
-        client_message_id: clientMessageId,
-        created_at: now,
-        updated_at: now
+        deleted_by: null
       }
       const message = toChatMessage(row, { content, metadata })
       message.reactions = []
