@@ -87,6 +87,8 @@ function section (title: string): void {
 async function main (args: string[]): Promise<void> {
   const staticChecks = !args.includes('--no-static')
   const tapArgs = args.filter((arg) => arg !== '--no-static')
+  // The coverage floors of .taprc are for the whole suite; a run of some files cannot meet them.
+  if (tapArgs.some((arg) => !arg.startsWith('-'))) tapArgs.unshift('--allow-incomplete-coverage')
   let passed = 0
   let failed = 0
   let skipped = 0
