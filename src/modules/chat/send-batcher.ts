@@ -27,10 +27,11 @@ interface Waiting {
 }
 
 /**
- * Transactions in flight at once. Up to this many sends each commit on their own with no added
- * wait; past it, sends that arrive while the transactions run are gathered into the next one.
+ * Groups are spread over this many lanes, each with at most one transaction in flight. A group
+ * always uses the same lane, so concurrent transactions never wait on each other's group row
+ * locks; sends that arrive while their lane is busy are gathered into its next transaction.
  */
-export const MAX_TRANSACTIONS_IN_FLIGHT = 4
+export const SEND_LANES = 8
 export const MAX_BATCH_MESSAGES = 128
 /** Sealed content and metadata per batch, far below max_allowed_packet (16 MiB on MariaDB). */
 export const MAX_BATCH_BYTES = 2 * 1024 * 1024
@@ -48,8 +49,7 @@ const DEADLOCK_ATTEMPTS = 3
  * caller sees exactly the error a lone send would have met.
  */
 export function createSendBatcher (db: Kysely<Database>, repo: ChatRepository): SendBatcher {
-  const queue: Waiting[] = []
-  let inFlight = 0
+  const lanes = Array.from({ length: SEND_LANES }, () => ({ queue: [] as Waiting[], busy: false }))
 
   async function store (batch: PendingMessage[]): Promise<Array<number | null>> {
     return await db.transaction().execute(async (trx) => {
@@ -134,30 +134,31 @@ export function createSendBatcher (db: Kysely<Database>, repo: ChatRepository): 
     batch.forEach((waiting, i) => { settle(waiting, seqs[i]) })
   }
 
-  function drain (): void {
-    while (inFlight < MAX_TRANSACTIONS_IN_FLIGHT && queue.length > 0) {
-      const batch: Waiting[] = []
-      let bytes = 0
-      while (queue.length > 0 && batch.length < MAX_BATCH_MESSAGES) {
-        const next = queue[0] as Waiting
-        if (batch.length > 0 && bytes + next.bytes > MAX_BATCH_BYTES) break
-        batch.push(queue.shift() as Waiting)
-        bytes += next.bytes
-      }
-      inFlight += 1
-      void flush(batch).finally(() => {
-        inFlight -= 1
-        drain()
-      })
+  function drain (lane: { queue: Waiting[], busy: boolean }): void {
+    if (lane.busy || lane.queue.length === 0) return
+    const batch: Waiting[] = []
+    let bytes = 0
+    while (lane.queue.length > 0 && batch.length < MAX_BATCH_MESSAGES) {
+      const next = lane.queue[0] as Waiting
+      if (batch.length > 0 && bytes + next.bytes > MAX_BATCH_BYTES) break
+      batch.push(lane.queue.shift() as Waiting)
+      bytes += next.bytes
     }
+    lane.busy = true
+    void flush(batch).finally(() => {
+      lane.busy = false
+      drain(lane)
+    })
   }
 
   return {
     async commit (message) {
       const bytes = message.row.content.length + (message.row.metadata?.length ?? 0)
+      // UUIDv7 ends in random bits: the last byte spreads groups evenly over the lanes.
+      const lane = lanes[(message.row.group_id[15] ?? 0) % SEND_LANES] as { queue: Waiting[], busy: boolean }
       return await new Promise<number>((resolve, reject) => {
-        queue.push({ message, bytes, resolve, reject })
-        drain()
+        lane.queue.push({ message, bytes, resolve, reject })
+        drain(lane)
       })
     }
   }
