@@ -6,6 +6,9 @@ import { MAX_GROUP_MEMBERS } from '../../../src/modules/groups/service.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
+// One app for the whole file: every test makes its own users and groups.
+const app = await buildTestApp(t, import.meta.url)
+
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
 async function call (app: FastifyInstance, as: TestUser, method: Method, path: string, payload?: Record<string, unknown>) {
@@ -19,7 +22,6 @@ async function createGroup (app: FastifyInstance, owner: TestUser, payload: Reco
 }
 
 t.test('a member reads the group', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = await createGroup(app, alice, { name: 'Team', memberIds: [bob.user.id] })
@@ -29,7 +31,6 @@ t.test('a member reads the group', async (t) => {
 })
 
 t.test('a non-member reading a group gets 403', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const mallory = await registerUser(app)
   const groupId = await createGroup(app, alice, { name: 'Private' })
@@ -41,7 +42,6 @@ t.test('a non-member reading a group gets 403', async (t) => {
 })
 
 t.test('an unknown group answers 404 and a malformed group id 400', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const unknown = await call(app, alice, 'GET', '/groups/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b')
   t.equal(unknown.statusCode, 404)
@@ -52,7 +52,6 @@ t.test('an unknown group answers 404 and a malformed group id 400', async (t) =>
 })
 
 t.test('a member cannot update the group (403)', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = await createGroup(app, alice, { name: 'Team', memberIds: [bob.user.id] })
@@ -63,7 +62,6 @@ t.test('a member cannot update the group (403)', async (t) => {
 })
 
 t.test('an admin updates the group (200) and the group hears chat:group_updated', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = await createGroup(app, alice, { name: 'Team', description: 'old', memberIds: [bob.user.id] })
@@ -78,7 +76,6 @@ t.test('an admin updates the group (200) and the group hears chat:group_updated'
 })
 
 t.test('the owner updates the group; an empty update changes nothing and announces nothing', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const groupId = await createGroup(app, alice, { name: 'Team' })
   const events: ServerEvent[] = []
@@ -94,7 +91,6 @@ t.test('the owner updates the group; an empty update changes nothing and announc
 })
 
 t.test('PATCH /groups/:groupId refuses bad input with 400', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const groupId = await createGroup(app, alice, { name: 'Team' })
   for (const payload of [{ name: '' }, { name: 'n'.repeat(101) }, { description: 'd'.repeat(1001) }, { avatarUrl: 'file:///etc/passwd' }, { type: 'public' }]) {
@@ -105,7 +101,6 @@ t.test('PATCH /groups/:groupId refuses bad input with 400', async (t) => {
 })
 
 t.test('anyone joins a public group as a member, and the group and their sessions hear it', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = await createGroup(app, alice, { name: 'Town square', type: 'public' })
@@ -122,7 +117,6 @@ t.test('anyone joins a public group as a member, and the group and their session
 })
 
 t.test('joining a group you are already in answers 200 with the group and announces nothing', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = await createGroup(app, alice, { name: 'Private', memberIds: [bob.user.id] })
@@ -135,7 +129,6 @@ t.test('joining a group you are already in answers 200 with the group and announ
 })
 
 t.test('private and broadcast groups cannot be joined (403); an unknown group answers 404', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const mallory = await registerUser(app)
   for (const type of ['group', 'broadcast']) {
@@ -149,7 +142,6 @@ t.test('private and broadcast groups cannot be joined (403); an unknown group an
 })
 
 t.test('groupService answers other areas: membership, member ids, a user\'s groups', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const carol = await registerUser(app)
@@ -167,7 +159,6 @@ t.test('groupService answers other areas: membership, member ids, a user\'s grou
 })
 
 t.test('a group at MAX_GROUP_MEMBERS refuses one more member with 409, by join or by add', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const [alice, bob, carol] = [await registerUser(app), await registerUser(app), await registerUser(app)]
   const groupId = await createGroup(app, alice, { name: 'Stadium', type: 'public' })
   // Fill the group straight in the database: registering a thousand users through the API is slow.

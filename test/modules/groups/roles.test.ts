@@ -4,6 +4,9 @@ import type { ServerEvent } from '../../../schemas/events.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
+// One app for the whole file: every test casts its own users and group.
+const app = await buildTestApp(t, import.meta.url)
+
 /*
  * One test per row of the rule table in src/modules/groups/service.ts: owner > admin > member;
  * nobody acts on someone at or above their own rank except themselves, nobody grants a role at
@@ -28,8 +31,7 @@ interface Cast {
 }
 
 /** A group with an owner, two admins, two members, and a user outside it. */
-async function cast (t: Parameters<typeof buildTestApp>[0]): Promise<Cast> {
-  const app = await buildTestApp(t, import.meta.url)
+async function cast (): Promise<Cast> {
   const [owner, admin, admin2, member, member2, outsider] = [
     await registerUser(app), await registerUser(app), await registerUser(app),
     await registerUser(app), await registerUser(app), await registerUser(app)
@@ -56,7 +58,7 @@ const remove = async (c: Cast, actor: TestUser, user: TestUser) =>
   await call(c.app, actor, 'DELETE', `/groups/${c.groupId}/members/${user.user.id}`)
 
 t.test('a member cannot add, remove or promote anyone', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const attempts = [
     await addAs(c, c.member, c.outsider),
     await remove(c, c.member, c.member2),
@@ -71,7 +73,7 @@ t.test('a member cannot add, remove or promote anyone', async (t) => {
 })
 
 t.test('an admin adds a member (201 {member}) and the group and the new member hear it', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const groupEvents: ServerEvent[] = []
   const userEvents: ServerEvent[] = []
   t.teardown(c.app.bus.subscribe({ groupId: c.groupId }, (event) => { groupEvents.push(event) }))
@@ -86,21 +88,21 @@ t.test('an admin adds a member (201 {member}) and the group and the new member h
 })
 
 t.test('an admin cannot add someone as admin', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const res = await addAs(c, c.admin, c.outsider, 'admin')
   t.equal(res.statusCode, 403)
   t.equal(await roleOf(c, c.outsider), undefined)
 })
 
 t.test('the owner adds someone as admin', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const res = await addAs(c, c.owner, c.outsider, 'admin')
   t.equal(res.statusCode, 201)
   t.equal(res.json().data.member.role, 'admin')
 })
 
 t.test('an admin removes a member, who loses access; the group and the member hear reason "removed"', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const groupEvents: ServerEvent[] = []
   const userEvents: ServerEvent[] = []
   t.teardown(c.app.bus.subscribe({ groupId: c.groupId }, (event) => { groupEvents.push(event) }))
@@ -115,7 +117,7 @@ t.test('an admin removes a member, who loses access; the group and the member he
 })
 
 t.test('an admin cannot remove another admin or the owner', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   t.equal((await remove(c, c.admin, c.admin2)).statusCode, 403)
   t.equal((await remove(c, c.admin, c.owner)).statusCode, 403)
   t.equal(await roleOf(c, c.admin2), 'admin')
@@ -123,7 +125,7 @@ t.test('an admin cannot remove another admin or the owner', async (t) => {
 })
 
 t.test('the owner removes an admin and a member', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   t.equal((await remove(c, c.owner, c.admin)).statusCode, 200)
   t.equal((await remove(c, c.owner, c.member)).statusCode, 200)
   t.equal(await roleOf(c, c.admin), undefined)
@@ -131,7 +133,7 @@ t.test('the owner removes an admin and a member', async (t) => {
 })
 
 t.test('an admin cannot promote a member to admin or demote another admin', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   t.equal((await setRole(c, c.admin, c.member, 'admin')).statusCode, 403)
   t.equal((await setRole(c, c.admin, c.admin2, 'member')).statusCode, 403)
   t.equal(await roleOf(c, c.member), 'member')
@@ -139,7 +141,7 @@ t.test('an admin cannot promote a member to admin or demote another admin', asyn
 })
 
 t.test('the owner promotes a member to admin and the group hears chat:member_role_changed', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const events: ServerEvent[] = []
   t.teardown(c.app.bus.subscribe({ groupId: c.groupId }, (event) => { events.push(event) }))
   const res = await setRole(c, c.owner, c.member, 'admin')
@@ -149,28 +151,28 @@ t.test('the owner promotes a member to admin and the group hears chat:member_rol
 })
 
 t.test('the owner demotes an admin to member', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const res = await setRole(c, c.owner, c.admin, 'member')
   t.equal(res.statusCode, 200)
   t.equal(await roleOf(c, c.admin), 'member')
 })
 
 t.test('an admin steps down to member', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const res = await setRole(c, c.admin, c.admin, 'member')
   t.equal(res.statusCode, 200)
   t.equal(res.json().data.member.role, 'member')
 })
 
 t.test('the owner cannot step down without transferring ownership', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   t.equal((await setRole(c, c.owner, c.owner, 'admin')).statusCode, 403)
   t.equal((await setRole(c, c.owner, c.owner, 'member')).statusCode, 403)
   t.equal(await roleOf(c, c.owner), 'owner')
 })
 
 t.test('the owner transfers ownership: the new owner is owner, the old one admin, the group hears both', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const events: ServerEvent[] = []
   t.teardown(c.app.bus.subscribe({ groupId: c.groupId }, (event) => { events.push(event) }))
   const res = await setRole(c, c.owner, c.member, 'owner')
@@ -185,14 +187,14 @@ t.test('the owner transfers ownership: the new owner is owner, the old one admin
 })
 
 t.test('only the owner transfers ownership', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   t.equal((await setRole(c, c.admin, c.member, 'owner')).statusCode, 403)
   t.equal((await setRole(c, c.admin, c.admin, 'owner')).statusCode, 403)
   t.equal(await roleOf(c, c.owner), 'owner')
 })
 
 t.test('setting the role a member already has changes nothing and announces nothing', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const events: ServerEvent[] = []
   t.teardown(c.app.bus.subscribe({ groupId: c.groupId }, (event) => { events.push(event) }))
   const res = await setRole(c, c.owner, c.admin, 'admin')
@@ -201,14 +203,14 @@ t.test('setting the role a member already has changes nothing and announces noth
 })
 
 t.test('adding a member who is already in the group answers 409', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const res = await addAs(c, c.owner, c.member)
   t.equal(res.statusCode, 409)
   t.match(res.json(), { success: false, code: 'CONFLICT' })
 })
 
 t.test('adding an unknown user answers 404, and someone who blocked you 403', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const unknown = await call(c.app, c.owner, 'POST', `/groups/${c.groupId}/members`, { userId: 999999 })
   t.equal(unknown.statusCode, 404)
   await call(c.app, c.outsider, 'POST', `/users/${c.admin.user.id}/block`)
@@ -217,13 +219,13 @@ t.test('adding an unknown user answers 404, and someone who blocked you 403', as
 })
 
 t.test('changing the role of or removing a non-member answers 404', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   t.equal((await setRole(c, c.owner, c.outsider, 'admin')).statusCode, 404)
   t.equal((await remove(c, c.owner, c.outsider)).statusCode, 404)
 })
 
 t.test('member administration refuses bad input with 400', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   const base = `/groups/${c.groupId}/members`
   const attempts = [
     await call(c.app, c.owner, 'POST', base, { userId: c.outsider.user.id, role: 'owner' }),
@@ -238,7 +240,7 @@ t.test('member administration refuses bad input with 400', async (t) => {
 })
 
 t.test('a non-member cannot administer the group (403)', async (t) => {
-  const c = await cast(t)
+  const c = await cast()
   t.equal((await addAs(c, c.outsider, c.outsider)).statusCode, 403)
   t.equal((await remove(c, c.outsider, c.member)).statusCode, 403)
 })
