@@ -5,6 +5,9 @@ import { toBin } from '../../../src/lib/ids.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
+// One app for the whole file: every test makes its own users and groups.
+const app = await buildTestApp(t, import.meta.url)
+
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
 async function call (app: FastifyInstance, as: TestUser, method: Method, path: string, payload?: Record<string, unknown>) {
@@ -34,7 +37,6 @@ async function roles (app: FastifyInstance, as: TestUser, groupId: string): Prom
 }
 
 t.test('a member leaves: {left: true}, the group and their sessions hear it, and they lose access', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = await createGroup(app, alice, [bob])
@@ -53,7 +55,6 @@ t.test('a member leaves: {left: true}, the group and their sessions hear it, and
 })
 
 t.test('when the owner leaves, the longest-standing admin becomes owner, not an older member', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const [alice, bob, carol, dave] = [await registerUser(app), await registerUser(app), await registerUser(app), await registerUser(app)]
   const groupId = await createGroup(app, alice, [bob])
   await addMember(app, alice, groupId, carol, 'admin')
@@ -73,7 +74,6 @@ t.test('when the owner leaves, the longest-standing admin becomes owner, not an 
 })
 
 t.test('when the owner leaves a group without admins, the longest-standing member becomes owner', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const [alice, bob, carol] = [await registerUser(app), await registerUser(app), await registerUser(app)]
   const groupId = await createGroup(app, alice, [bob, carol])
   // carol has the higher user id but joined first: joining time decides.
@@ -84,7 +84,6 @@ t.test('when the owner leaves a group without admins, the longest-standing membe
 })
 
 t.test('members who joined at the same moment inherit ownership by lowest user id', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const [alice, bob, carol] = [await registerUser(app), await registerUser(app), await registerUser(app)]
   const groupId = await createGroup(app, alice, [carol, bob])
   t.equal((await call(app, alice, 'POST', `/groups/${groupId}/leave`)).statusCode, 200)
@@ -92,7 +91,6 @@ t.test('members who joined at the same moment inherit ownership by lowest user i
 })
 
 t.test('the last member leaving deletes the group and the group hears chat:group_deleted', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const groupId = await createGroup(app, alice)
   const events: ServerEvent[] = []
@@ -107,7 +105,6 @@ t.test('the last member leaving deletes the group and the group hears chat:group
 })
 
 t.test('everyone leaving at once deletes the group exactly once', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const owner = await registerUser(app)
   const members = [await registerUser(app), await registerUser(app), await registerUser(app), await registerUser(app), await registerUser(app)]
   const groupId = await createGroup(app, owner, members)
@@ -122,7 +119,6 @@ t.test('everyone leaving at once deletes the group exactly once', async (t) => {
 })
 
 t.test('the owner and the only admin leaving at once leave exactly one owner', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const [alice, bob, carol, dave] = [await registerUser(app), await registerUser(app), await registerUser(app), await registerUser(app)]
   const groupId = await createGroup(app, alice, [carol, dave])
   await addMember(app, alice, groupId, bob, 'admin')
@@ -134,7 +130,6 @@ t.test('the owner and the only admin leaving at once leave exactly one owner', a
 })
 
 t.test('DELETE /groups/:groupId/members/<self> is leaving, ownership handover included', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const [alice, bob] = [await registerUser(app), await registerUser(app)]
   const groupId = await createGroup(app, alice, [bob])
   const res = await call(app, alice, 'DELETE', `/groups/${groupId}/members/${alice.user.id}`)
@@ -144,7 +139,6 @@ t.test('DELETE /groups/:groupId/members/<self> is leaving, ownership handover in
 })
 
 t.test('a non-member cannot leave (403)', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const [alice, mallory] = [await registerUser(app), await registerUser(app)]
   const groupId = await createGroup(app, alice)
   const res = await call(app, mallory, 'POST', `/groups/${groupId}/leave`)

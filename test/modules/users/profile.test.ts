@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
+// One app for the whole file: every test makes its own users.
+const app = await buildTestApp(t, import.meta.url)
+
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
 async function call (app: FastifyInstance, as: TestUser | null, method: Method, path: string, payload?: Record<string, unknown>) {
@@ -10,7 +13,6 @@ async function call (app: FastifyInstance, as: TestUser | null, method: Method, 
 }
 
 t.test('GET /users/:id returns the public profile and never private fields', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app, { displayName: 'Alice A' })
   const bob = await registerUser(app)
   const res = await call(app, bob, 'GET', `/users/${alice.user.id}`)
@@ -20,7 +22,6 @@ t.test('GET /users/:id returns the public profile and never private fields', asy
 })
 
 t.test('GET /users/:id of an unknown user answers 404', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const res = await call(app, alice, 'GET', '/users/999999')
   t.equal(res.statusCode, 404)
@@ -28,7 +29,6 @@ t.test('GET /users/:id of an unknown user answers 404', async (t) => {
 })
 
 t.test('GET /users/:id with a non-numeric id answers 400, not a 5xx', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const res = await call(app, alice, 'GET', '/users/abc')
   t.equal(res.statusCode, 400)
@@ -36,7 +36,6 @@ t.test('GET /users/:id with a non-numeric id answers 400, not a 5xx', async (t) 
 })
 
 t.test('the users routes need a token', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const res = await call(app, null, 'GET', `/users/${alice.user.id}`)
   t.equal(res.statusCode, 401)
@@ -44,7 +43,6 @@ t.test('the users routes need a token', async (t) => {
 })
 
 t.test('GET /users/me is the caller, not a user with id "me"', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const res = await call(app, alice, 'GET', '/users/me')
   t.equal(res.statusCode, 200)
@@ -52,7 +50,6 @@ t.test('GET /users/me is the caller, not a user with id "me"', async (t) => {
 })
 
 t.test('PATCH /users/me changes the display name and avatar, and GET shows the change', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const res = await call(app, alice, 'PATCH', '/users/me', { displayName: '  Alice Liddell ', avatarUrl: 'https://cdn.example.com/a.png' })
   t.equal(res.statusCode, 200)
@@ -62,7 +59,6 @@ t.test('PATCH /users/me changes the display name and avatar, and GET shows the c
 })
 
 t.test('PATCH /users/me leaves out fields unchanged and null clears a field', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app, { displayName: 'Alice' })
   await call(app, alice, 'PATCH', '/users/me', { avatarUrl: 'http://example.com/x.jpg' })
   const res = await call(app, alice, 'PATCH', '/users/me', { avatarUrl: null })
@@ -74,7 +70,6 @@ t.test('PATCH /users/me leaves out fields unchanged and null clears a field', as
 })
 
 t.test('PATCH /users/me refuses an avatar that is not an http(s) URL', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   for (const avatarUrl of ['javascript:alert(1)', 'ftp://example.com/a.png', 'not a url', `https://example.com/${'a'.repeat(2040)}`]) {
     const res = await call(app, alice, 'PATCH', '/users/me', { avatarUrl })
@@ -84,7 +79,6 @@ t.test('PATCH /users/me refuses an avatar that is not an http(s) URL', async (t)
 })
 
 t.test('PATCH /users/me refuses a blank or too long display name and unknown fields', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   for (const payload of [{ displayName: '' }, { displayName: '   ' }, { displayName: 'x'.repeat(65) }, { username: 'renamed' }]) {
     const res = await call(app, alice, 'PATCH', '/users/me', payload)
