@@ -4,6 +4,9 @@ import { toBin } from '../../../src/lib/ids.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
+// One app for the whole file: every test makes its own users and groups.
+const app = await buildTestApp(t, import.meta.url)
+
 async function list (app: FastifyInstance, as: TestUser, query = '') {
   return await app.inject({ method: 'GET', url: `${app.config.apiPrefix}/groups${query}`, headers: as.auth })
 }
@@ -22,7 +25,6 @@ async function setActivity (app: FastifyInstance, groupId: string, iso: string):
 const idsOf = (body: { data: { groups: Array<{ id: string }> } }): string[] => body.data.groups.map((g) => g.id)
 
 t.test('GET /groups lists the caller\'s chats with their own state, and nobody else\'s', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const [alice, bob, carol] = [await registerUser(app), await registerUser(app), await registerUser(app)]
   const shared = await createGroup(app, alice, 'Shared', [bob.user.id])
   await createGroup(app, carol, 'Not mine')
@@ -48,7 +50,6 @@ t.test('GET /groups lists the caller\'s chats with their own state, and nobody e
 })
 
 t.test('GET /groups puts the most recent activity first, ties in a stable order', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const old = await createGroup(app, alice, 'old')
   const recent = await createGroup(app, alice, 'recent')
@@ -66,7 +67,6 @@ t.test('GET /groups puts the most recent activity first, ties in a stable order'
 })
 
 t.test('GET /groups pages with an opaque cursor, with no gap and no duplicate', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const created: string[] = []
   for (let i = 0; i < 11; i += 1) created.push(await createGroup(app, alice, `g${i}`))
@@ -91,7 +91,6 @@ t.test('GET /groups pages with an opaque cursor, with no gap and no duplicate', 
 })
 
 t.test('an exactly full last page says there is no more', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   for (let i = 0; i < 4; i += 1) await createGroup(app, alice, `g${i}`)
   const first = (await list(app, alice, '?limit=2')).json().data
@@ -103,7 +102,6 @@ t.test('an exactly full last page says there is no more', async (t) => {
 })
 
 t.test('GET /groups lists 20 chats by default', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   for (let i = 0; i < 21; i += 1) await createGroup(app, alice, `g${i}`)
   const data = (await list(app, alice)).json().data
@@ -112,7 +110,6 @@ t.test('GET /groups lists 20 chats by default', async (t) => {
 })
 
 t.test('archived chats are listed only with ?archived=true', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const [alice, bob] = [await registerUser(app), await registerUser(app)]
   const kept = await createGroup(app, alice, 'kept', [bob.user.id])
   const archived = await createGroup(app, alice, 'archived', [bob.user.id])
@@ -128,7 +125,6 @@ t.test('archived chats are listed only with ?archived=true', async (t) => {
 })
 
 t.test('a group the caller left is no longer in their list', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const [alice, bob] = [await registerUser(app), await registerUser(app)]
   const groupId = await createGroup(app, alice, 'Team', [bob.user.id])
   await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/groups/${groupId}/leave`, headers: bob.auth })
@@ -136,7 +132,6 @@ t.test('a group the caller left is no longer in their list', async (t) => {
 })
 
 t.test('GET /groups refuses a forged cursor and a limit out of 1-100 with 400', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const forged = Buffer.from('yesterday:whatever').toString('base64url')
   for (const query of [`?cursor=${forged}`, '?cursor=%21%21%21', `?cursor=${'a'.repeat(129)}`, '?limit=0', '?limit=101', '?archived=maybe']) {

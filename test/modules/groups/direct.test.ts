@@ -5,12 +5,14 @@ import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 import { directKeyOf } from '../../../src/modules/groups/service.ts'
 
+// One app for the whole file: every test makes its own users and groups.
+const app = await buildTestApp(t, import.meta.url)
+
 async function openDirect (app: FastifyInstance, as: TestUser, otherUserId: number) {
   return await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/groups/direct/${otherUserId}`, headers: as.auth })
 }
 
 t.test('the first POST /groups/direct/:userId creates the chat (201), the next ones return it (200)', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const first = await openDirect(app, alice, bob.user.id)
@@ -26,7 +28,6 @@ t.test('the first POST /groups/direct/:userId creates the chat (201), the next o
 })
 
 t.test('simultaneous create-or-get calls from both users make exactly one direct chat', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const calls = Array.from({ length: 10 }, (_, i) => i % 2 === 0 ? openDirect(app, alice, bob.user.id) : openDirect(app, bob, alice.user.id))
@@ -42,7 +43,6 @@ t.test('simultaneous create-or-get calls from both users make exactly one direct
 })
 
 t.test('creating a direct chat tells both users', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const bobsEvents: ServerEvent[] = []
@@ -55,7 +55,6 @@ t.test('creating a direct chat tells both users', async (t) => {
 })
 
 t.test('a direct chat with yourself answers 400', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const res = await openDirect(app, alice, alice.user.id)
   t.equal(res.statusCode, 400)
@@ -63,7 +62,6 @@ t.test('a direct chat with yourself answers 400', async (t) => {
 })
 
 t.test('a direct chat with an unknown user answers 404', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const res = await openDirect(app, alice, 999999)
   t.equal(res.statusCode, 404)
@@ -71,7 +69,6 @@ t.test('a direct chat with an unknown user answers 404', async (t) => {
 })
 
 t.test('a user who has blocked you cannot be messaged directly (403), even in an existing chat', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   t.equal((await openDirect(app, alice, bob.user.id)).statusCode, 201)
@@ -83,7 +80,6 @@ t.test('a user who has blocked you cannot be messaged directly (403), even in an
 })
 
 t.test('direct chats cannot be edited, left or administered', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const carol = await registerUser(app)
@@ -102,7 +98,6 @@ t.test('direct chats cannot be edited, left or administered', async (t) => {
 })
 
 t.test('a member missing from an existing direct chat is restored by create-or-get', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = (await openDirect(app, alice, bob.user.id)).json().data.group.id as string
