@@ -5,6 +5,9 @@ import type { BusTarget } from '../../../src/plugins/bus.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
+// One app for the whole file: every test makes its own users and groups.
+const app = await buildTestApp(t, import.meta.url)
+
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
 async function call (app: FastifyInstance, as: TestUser, method: Method, path: string, payload?: Record<string, unknown>) {
@@ -18,7 +21,6 @@ function recordEvents (t: { teardown: (fn: () => void) => void }, app: FastifyIn
 }
 
 t.test('POST /groups creates a group whose creator is the owner', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const res = await call(app, alice, 'POST', '/groups', { name: '  Book club ', description: 'Monthly reads', avatarUrl: 'https://example.com/g.png' })
   t.equal(res.statusCode, 201)
@@ -41,7 +43,6 @@ t.test('POST /groups creates a group whose creator is the owner', async (t) => {
 })
 
 t.test('POST /groups adds memberIds as members, ignoring duplicates and the creator', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const carol = await registerUser(app)
@@ -56,7 +57,6 @@ t.test('POST /groups adds memberIds as members, ignoring duplicates and the crea
 })
 
 t.test('POST /groups tells each added member and the group that they joined', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const bobsEvents = recordEvents(t, app, { userId: bob.user.id })
@@ -66,7 +66,6 @@ t.test('POST /groups tells each added member and the group that they joined', as
 })
 
 t.test('POST /groups with an unknown member answers 404 and creates nothing', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const res = await call(app, alice, 'POST', '/groups', { name: 'Team', memberIds: [bob.user.id, 999999] })
@@ -77,7 +76,6 @@ t.test('POST /groups with an unknown member answers 404 and creates nothing', as
 })
 
 t.test('POST /groups cannot add a user who has blocked the creator', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   await call(app, bob, 'POST', `/users/${alice.user.id}/block`)
@@ -87,7 +85,6 @@ t.test('POST /groups cannot add a user who has blocked the creator', async (t) =
 })
 
 t.test('POST /groups refuses bad input with 400 and field errors', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const cases: Array<[Record<string, unknown>, string]> = [
     [{}, 'name'],

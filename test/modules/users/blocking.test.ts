@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
+// One app for the whole file: every test makes its own users.
+const app = await buildTestApp(t, import.meta.url)
+
 async function post (app: FastifyInstance, as: TestUser, path: string, payload?: Record<string, unknown>) {
   return await app.inject({ method: 'POST', url: `${app.config.apiPrefix}${path}`, headers: as.auth, ...(payload !== undefined ? { payload } : {}) })
 }
@@ -13,7 +16,6 @@ async function blockedList (app: FastifyInstance, as: TestUser): Promise<number[
 }
 
 t.test('blocking a user answers blocked true and lists them under /users/blocked', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const res = await post(app, alice, `/users/${bob.user.id}/block`)
@@ -24,7 +26,6 @@ t.test('blocking a user answers blocked true and lists them under /users/blocked
 })
 
 t.test('blocking accepts seed 04\'s optional reason body', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const res = await post(app, alice, `/users/${bob.user.id}/block`, { reason: 'Spam' })
@@ -33,7 +34,6 @@ t.test('blocking accepts seed 04\'s optional reason body', async (t) => {
 })
 
 t.test('blocking twice and unblocking twice are idempotent', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   t.equal((await post(app, alice, `/users/${bob.user.id}/block`)).statusCode, 200)
@@ -47,7 +47,6 @@ t.test('blocking twice and unblocking twice are idempotent', async (t) => {
 })
 
 t.test('the blocked list is most recent first', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const carol = await registerUser(app)
@@ -58,7 +57,6 @@ t.test('the blocked list is most recent first', async (t) => {
 })
 
 t.test('blocking or unblocking yourself answers 400', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   for (const action of ['block', 'unblock']) {
     const res = await post(app, alice, `/users/${alice.user.id}/${action}`)
@@ -68,7 +66,6 @@ t.test('blocking or unblocking yourself answers 400', async (t) => {
 })
 
 t.test('blocking or unblocking an unknown user answers 404', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   for (const action of ['block', 'unblock']) {
     const res = await post(app, alice, `/users/999999/${action}`)
@@ -78,7 +75,6 @@ t.test('blocking or unblocking an unknown user answers 404', async (t) => {
 })
 
 t.test('userService.isBlocked is one-way and eitherBlocked sees both directions', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const carol = await registerUser(app)

@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
+// One app for the whole file: every test makes its own users, with usernames no other test searches for.
+const app = await buildTestApp(t, import.meta.url)
+
 async function search (app: FastifyInstance, as: TestUser, query: string) {
   return await app.inject({ method: 'GET', url: `${app.config.apiPrefix}/users?${query}`, headers: as.auth })
 }
@@ -10,7 +13,6 @@ async function search (app: FastifyInstance, as: TestUser, query: string) {
 const usernames = (body: { data: { users: Array<{ username: string }> } }): string[] => body.data.users.map((u) => u.username)
 
 t.test('GET /users?q= finds usernames starting with q, case-insensitively, alphabetically', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const me = await registerUser(app, { username: 'searcher_one' })
   await registerUser(app, { username: 'Marvin' })
   await registerUser(app, { username: 'martha' })
@@ -21,7 +23,6 @@ t.test('GET /users?q= finds usernames starting with q, case-insensitively, alpha
 })
 
 t.test('GET /users?q= returns 10 users by default and at most limit', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const me = await registerUser(app, { username: 'searcher_two' })
   for (let i = 0; i < 12; i += 1) await registerUser(app, { username: `crowd${String(i).padStart(2, '0')}` })
   const byDefault = await search(app, me, 'q=crowd')
@@ -32,7 +33,6 @@ t.test('GET /users?q= returns 10 users by default and at most limit', async (t) 
 })
 
 t.test('GET /users?q= matches LIKE wildcards literally', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const me = await registerUser(app, { username: 'searcher_three' })
   await registerUser(app, { username: 'wild_card' })
   await registerUser(app, { username: 'wildxcard' })
@@ -45,7 +45,6 @@ t.test('GET /users?q= matches LIKE wildcards literally', async (t) => {
 })
 
 t.test('GET /users?q= refuses a missing, empty or over-long q and a limit out of 1-20', async (t) => {
-  const app = await buildTestApp(t, import.meta.url)
   const me = await registerUser(app, { username: 'searcher_four' })
   for (const query of ['', 'q=', `q=${'a'.repeat(33)}`, 'q=a&limit=0', 'q=a&limit=21', 'q=a&limit=x']) {
     const res = await search(app, me, query)
