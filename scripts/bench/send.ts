@@ -28,6 +28,7 @@ const server = await startProcess(new URL('../../src/server.ts', import.meta.url
   ENCRYPTION_MASTER_KEY: randomBytes(32).toString('base64'),
   // The seed's per-user limits would cap a bench at 30 sends a minute per user.
   RATE_LIMIT_SCALE: '1000000',
+  DATABASE_POOL_SIZE: process.env.BENCH_POOL_SIZE ?? '20',
   LOG_LEVEL: 'warn',
   // BENCH_SERVER_NODE_OPTIONS=--cpu-prof profiles the server under load.
   NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? ''
