@@ -4,6 +4,9 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { countTap } from '../../scripts/test.ts'
 
@@ -80,7 +83,16 @@ t.test('npm test ends with "N passed, N failed" and fails when a test fails', as
   // --no-static: typecheck and lint of the whole project would only repeat what npm test itself runs.
   // The runner starts tap itself: tap's own variables must not make it think it is a child.
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(TAP|_TAP|NODE_V8_COVERAGE|NODE_OPTIONS)/.test(key)))
-  const child = spawn(process.execPath, ['scripts/test.ts', '--no-static', '--disable-coverage', 'test/fixtures/runner-sample.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  // A project of its own: a nested tap run in this checkout would share .tap/ (process info,
+  // coverage) with the suite that is running it, and each run clears the other's state.
+  const sandbox = mkdtempSync(join(tmpdir(), 'parley-runner-'))
+  t.teardown(() => { rmSync(sandbox, { recursive: true, force: true }) })
+  symlinkSync(join(root, 'node_modules'), join(sandbox, 'node_modules'))
+  for (const file of ['package.json', 'tsconfig.json', '.taprc', 'scripts/test.ts', 'test/fixtures/runner-sample.ts']) {
+    mkdirSync(dirname(join(sandbox, file)), { recursive: true })
+    copyFileSync(join(root, file), join(sandbox, file))
+  }
+  const child = spawn(process.execPath, ['scripts/test.ts', '--no-static', '--disable-coverage', 'test/fixtures/runner-sample.ts'], { cwd: sandbox, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
   child.stderr.resume()
