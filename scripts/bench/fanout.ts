@@ -1,7 +1,6 @@
 import WebSocket from 'ws'
-import { randomBytes, randomUUID } from 'node:crypto'
-import { createConnection } from 'mysql2/promise'
-import { argValue, freePort, percentile, report, rssMiB, startProcess, stopProcess } from './lib.ts'
+import { randomUUID } from 'node:crypto'
+import { argValue, percentile, report, rssMiB, startParley, stopProcess } from './lib.ts'
 
 /*
  * Parley fanout: one sender, N subscribers joined to one group over WebSocket, M persisted sends
@@ -10,33 +9,10 @@ import { argValue, freePort, percentile, report, rssMiB, startProcess, stopProce
  */
 const subscribers = argValue('subscribers', 99)
 const messages = argValue('messages', 200)
-const MYSQL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
-const database = 'parley_bench_fanout'
-
-const admin = await createConnection({ uri: MYSQL })
-await admin.query(`DROP DATABASE IF EXISTS \`${database}\``)
-await admin.end()
-const port = await freePort()
-const base = `http://127.0.0.1:${port}/mirror/api`
-const server = await startProcess(new URL('../../src/server.ts', import.meta.url).pathname, {
-  PORT: String(port),
-  DATABASE_URL: `${MYSQL}/${database}`,
-  REDIS_KEY_PREFIX: `pbench:${randomUUID()}:`,
-  JWT_SECRET: randomBytes(48).toString('base64url'),
-  ENCRYPTION_MASTER_KEY: randomBytes(32).toString('base64'),
-  RATE_LIMIT_SCALE: '1000000',
-  LOG_LEVEL: 'warn'
-}, `http://127.0.0.1:${port}/health`)
-
-async function post (path: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
-  const res = await fetch(base + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body)
-  })
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-  return (await res.json() as { data: Record<string, unknown> }).data
-}
+const parley = await startParley('parley_bench_fanout')
+const server = parley.process
+const port = parley.port
+const post = parley.post
 
 function open (token: string): Promise<WebSocket> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/mirror/groups/chat?token=${token}`)

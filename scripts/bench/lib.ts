@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { createConnection } from 'mysql2/promise'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
@@ -60,4 +62,50 @@ export function argValue (name: string, fallback: number): number {
   const raw = index >= 0 ? process.argv[index + 1] : undefined
   const value = raw === undefined ? NaN : Number(raw)
   return Number.isFinite(value) ? value : fallback
+}
+
+export const BENCH_MYSQL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
+
+export interface ParleyServer {
+  process: ChildProcess
+  port: number
+  /** POSTs JSON to the API and returns the envelope's data; throws on a non-2xx. */
+  post: (path: string, body: unknown, token?: string) => Promise<Record<string, unknown>>
+}
+
+/**
+ * Starts Parley (src/server.ts, its own process) on a freshly dropped database, with limits
+ * raised so the seed's per-user rates do not cap a benchmark. BENCH_SERVER_NODE_OPTIONS
+ * (e.g. --cpu-prof) and BENCH_POOL_SIZE reach the server.
+ */
+export async function startParley (database: string): Promise<ParleyServer> {
+  const admin = await createConnection({ uri: BENCH_MYSQL })
+  await admin.query(`DROP DATABASE IF EXISTS \`${database}\``)
+  await admin.end()
+  const port = await freePort()
+  const child = await startProcess(new URL('../../src/server.ts', import.meta.url).pathname, {
+    PORT: String(port),
+    DATABASE_URL: `${BENCH_MYSQL}/${database}`,
+    REDIS_KEY_PREFIX: `pbench:${randomUUID()}:`,
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    ENCRYPTION_MASTER_KEY: randomBytes(32).toString('base64'),
+    RATE_LIMIT_SCALE: '1000000',
+    DATABASE_POOL_SIZE: process.env.BENCH_POOL_SIZE ?? '20',
+    LOG_LEVEL: 'warn',
+    NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? ''
+  }, `http://127.0.0.1:${port}/health`)
+  const base = `http://127.0.0.1:${port}/mirror/api`
+  return {
+    process: child,
+    port,
+    async post (path, body, token) {
+      const res = await fetch(base + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body)
+      })
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+      return (await res.json() as { data: Record<string, unknown> }).data
+    }
+  }
 }
