@@ -53,7 +53,7 @@ export default fp(async function busPlugin (fastify) {
   }
 
   if (fastify.redisShared) {
-    const sub = fastify.redis.duplicate({ keyPrefix: '' })
+    const sub = fastify.redis.duplicate({ keyPrefix: '', enableAutoPipelining: false })
     subscriber = sub
     sub.on('error', (err: Error) => { fastify.log.warn({ err: { message: err.message } }, 'bus subscriber error') })
     sub.on('message', (channel: string, raw: string) => {
