@@ -12,6 +12,7 @@ import type { BusTarget } from '../../plugins/bus.ts'
 import { toPublicUser } from '../users/service.ts'
 import { ROLE_RANK, type Membership } from './guard.ts'
 import type { ChatSummary } from '../chat/service.ts'
+import { createMembershipCache } from './membership-cache.ts'
 import {
   createGroupRepository, type ChatListPosition, type GroupViewRow, type MemberState, type MemberWithUserRow
 } from './repository.ts'
@@ -182,6 +183,17 @@ const roleChangedEvent = (groupId: string, userId: number, role: MemberRole, cha
 export default fp(async function groupServicePlugin (fastify) {
   const groups = createGroupRepository(fastify.db)
   const users = fastify.userService
+  const memberships = createMembershipCache()
+
+  /** The group's type and the user's role, from the membership cache when they were seen a moment ago. */
+  async function accessByBin (groupIdBin: Buffer, userId: number): Promise<{ type: GroupType, role: MemberRole | null } | null> {
+    const key = groupIdBin.toString('hex')
+    const cached = memberships.get(key, userId)
+    if (cached !== null) return cached
+    const access = await groups.findAccess(groupIdBin, userId)
+    if (access?.role != null) memberships.remember(key, userId, { type: access.type, role: access.role })
+    return access
+  }
 
   fastify.decorateRequest('membership', null)
 
@@ -229,6 +241,7 @@ export default fp(async function groupServicePlugin (fastify) {
       if (actor === null) throw forbidden('You are not a member of this group')
       return await change({ trx, groupIdBin, type: group.type, actor }, outbox)
     })
+    memberships.forgetGroup(groupIdBin.toString('hex'))
     publish(outbox)
     return result
   }
@@ -487,14 +500,14 @@ export default fp(async function groupServicePlugin (fastify) {
     async getMembership (groupId, userId) {
       const groupIdBin = groupIdBinOf(groupId)
       if (groupIdBin === null) return null
-      const access = await groups.findAccess(groupIdBin, userId)
+      const access = await accessByBin(groupIdBin, userId)
       if (access?.role == null) return null
       return { groupId, groupIdBin, role: access.role, groupType: access.type }
     },
 
     async accessOf (groupId, userId) {
       const groupIdBin = groupIdBinOf(groupId)
-      return groupIdBin === null ? null : await groups.findAccess(groupIdBin, userId)
+      return groupIdBin === null ? null : await accessByBin(groupIdBin, userId)
     },
 
     async memberUserIds (groupId) {

@@ -1,0 +1,57 @@
+import type { GroupType, MemberRole } from '../../../db/database.ts'
+
+/** A member's standing in a group, as the guard needs it. */
+export interface MemberAccess {
+  type: GroupType
+  role: MemberRole
+}
+
+/**
+ * A membership seen this recently is trusted without asking the database again. Changes made on
+ * this instance drop the group's entries at once; other instances see them within this window,
+ * as with the session cache. Sends do not rely on it: the send transaction reads the sender's
+ * membership again under the group row lock (see send-batcher.ts).
+ */
+export const MEMBERSHIP_CACHE_MS = 1000
+const MAX_CACHED_MEMBERSHIPS = 50_000
+
+export interface MembershipCache {
+  get: (groupKey: string, userId: number) => MemberAccess | null
+  /** Remembers a member; non-members and missing groups are never remembered, so a join is seen at once everywhere. */
+  remember: (groupKey: string, userId: number, access: MemberAccess) => void
+  /** Drops every entry of the group: after any change to its members, roles or existence. */
+  forgetGroup: (groupKey: string) => void
+}
+
+export function createMembershipCache (ttlMs = MEMBERSHIP_CACHE_MS, now: () => number = Date.now): MembershipCache {
+  const groups = new Map<string, Map<number, { access: MemberAccess, seenAt: number }>>()
+  let size = 0
+
+  return {
+    get (groupKey, userId) {
+      const entry = groups.get(groupKey)?.get(userId)
+      if (entry === undefined) return null
+      if (now() - entry.seenAt >= ttlMs) return null
+      return entry.access
+    },
+    remember (groupKey, userId, access) {
+      if (size >= MAX_CACHED_MEMBERSHIPS) {
+        groups.clear()
+        size = 0
+      }
+      let members = groups.get(groupKey)
+      if (members === undefined) {
+        members = new Map()
+        groups.set(groupKey, members)
+      }
+      if (!members.has(userId)) size++
+      members.set(userId, { access, seenAt: now() })
+    },
+    forgetGroup (groupKey) {
+      const members = groups.get(groupKey)
+      if (members === undefined) return
+      size -= members.size
+      groups.delete(groupKey)
+    }
+  }
+}
