@@ -1,5 +1,6 @@
 import { Kysely, MysqlDialect, Migrator, type MigrationResultSet } from 'kysely'
 import { createConnection, createPool, type Pool, type PoolOptions } from 'mysql2'
+import type { Pool as PromisePool } from 'mysql2/promise'
 import type { Database } from './database.ts'
 import { migrations } from './migrations/index.ts'
 
@@ -25,6 +26,15 @@ export function createDatabase (databaseUrl: string, connectionLimit = 10): { db
   const pool = createPool(poolOptions(databaseUrl, connectionLimit))
   const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) })
   return { db, pool }
+}
+
+/**
+ * A mysql2 pool (promise API) whose connections take several statements in one round trip, for
+ * the few hot paths written as fixed statement scripts (the send transaction). Only ever given
+ * SQL whose values are all placeholders.
+ */
+export function createStatementPool (databaseUrl: string, connectionLimit: number): PromisePool {
+  return createPool({ ...poolOptions(databaseUrl, connectionLimit), multipleStatements: true }).promise()
 }
 
 /** The database name of a mysql:// URL. */

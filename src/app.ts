@@ -19,6 +19,7 @@ import authRoutes from './modules/auth/routes.ts'
 import userRoutes from './modules/users/routes.ts'
 import groupRoutes from './modules/groups/routes.ts'
 import chatServicePlugin from './modules/chat/service.ts'
+import { SEND_LANES } from './modules/chat/send-batcher.ts'
 import chatRoutes from './modules/chat/routes.ts'
 import presenceService from './modules/presence/service.ts'
 import presenceRoutes from './modules/presence/routes.ts'
@@ -82,7 +83,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     void reply.header('x-request-id', request.id)
   })
 
-  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize })
+  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, statementPoolSize: SEND_LANES })
   await app.register(cryptoPlugin, { masterKey: config.encryptionMasterKey })
   await app.register(redisPlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
   await app.register(docsPlugin, { apiPrefix: config.apiPrefix })

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { createConnection } from 'mysql2/promise'
-import { createDatabase, migrateToLatest } from '../../db/connection.ts'
-import { chatRepository } from '../../src/modules/chat/repository.ts'
-import { createSendBatcher } from '../../src/modules/chat/send-batcher.ts'
+import { createDatabase, createStatementPool, migrateToLatest } from '../../db/connection.ts'
+import { SEND_LANES, createSendBatcher } from '../../src/modules/chat/send-batcher.ts'
 import { newId, toBin } from '../../src/lib/ids.ts'
 import { argValue, report } from './lib.ts'
 
 /*
  * The database's ceiling for sends on this machine: the real send transaction (counter, message
- * row, blind-index tokens) through the real group-commit batcher, with no HTTP, auth, crypto or
+ * row, blind-index tokens, the sender's membership) through the real group-commit batcher, with no HTTP, auth, crypto or
  * events in front of it. `--concurrency` producers each commit one message after another.
  */
 const MYSQL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
@@ -29,8 +28,10 @@ await db.insertInto('users').values({ email: 'bench@bench.test', username: 'benc
 const { id: userId } = await db.selectFrom('users').select('id').executeTakeFirstOrThrow()
 const groupBins = Array.from({ length: groups }, () => toBin(newId()))
 await db.insertInto('mirror_groups').values(groupBins.map((id, i) => ({ id, name: `g${i}`, type: 'group' as const }))).execute()
+await db.insertInto('mirror_group_members').values(groupBins.map((id) => ({ group_id: id, user_id: userId, role: 'owner' as const, joined_at: new Date() }))).execute()
 
-const batcher = createSendBatcher(db, chatRepository(db))
+const statementPool = createStatementPool(`${MYSQL}/${database}`, SEND_LANES)
+const batcher = createSendBatcher(statementPool)
 const latencies: number[] = []
 let committed = 0
 const deadline = performance.now() + seconds * 1000
@@ -57,7 +58,8 @@ await Promise.all(Array.from({ length: concurrency }, async () => {
       },
       tokens: Array.from({ length: tokensPerMessage }, () => randomBytes(16)),
       mentions: [],
-      threadRootBin: null
+      threadRootBin: null,
+      adminOnly: null
     })
     latencies.push(performance.now() - started)
     committed += 1
@@ -71,4 +73,4 @@ report('raw-send-transactions', {
   concurrency,
   groups
 })
-await db.destroy()
+await Promise.all([db.destroy(), statementPool.end()])

@@ -1,24 +1,31 @@
 import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
+import type { Pool } from 'mysql2/promise'
 import type { Database } from '../../db/database.ts'
-import { createDatabase } from '../../db/connection.ts'
+import { createDatabase, createStatementPool } from '../../db/connection.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     db: Kysely<Database>
+    /** Connections that take multi-statement scripts of placeholders: the send transaction's. */
+    statementPool: Pool
   }
 }
 
 export interface DbPluginOptions {
   databaseUrl: string
   poolSize: number
+  /** Connections of the statement pool (one per send lane). */
+  statementPoolSize: number
 }
 
-/** Kysely over a mysql2 pool; the pool closes with the app. */
+/** Kysely over a mysql2 pool, and the statement pool beside it; both close with the app. */
 export default fp<DbPluginOptions>(async function dbPlugin (fastify, opts) {
   const { db } = createDatabase(opts.databaseUrl, opts.poolSize)
+  const statementPool = createStatementPool(opts.databaseUrl, opts.statementPoolSize)
   fastify.decorate('db', db)
+  fastify.decorate('statementPool', statementPool)
   fastify.addHook('onClose', async () => {
-    await db.destroy()
+    await Promise.all([db.destroy(), statementPool.end()])
   })
 }, { name: 'db' })

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Selectable, Kysely, Transaction } from 'kysely'
-import type { Database, MessageEditsTable, MessageRow, NewMessage } from '../../../db/database.ts'
+import type { Database, MessageEditsTable, MessageRow } from '../../../db/database.ts'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
@@ -20,13 +20,6 @@ export interface ReactionRow {
   message_id: Buffer
   user_id: number
   emoji: string
-}
-
-export interface NewMention {
-  message_id: Buffer
-  mentioned_user_id: number
-  group_id: Buffer
-  mention_type: 'user' | 'everyone'
 }
 
 /** A replaced version of a message, sealed, as the edit history stores it. */
@@ -94,60 +87,6 @@ export function chatRepository (db: Kysely<Database>) {
   }
 
   return {
-    /**
-     * Takes the next seqs of several groups in two round trips whatever their number: one
-     * UPDATE bumps every counter (locking the rows, in primary-key order, until commit), then
-     * the new tops are read back under those locks. Group `g` gets top - count + 1 … top.
-     * Groups that are gone are missing from the result.
-     */
-    async takeSeqs (counts: Map<string, { groupBin: Buffer, count: number }>, now: Date, trx: Executor): Promise<Map<string, number>> {
-      const entries = [...counts.values()]
-      const [only] = entries
-      if (only === undefined) return new Map()
-      if (entries.length === 1) {
-        // One group, one round trip: LAST_INSERT_ID(expr) hands the new top back in the
-        // UPDATE's own reply (the connection's insert id).
-        const result = await trx.executeQuery(trx.updateTable('mirror_groups')
-          .set({ last_seq: sql<number>`LAST_INSERT_ID(last_seq + ${only.count})`, last_activity_at: now })
-          .where('id', '=', only.groupBin)
-          .compile())
-        if (result.numAffectedRows === 0n) return new Map()
-        if (result.insertId !== undefined) return new Map([[only.groupBin.toString('hex'), Number(result.insertId)]])
-      }
-      const ids = entries.map((e) => e.groupBin)
-      if (entries.length > 1) {
-        const increment = sql<number>`CASE id ${sql.join(entries.map((e) => sql`WHEN ${e.groupBin} THEN ${e.count}`), sql` `)} ELSE 0 END`
-        await trx.updateTable('mirror_groups')
-          .set({ last_seq: sql<number>`last_seq + ${increment}`, last_activity_at: now })
-          .where('id', 'in', ids)
-          .execute()
-      }
-      // (With one group, only a driver that drops the insert id gets here: read the counter, still under our lock.)
-      const rows = await trx.selectFrom('mirror_groups').select(['id', 'last_seq']).where('id', 'in', ids).execute()
-      return new Map(rows.map((row) => [row.id.toString('hex'), row.last_seq]))
-    },
-
-    /** One multi-row insert for a batch of messages. */
-    async insertMessages (rows: NewMessage[], trx: Executor): Promise<void> {
-      if (rows.length === 0) return
-      await trx.insertInto('mirror_group_messages').values(rows).execute()
-    },
-
-    async incrementReplyCount (groupBin: Buffer, rootBin: Buffer, trx: Executor, by = 1): Promise<void> {
-      await trx.updateTable('mirror_group_messages')
-        .set((eb) => ({ thread_reply_count: eb('thread_reply_count', '+', by) }))
-        .where('id', '=', rootBin)
-        .where('group_id', '=', groupBin)
-        .execute()
-    },
-
-    /** Multi-row inserts of search tokens (any number of messages), in bounded statements. */
-    async insertTokenRows (rows: Array<{ group_id: Buffer, token: Buffer, message_id: Buffer }>, trx: Executor): Promise<void> {
-      for (let i = 0; i < rows.length; i += TOKEN_ROWS_PER_STATEMENT) {
-        await trx.insertInto('mirror_group_message_search_tokens').values(rows.slice(i, i + TOKEN_ROWS_PER_STATEMENT)).execute()
-      }
-    },
-
     /** One multi-row insert for all of a message's tokens. */
     async insertSearchTokens (groupBin: Buffer, messageBin: Buffer, tokens: Buffer[], trx: Executor): Promise<void> {
       if (tokens.length === 0) return
@@ -156,8 +95,16 @@ export function chatRepository (db: Kysely<Database>) {
         .execute()
     },
 
-    async deleteSearchTokens (messageBin: Buffer, trx: Executor): Promise<void> {
-      await trx.deleteFrom('mirror_group_message_search_tokens').where('message_id', '=', messageBin).execute()
+    /**
+     * Removes a message's tokens. The index is keyed (group, token, message), so they are found
+     * by recomputing the tokens of the content they were made from.
+     */
+    async deleteSearchTokens (groupBin: Buffer, messageBin: Buffer, tokens: Buffer[], trx: Executor): Promise<void> {
+      for (let i = 0; i < tokens.length; i += TOKEN_ROWS_PER_STATEMENT) {
+        await trx.deleteFrom('mirror_group_message_search_tokens')
+          .where('group_id', '=', groupBin).where('token', 'in', tokens.slice(i, i + TOKEN_ROWS_PER_STATEMENT)).where('message_id', '=', messageBin)
+          .execute()
+      }
     },
 
     /** Which of these users are members of the group. */
@@ -171,11 +118,6 @@ export function chatRepository (db: Kysely<Database>) {
     async memberIds (groupBin: Buffer, trx: Executor = db): Promise<number[]> {
       const rows = await trx.selectFrom('mirror_group_members').select('user_id').where('group_id', '=', groupBin).execute()
       return rows.map((r) => r.user_id)
-    },
-
-    async insertMentions (rows: NewMention[], trx: Executor): Promise<void> {
-      if (rows.length === 0) return
-      await trx.insertInto('mirror_group_message_mentions').values(rows).execute()
     },
 
     /** True when the user and another member of the group block each other in either direction. */

@@ -1,17 +1,18 @@
-import type { Kysely } from 'kysely'
-import type { Database, NewMessage } from '../../../db/database.ts'
-import { notFound } from '../../lib/app-error.ts'
-import { isDeadlock, type chatRepository } from './repository.ts'
-
-type ChatRepository = ReturnType<typeof chatRepository>
+import type { Pool } from 'mysql2/promise'
+import { forbidden, notFound, type AppError } from '../../lib/app-error.ts'
+import { hasRole } from '../groups/guard.ts'
+import { isDeadlock } from './repository.ts'
+import { insertAndCommit, lockGroups, memberKey, rollback, type SendLocks, type SendRow, type StoredSend } from './send-transaction.ts'
 
 /** A sealed, validated message waiting for its seq and its commit. */
 export interface PendingMessage {
   /** The row without its seq, which the commit assigns. */
-  row: Omit<NewMessage, 'seq'>
+  row: SendRow
   tokens: Buffer[]
   mentions: Array<{ mentionedUserId: number, type: 'user' | 'everyone' }>
   threadRootBin: Buffer | null
+  /** Why the sender may not post unless they are an admin or the owner (a broadcast group, a system message); null when any member may. */
+  adminOnly: string | null
 }
 
 export interface SendBatcher {
@@ -26,89 +27,104 @@ interface Waiting {
   reject: (err: unknown) => void
 }
 
+interface Lane {
+  queue: Waiting[]
+  busy: boolean
+}
+
 /**
  * Groups are spread over this many lanes, each with at most one transaction in flight. A group
  * always uses the same lane, so concurrent transactions never wait on each other's group row
  * locks; sends that arrive while their lane is busy are gathered into its next transaction.
+ * The statement pool holds one connection per lane.
  */
-export const SEND_LANES = 8
+export const SEND_LANES = 4
 export const MAX_BATCH_MESSAGES = 128
-/** Sealed content and metadata per batch, far below max_allowed_packet (16 MiB on MariaDB). */
+/** Sealed content, metadata and tokens per batch, far below max_allowed_packet (16 MiB on MariaDB) even hex-encoded. */
 export const MAX_BATCH_BYTES = 2 * 1024 * 1024
 const DEADLOCK_ATTEMPTS = 3
+
+/** Either every message got its seq and committed, or some must not be stored and nothing was. */
+type Outcome = { seqs: number[], refused?: undefined } | { refused: Array<AppError | null> }
+
+/** Why phase 1's reads forbid storing a message, or null when it may be stored. */
+function refusalOf (message: PendingMessage, locks: SendLocks): AppError | null {
+  const { row, adminOnly } = message
+  if (!locks.tops.has(row.group_id.toString('hex'))) return notFound('Group')
+  const role = locks.roles.get(memberKey(row.group_id, row.sender_user_id))
+  if (role === undefined) return forbidden('You are not a member of this group')
+  if (adminOnly !== null && !hasRole(role, 'admin')) return forbidden(adminOnly)
+  return null
+}
 
 /**
  * Group commit for sends. A send is still one short transaction that assigns
  * `seq = last_seq + 1` under the group row's lock and commits before anything is acknowledged;
  * under load, one transaction carries every send that queued meanwhile: one counter update
- * per group, one multi-row insert of messages, one of search tokens, one fsync. Throughput
- * then follows the disk's commit rate times the batch size instead of the commit rate alone.
+ * per group, one multi-row insert of messages, one of search tokens, one fsync, in two round
+ * trips (send-transaction.ts). Throughput then follows the disk's commit rate times the batch
+ * size instead of the commit rate alone.
  *
- * A batch that fails (a duplicate clientMessageId, a deadlock) is rolled back whole and every
+ * The sender's membership is read again inside the transaction, under the group lock, so a
+ * member removed a moment ago cannot post whatever the guard's cache says. A message that must
+ * not be stored (no group any more, no membership, no right to post) is refused alone: the
+ * transaction is rolled back and the rest of the batch stored again without it. A batch that
+ * fails at insert (a duplicate clientMessageId, a deadlock) is rolled back whole and every
  * message in it is retried in a transaction of its own, so one bad send fails alone and the
  * caller sees exactly the error a lone send would have met.
+ *
+ * `pool` must allow multiple statements; every value in them is a placeholder.
  */
-export function createSendBatcher (db: Kysely<Database>, repo: ChatRepository): SendBatcher {
-  const lanes = Array.from({ length: SEND_LANES }, () => ({ queue: [] as Waiting[], busy: false }))
+export function createSendBatcher (pool: Pool): SendBatcher {
+  const lanes: Lane[] = Array.from({ length: SEND_LANES }, () => ({ queue: [], busy: false }))
 
-  async function store (batch: PendingMessage[]): Promise<Array<number | null>> {
-    return await db.transaction().execute(async (trx) => {
-      const counts = new Map<string, { groupBin: Buffer, count: number }>()
-      for (const { row } of batch) {
-        const key = row.group_id.toString('hex')
-        const entry = counts.get(key) ?? { groupBin: row.group_id, count: 0 }
-        entry.count += 1
-        counts.set(key, entry)
+  async function store (batch: PendingMessage[]): Promise<Outcome> {
+    const counts = new Map<string, { groupBin: Buffer, count: number }>()
+    const senders = new Map<string, { groupBin: Buffer, userId: number }>()
+    let activityAt = new Date(0)
+    for (const { row } of batch) {
+      const key = row.group_id.toString('hex')
+      const entry = counts.get(key) ?? { groupBin: row.group_id, count: 0 }
+      entry.count += 1
+      counts.set(key, entry)
+      senders.set(memberKey(row.group_id, row.sender_user_id), { groupBin: row.group_id, userId: row.sender_user_id })
+      if (row.created_at > activityAt) activityAt = row.created_at
+    }
+
+    const connection = await pool.getConnection()
+    let reusable = true
+    try {
+      const locks = await lockGroups(connection, counts, [...senders.values()], activityAt)
+      const refused = batch.map((message) => refusalOf(message, locks))
+      if (refused.some((r) => r !== null)) {
+        reusable = await rollback(connection)
+        return { refused }
       }
-      const latest = batch.reduce((at, { row }) => row.created_at instanceof Date && row.created_at > at ? row.created_at : at, new Date(0))
-      const tops = await repo.takeSeqs(counts, latest, trx)
       // Within a group, seqs follow the batch's order, which is arrival order.
-      const next = new Map([...tops].map(([key, top]) => [key, top - (counts.get(key)?.count ?? 0) + 1]))
-      const seqs = batch.map(({ row }) => {
-        const key = row.group_id.toString('hex')
-        const seq = next.get(key)
-        if (seq === undefined) return null
+      const next = new Map([...counts].map(([key, { count }]) => [key, (locks.tops.get(key) ?? 0) - count + 1]))
+      const stored: StoredSend[] = batch.map((message) => {
+        const key = message.row.group_id.toString('hex')
+        const seq = next.get(key) ?? 0
         next.set(key, seq + 1)
-        return seq
+        return { ...message, seq }
       })
-
-      const stored = batch.flatMap((message, index) => {
-        const seq = seqs[index]
-        return seq === null || seq === undefined ? [] : [{ message, seq }]
-      })
-      await repo.insertMessages(stored.map(({ message, seq }) => ({ ...message.row, seq })), trx)
-      await repo.insertTokenRows(stored.flatMap(({ message }) => message.tokens.map((token) => ({
-        group_id: message.row.group_id, token, message_id: message.row.id
-      }))), trx)
-      await repo.insertMentions(stored.flatMap(({ message }) => message.mentions.map((m) => ({
-        message_id: message.row.id, mentioned_user_id: m.mentionedUserId, group_id: message.row.group_id, mention_type: m.type
-      }))), trx)
-      const replies = new Map<string, { groupBin: Buffer, rootBin: Buffer, count: number }>()
-      for (const { message } of stored) {
-        if (message.threadRootBin === null) continue
-        const key = message.threadRootBin.toString('hex')
-        const entry = replies.get(key) ?? { groupBin: message.row.group_id, rootBin: message.threadRootBin, count: 0 }
-        entry.count += 1
-        replies.set(key, entry)
-      }
-      for (const key of [...replies.keys()].sort()) {
-        const { groupBin, rootBin, count } = replies.get(key) as { groupBin: Buffer, rootBin: Buffer, count: number }
-        await repo.incrementReplyCount(groupBin, rootBin, trx, count)
-      }
-      return seqs
-    })
-  }
-
-  function settle (waiting: Waiting, seq: number | null | undefined): void {
-    if (seq === null || seq === undefined) waiting.reject(notFound('Group'))
-    else waiting.resolve(seq)
+      await insertAndCommit(connection, stored)
+      return { seqs: stored.map((s) => s.seq) }
+    } catch (err) {
+      reusable = await rollback(connection)
+      throw err
+    } finally {
+      if (reusable) connection.release()
+      else connection.destroy()
+    }
   }
 
   async function storeAlone (waiting: Waiting): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const [seq] = await store([waiting.message])
-        settle(waiting, seq)
+        const outcome = await store([waiting.message])
+        if (outcome.refused !== undefined) waiting.reject(outcome.refused[0])
+        else waiting.resolve(outcome.seqs[0] as number)
         return
       } catch (err) {
         if (!isDeadlock(err) || attempt >= DEADLOCK_ATTEMPTS) {
@@ -120,21 +136,27 @@ export function createSendBatcher (db: Kysely<Database>, repo: ChatRepository): 
   }
 
   async function flush (batch: Waiting[]): Promise<void> {
-    if (batch.length === 1) {
-      await storeAlone(batch[0] as Waiting)
-      return
+    let pending = batch
+    while (pending.length > 1) {
+      let outcome: Outcome
+      try {
+        outcome = await store(pending.map((w) => w.message))
+      } catch {
+        await Promise.all(pending.map(storeAlone))
+        return
+      }
+      const { refused } = outcome
+      if (refused === undefined) {
+        pending.forEach((waiting, i) => { waiting.resolve(outcome.seqs[i] as number) })
+        return
+      }
+      pending.forEach((waiting, i) => { if (refused[i] != null) waiting.reject(refused[i]) })
+      pending = pending.filter((_, i) => refused[i] == null)
     }
-    let seqs: Array<number | null>
-    try {
-      seqs = await store(batch.map((w) => w.message))
-    } catch {
-      await Promise.all(batch.map(storeAlone))
-      return
-    }
-    batch.forEach((waiting, i) => { settle(waiting, seqs[i]) })
+    if (pending.length === 1) await storeAlone(pending[0] as Waiting)
   }
 
-  function drain (lane: { queue: Waiting[], busy: boolean }): void {
+  function drain (lane: Lane): void {
     if (lane.busy || lane.queue.length === 0) return
     const batch: Waiting[] = []
     let bytes = 0
@@ -153,9 +175,10 @@ export function createSendBatcher (db: Kysely<Database>, repo: ChatRepository): 
 
   return {
     async commit (message) {
-      const bytes = message.row.content.length + (message.row.metadata?.length ?? 0)
+      const { row, tokens } = message
+      const bytes = row.content.length + (row.metadata?.length ?? 0) + tokens.length * 48
       // UUIDv7 ends in random bits: the last byte spreads groups evenly over the lanes.
-      const lane = lanes[(message.row.group_id[15] ?? 0) % SEND_LANES] as { queue: Waiting[], busy: boolean }
+      const lane = lanes[(row.group_id[15] ?? 0) % SEND_LANES] as Lane
       return await new Promise<number>((resolve, reject) => {
         lane.queue.push({ message, bytes, resolve, reject })
         drain(lane)

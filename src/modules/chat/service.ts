@@ -21,6 +21,7 @@ import {
 import type { ChatMessageEvent } from '../../../schemas/events.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
 import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
+import { DecryptionError } from '../../lib/keyring.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import { hasRole, requireRole, type Membership } from '../groups/guard.ts'
 import { chatRepository, duplicateKeyOf, isDeadlock, type MessageView } from './repository.ts'
@@ -166,7 +167,7 @@ function previewOf (text: string): string {
 export function createChatService (fastify: FastifyInstance): ChatService {
   const db = fastify.db
   const repo = chatRepository(db)
-  const sendBatcher = createSendBatcher(db, repo)
+  const sendBatcher = createSendBatcher(fastify.statementPool)
   const keyring = fastify.keyring
   const bus = fastify.bus
   const broadcastContent = fastify.config.ws.broadcastContent
@@ -258,12 +259,10 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       const groupBin = membership.groupIdBin
       const content = checkContent(input.content)
       const contentType = input.contentType ?? 'text'
-      if (membership.groupType === 'broadcast' && !hasRole(membership.role, 'admin')) {
-        throw forbidden('Only admins and the owner can post in a broadcast group')
-      }
-      if (contentType === 'system' && !hasRole(membership.role, 'admin')) {
-        throw forbidden('Only admins and the owner can post system messages')
-      }
+      const adminOnly = membership.groupType === 'broadcast'
+        ? 'Only admins and the owner can post in a broadcast group'
+        : contentType === 'system' ? 'Only admins and the owner can post system messages' : null
+      if (adminOnly !== null && !hasRole(membership.role, 'admin')) throw forbidden(adminOnly)
       const clientMessageId = input.clientMessageId ?? null
       if (clientMessageId !== null && (typeof clientMessageId !== 'string' || clientMessageId.length < 1 || clientMessageId.length > CHAT_LIMITS.clientMessageIdMaxLength)) {
         throw invalid('clientMessageId', `clientMessageId must be 1-${CHAT_LIMITS.clientMessageIdMaxLength} characters`)
@@ -316,7 +315,8 @@ export function createChatService (fastify: FastifyInstance): ChatService {
           row: stored,
           tokens,
           mentions: [...mentioned].map(([mentionedUserId, type]) => ({ mentionedUserId, type })),
-          threadRootBin: rootBin
+          threadRootBin: rootBin,
+          adminOnly
         })
       } catch (err) {
         // The unique key on (group, sender, clientMessageId) makes a retry, however concurrent,
@@ -428,7 +428,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
             replaced_at: now,
             replaced_by: caller.user.id
           }, trx)
-          await repo.deleteSearchTokens(row.id, trx)
+          await repo.deleteSearchTokens(groupBin, row.id, keyring.indexTokens(groupId, old.content), trx)
           await repo.insertSearchTokens(groupBin, row.id, tokens, trx)
           return true
         })
@@ -450,11 +450,17 @@ export function createChatService (fastify: FastifyInstance): ChatService {
         throw forbidden('Only the sender or a group admin can delete this message')
       }
       if (row.is_deleted) return { deleted: true, messageId: id }
+      // A record that no longer decrypts can still be deleted; its tokens cannot be recomputed,
+      // and search never returns a deleted message anyway.
+      const content = await open(row).then((opened) => opened.content, (err: unknown) => {
+        if (err instanceof DecryptionError) return ''
+        throw err
+      })
       const deleted = await db.transaction().execute(async (trx) => {
         // The sealed content stays in the row for compliance; it is never served again and
         // no longer searchable.
         if (!await repo.softDelete(groupBin, row.id, caller.user.id, new Date(), trx)) return false
-        await repo.deleteSearchTokens(row.id, trx)
+        await repo.deleteSearchTokens(groupBin, row.id, keyring.indexTokens(groupId, content), trx)
         await repo.deletePin(groupBin, row.id, trx)
         return true
       })

@@ -72,8 +72,13 @@ export function createGroupRepository (db: Kysely<Database>) {
       await trx.updateTable('mirror_groups').set(changes).where('id', '=', groupId).execute()
     },
 
-    /** Deletes the group; its member rows (and other areas' rows) go with it by ON DELETE CASCADE. */
+    /**
+     * Deletes the group; its member rows (and other areas' rows) go with it by ON DELETE CASCADE,
+     * except the search index, which has no foreign key (one lock per token row on every send)
+     * and is removed by its group range here.
+     */
     async deleteGroup (groupId: Buffer, trx: Kysely<Database> = db): Promise<void> {
+      await trx.deleteFrom('mirror_group_message_search_tokens').where('group_id', '=', groupId).execute()
       await trx.deleteFrom('mirror_groups').where('id', '=', groupId).execute()
     },
 

@@ -46,3 +46,51 @@ t.test('a send to a group deleted meanwhile fails alone without failing the send
   t.match(last?.status === 'rejected' ? last.reason : null, { code: 'NOT_FOUND' })
   t.same(results.slice(0, 10).map((r) => r.status === 'fulfilled' && 'statusCode' in r.value ? r.value.statusCode : 0), Array(10).fill(201))
 })
+
+t.test('a member removed on another instance cannot post there, though that instance still trusts its cached membership', async (t) => {
+  const a = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
+  const b = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
+  const g = await createGroup(a, { memberCount: 1 })
+  const member = g.members[0]!
+  t.equal((await call(b, member, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'while a member' })).statusCode, 201)
+
+  t.equal((await call(a, g.owner, 'DELETE', `/groups/${g.groupId}/members/${member.user.id}`)).statusCode, 200)
+  t.not(await b.groupService.getMembership(g.groupId, member.user.id), null, 'instance b still holds the membership it read a moment ago')
+  const res = await call(b, member, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'after the removal' })
+  t.equal(res.statusCode, 403)
+  t.match(res.json(), { success: false, code: 'FORBIDDEN', error: 'You are not a member of this group' })
+  const rows = await a.db.selectFrom('mirror_group_messages').select('seq').where('group_id', '=', toBin(g.groupId)).where('sender_user_id', '=', member.user.id).execute()
+  t.same(rows.map((r) => r.seq), [1], 'only the message sent as a member is stored')
+  const counter = await a.db.selectFrom('mirror_groups').select('last_seq').where('id', '=', toBin(g.groupId)).executeTakeFirstOrThrow()
+  t.equal(counter.last_seq, 1, 'the refused send took no seq')
+})
+
+t.test('an admin demoted on another instance cannot post in a broadcast group there', async (t) => {
+  const a = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
+  const b = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
+  const g = await createGroup(a, { memberCount: 1, type: 'broadcast' })
+  t.equal((await call(b, g.admin, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'announcement' })).statusCode, 201)
+
+  t.equal((await call(a, g.owner, 'PATCH', `/groups/${g.groupId}/members/${g.admin.user.id}`, { role: 'member' })).statusCode, 200)
+  t.equal((await b.groupService.getMembership(g.groupId, g.admin.user.id))?.role, 'admin', 'instance b still holds the admin role it read')
+  const res = await call(b, g.admin, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'one more announcement' })
+  t.equal(res.statusCode, 403)
+  t.match(res.json(), { code: 'FORBIDDEN', error: 'Only admins and the owner can post in a broadcast group' })
+})
+
+t.test('a send refused inside a batch fails alone; the sends batched with it commit with gap-free seqs', async (t) => {
+  const a = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
+  const b = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
+  const g = await createGroup(a, { memberCount: 2 })
+  const [stays, leaves] = g.members as [typeof g.owner, typeof g.owner]
+  t.equal((await call(b, leaves, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'hello' })).statusCode, 201)
+  t.equal((await call(a, g.owner, 'DELETE', `/groups/${g.groupId}/members/${leaves.user.id}`)).statusCode, 200)
+
+  const sends = Array.from({ length: 21 }, (_, i) => i === 10
+    ? call(b, leaves, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'from outside' })
+    : call(b, i % 2 === 0 ? stays : g.owner, 'POST', `/groups/${g.groupId}/chat/messages`, { content: `message ${i}` }))
+  const statuses = (await Promise.all(sends)).map((r) => r.statusCode)
+  t.same(statuses, statuses.map((_, i) => i === 10 ? 403 : 201))
+  const rows = await a.db.selectFrom('mirror_group_messages').select('seq').where('group_id', '=', toBin(g.groupId)).orderBy('seq').execute()
+  t.same(rows.map((r) => r.seq), Array.from({ length: 21 }, (_, i) => i + 1), 'the first message and the 20 members\' sends: 1..21')
+})

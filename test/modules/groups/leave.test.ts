@@ -104,6 +104,20 @@ t.test('the last member leaving deletes the group and the group hears chat:group
   t.equal((await call(app, alice, 'GET', `/groups/${groupId}`)).statusCode, 404)
 })
 
+t.test('a deleted group takes its messages and their search index with it', async (t) => {
+  const alice = await registerUser(app)
+  const groupId = await createGroup(app, alice)
+  const sent = await call(app, alice, 'POST', `/groups/${groupId}/chat/messages`, { content: 'searchable words before the end' })
+  t.equal(sent.statusCode, 201)
+  const tokensOf = async (): Promise<number> => (await app.db.selectFrom('mirror_group_message_search_tokens').select('token')
+    .where('group_id', '=', toBin(groupId)).execute()).length
+  t.ok(await tokensOf() > 0, 'the message was indexed')
+  t.equal((await call(app, alice, 'POST', `/groups/${groupId}/leave`)).statusCode, 200)
+  t.equal(await tokensOf(), 0, 'no token row outlives the group')
+  const messages = await app.db.selectFrom('mirror_group_messages').select('id').where('group_id', '=', toBin(groupId)).execute()
+  t.equal(messages.length, 0)
+})
+
 t.test('everyone leaving at once deletes the group exactly once', async (t) => {
   const owner = await registerUser(app)
   const members = [await registerUser(app), await registerUser(app), await registerUser(app), await registerUser(app), await registerUser(app)]
