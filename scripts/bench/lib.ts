@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createConnection } from 'mysql2/promise'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
 /** A free TCP port on loopback. */
@@ -45,6 +45,31 @@ export async function stopProcess (child: ChildProcess): Promise<void> {
   child.kill('SIGTERM')
   await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))])
   if (child.exitCode === null) child.kill('SIGKILL')
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc; 0 when it is not readable. */
+export function cpuMs (pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces) start at ") ": utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS_PER_SECOND
+  } catch {
+    return 0
+  }
+}
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** The pid of the local database server (mariadbd or mysqld), to count its CPU too; null when none runs here. */
+export function databaseServerPid (): number | null {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const name = readFileSync(`/proc/${entry}/comm`, 'utf8').trim()
+      if (name === 'mariadbd' || name === 'mysqld') return Number(entry)
+    } catch {}
+  }
+  return null
 }
 
 export function percentile (sorted: number[], p: number): number {

@@ -1,7 +1,7 @@
 import autocannon from 'autocannon'
 import { randomUUID } from 'node:crypto'
 import { createConnection } from 'mysql2/promise'
-import { BENCH_MYSQL, argValue, report, rssMiB, startParley, stopProcess } from './lib.ts'
+import { BENCH_MYSQL, argValue, cpuMs, databaseServerPid, report, rssMiB, startParley, stopProcess } from './lib.ts'
 
 /*
  * Persisted sends per second through the whole REST path (auth, rate limit, membership guard,
@@ -34,7 +34,14 @@ try {
   }
 
   let next = 0
-  const result = await autocannon({
+  const commits = async (): Promise<number> => {
+    const [[row]] = await admin.query("SHOW GLOBAL STATUS LIKE 'Com_commit'") as unknown as [[{ Value: string }]]
+    return Number(row.Value)
+  }
+  const commitsBefore = await commits()
+  const databasePid = databaseServerPid()
+  const cpuBefore = { server: cpuMs(server.pid ?? 0), database: databasePid === null ? 0 : cpuMs(databasePid), bench: cpuMs(process.pid) }
+  const run = await autocannon({
     url: `http://127.0.0.1:${parley.port}/mirror/api`,
     connections,
     duration,
@@ -51,18 +58,32 @@ try {
       }
     }]
   })
+  const result = { ok: run['2xx'], failed: run.non2xx + run.errors, seconds: run.duration, p50ms: run.latency.p50, p99ms: run.latency.p99, loadCpuMs: cpuMs(process.pid) - cpuBefore.bench }
 
+  const cpuUsed = {
+    server: cpuMs(server.pid ?? 0) - cpuBefore.server,
+    database: databasePid === null ? 0 : cpuMs(databasePid) - cpuBefore.database,
+    load: result.loadCpuMs
+  }
+  const transactions = await commits() - commitsBefore
+  const perSendUs = (ms: number): number => Math.round(ms * 1000 / Math.max(1, result.ok))
   const [[counted]] = await admin.query(`SELECT COUNT(*) AS n FROM \`${database}\`.mirror_group_messages`) as unknown as [[{ n: number }]]
   report('parley-send', {
-    sendsPerSecond: Math.round(result['2xx'] / result.duration),
-    p50ms: result.latency.p50,
-    p99ms: result.latency.p99,
-    responses2xx: result['2xx'],
-    non2xx: result.non2xx,
+    sendsPerSecond: Math.round(result.ok / result.seconds),
+    p50ms: result.p50ms,
+    p99ms: result.p99ms,
+    responses2xx: result.ok,
+    failed: result.failed,
     rowsPersisted: Number(counted.n),
+    // Sends per committed transaction: the group commit's batch size (every COMMIT on the server counts).
+    sendsPerCommit: Math.round(10 * result.ok / Math.max(1, transactions)) / 10,
     groups,
     connections,
-    serverRssMiB: rssMiB(server.pid ?? 0)
+    serverRssMiB: rssMiB(server.pid ?? 0),
+    // CPU per persisted send: what bounds throughput when every process shares the machine's cores.
+    serverCpuUsPerSend: perSendUs(cpuUsed.server),
+    databaseCpuUsPerSend: perSendUs(cpuUsed.database),
+    loadGeneratorCpuUsPerSend: perSendUs(cpuUsed.load)
   })
 } finally {
   await stopProcess(server)

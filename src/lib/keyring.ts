@@ -70,6 +70,8 @@ export const IV_BYTES = 12
 export const TAG_BYTES = 16
 export const INDEX_TOKEN_BYTES = 16
 export const DEFAULT_MAX_CACHED_GROUPS = 5000
+/** (group, word) → token pairs kept in memory, least recently used evicted (~10 MiB). */
+const RECENT_TOKENS = 50_000
 /**
  * Encryptions use the newest version this instance has seen in the last few seconds. A rotation
  * made here is used at once; one made by another instance (or the rotate script) is picked up
@@ -240,6 +242,8 @@ export function createKeyring (options: KeyringOptions): Keyring {
   const newestTtlMs = options.newestVersionTtlMs ?? DEFAULT_NEWEST_VERSION_TTL_MS
   const groups = new BoundedCache<string, GroupKeys>(maxGroups)
   const indexKeys = new BoundedCache<string, KeyObject>(maxGroups)
+  /** Tokens of recently seen (group, word) pairs: chat words repeat, and an HMAC costs more than a lookup. */
+  const recentTokens = new BoundedCache<string, Buffer>(RECENT_TOKENS)
   /** One load per group (or group and version) at a time, however many requests wait for it. */
   const loading = new Map<string, Promise<{ version: number, key: KeyObject }>>()
 
@@ -347,8 +351,17 @@ export function createKeyring (options: KeyringOptions): Keyring {
   function tokens (groupId: string, text: string): Buffer[] {
     const terms = searchTerms(text)
     if (terms.length === 0) return []
-    const key = indexKey(canonicalGroupId(groupId))
-    return terms.map((term) => createHmac('sha256', key).update(term, 'utf8').digest().subarray(0, INDEX_TOKEN_BYTES))
+    const id = canonicalGroupId(groupId)
+    const key = indexKey(id)
+    return terms.map((term) => {
+      const cacheKey = `${id}|${term}`
+      let token = recentTokens.get(cacheKey)
+      if (token === undefined) {
+        token = createHmac('sha256', key).update(term, 'utf8').digest().subarray(0, INDEX_TOKEN_BYTES)
+        recentTokens.set(cacheKey, token)
+      }
+      return token
+    })
   }
 
   return {
