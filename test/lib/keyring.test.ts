@@ -57,6 +57,17 @@ t.test('the ciphertext is iv | tag | data with a fresh IV each time, and never h
   t.equal(a.ciphertext.indexOf(Buffer.from('secret')), -1)
 })
 
+t.test('a thousand encryptions use a thousand different IVs', async (t) => {
+  const keyring = instance()
+  const groupId = newId()
+  const ivs = new Set<string>()
+  for (let i = 0; i < 1000; i++) {
+    const sealed = await keyring.encrypt(groupId, 'same text', content(newId()))
+    ivs.add(sealed.ciphertext.subarray(0, 12).toString('hex'))
+  }
+  t.equal(ivs.size, 1000)
+})
+
 t.test('a ciphertext with any byte flipped does not decrypt', async (t) => {
   const keyring = instance()
   const groupId = newId()
@@ -290,6 +301,17 @@ t.test('the same text gives the same tokens in one group, on any instance, and d
   t.ok(a.every((x) => !other.has(x.toString('hex'))))
   const wrongMaster = new Set(instance({ masterKey: randomBytes(32) }).indexTokens(groupId, 'quarterly report').map((x) => x.toString('hex')))
   t.ok(a.every((x) => !wrongMaster.has(x.toString('hex'))), 'tokens are keyed by the master key')
+})
+
+t.test('one instance keeps the tokens of recent words apart per group', async (t) => {
+  const keyring = instance()
+  const [first, second] = [newId(), newId()]
+  const a = keyring.indexTokens(first, 'quarterly report').map((x) => x.toString('hex'))
+  const again = keyring.indexTokens(first, 'report quarterly').map((x) => x.toString('hex'))
+  t.same(new Set(again), new Set(a), 'the same words in the same group give the same tokens')
+  const other = new Set(keyring.indexTokens(second, 'quarterly report').map((x) => x.toString('hex')))
+  t.ok(a.every((x) => !other.has(x)), 'a word seen in one group is tokenized anew for another')
+  t.same(keyring.queryTokens(first.toUpperCase(), 'QUARTERLY').map((x) => x.toString('hex')), [a[0]], 'however the group id is spelled')
 })
 
 t.test('a query without a searchable word has no tokens', async (t) => {
