@@ -24,6 +24,8 @@ export const REDIS_CONNECT_TIMEOUT_MS = 2000
 export const REDIS_COMMAND_TIMEOUT_MS = 1000
 /** Commands queued while disconnected fail after this many reconnect attempts instead of piling up. */
 export const REDIS_MAX_RETRIES_PER_REQUEST = 1
+/** How long shutdown waits for Redis to answer the commands already sent. */
+export const REDIS_QUIT_TIMEOUT_MS = 1000
 
 export function createRedis (url: string | null, keyPrefix: string): Redis {
   if (url === null) {
@@ -52,6 +54,16 @@ export default fp<RedisPluginOptions>(async function redisPlugin (fastify, opts)
   fastify.decorate('redisShared', opts.url !== null)
   fastify.decorate('redisName', (name: string) => opts.keyPrefix + name)
   fastify.addHook('onClose', async () => {
-    redis.disconnect()
+    // QUIT is answered after every command already sent, so the last events published before
+    // shutdown still reach other instances; a Redis that does not answer is cut off.
+    if (redis.status !== 'ready') {
+      redis.disconnect()
+      return
+    }
+    // Auto-pipelined commands leave on the next tick: let those of this turn go before QUIT.
+    await new Promise((resolve) => { setImmediate(resolve) })
+    const cutOff = setTimeout(() => { redis.disconnect() }, REDIS_QUIT_TIMEOUT_MS)
+    await redis.quit().catch(() => { redis.disconnect() })
+    clearTimeout(cutOff)
   })
 }, { name: 'redis' })

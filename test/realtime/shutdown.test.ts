@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import WebSocket from 'ws'
+import type { ServerEvent } from '../../schemas/events.ts'
+import { buildApp } from '../../src/app.ts'
 import { createDatabase } from '../../db/connection.ts'
 import { toBin } from '../../src/lib/ids.ts'
 import { buildTestApp, testConfig } from '../helpers/app.ts'
@@ -52,4 +55,30 @@ t.test('a draining instance is not ready and refuses new upgrades', async (t) =>
     ws.on('error', () => {})
   })
   t.equal(status, 503)
+})
+
+t.test('events published in the last turn before close still reach the other instances', async (t) => {
+  const closing = await buildApp(await testConfig(import.meta.url))
+  await closing.ready()
+  const staying = await buildTestApp(t, import.meta.url)
+  const target = { groupId: randomUUID() }
+  const received: ServerEvent[] = []
+  let wake = (): void => {}
+  staying.bus.subscribe(target, (event) => { received.push(event); wake() })
+  const arrived = async (n: number): Promise<void> => {
+    const deadline = Date.now() + 5000
+    while (received.length < n && Date.now() < deadline) {
+      await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 50) })
+    }
+  }
+  const event = (n: number): ServerEvent => ({ type: 'chat:typing', payload: { groupId: target.groupId, userId: n, username: `u${n}`, isTyping: true } })
+  // The subscription is in place once a first event makes it across.
+  closing.bus.publish(target, event(0))
+  await arrived(1)
+  t.equal(received.length, 1)
+
+  for (let n = 1; n <= 50; n++) closing.bus.publish(target, event(n))
+  await closing.close()
+  await arrived(51)
+  t.equal(received.length, 51, 'none of the 50 was dropped by the shutdown')
 })
