@@ -67,7 +67,7 @@ await Promise.all(Array.from({ length: concurrency }, async () => {
 }))
 latencies.sort((a, b) => a - b)
 report('raw-send-transactions', {
-  commitsPerSecond: Math.round(committed / seconds),
+  sendsPerSecond: Math.round(committed / seconds),
   p50ms: Math.round(latencies[Math.floor(latencies.length / 2)] ?? 0),
   p99ms: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0),
   concurrency,
