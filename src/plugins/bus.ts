@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { ServerEvent } from '../../schemas/events.ts'
+import { REDIS_QUIT_TIMEOUT_MS } from './redis.ts'
 
 /** Where an event goes: everyone subscribed to a group, or every connection of one user. */
 export type BusTarget = { groupId: string } | { userId: number }
@@ -39,6 +40,9 @@ export default fp(async function busPlugin (fastify) {
   const listeners = new Map<string, Set<BusListener>>()
   const prefix = fastify.redisName('bus:')
   let subscriber: Redis | null = null
+  // Publishes not yet answered by Redis: shutdown waits for them, so the last events before it
+  // still reach the other instances.
+  const unanswered = new Set<Promise<unknown>>()
 
   function deliver (channel: string, event: ServerEvent): void {
     const set = listeners.get(channel)
@@ -70,9 +74,10 @@ export default fp(async function busPlugin (fastify) {
       deliver(channel, event)
       if (fastify.redisShared) {
         const envelope: Envelope = { origin, event }
-        fastify.redis.publish(prefix + channel, JSON.stringify(envelope)).catch((err: Error) => {
+        const published = fastify.redis.publish(prefix + channel, JSON.stringify(envelope)).catch((err: Error) => {
           fastify.log.warn({ err: { message: err.message }, channel }, 'bus publish failed; local delivery only')
-        })
+        }).finally(() => { unanswered.delete(published) })
+        unanswered.add(published)
       }
     },
     subscribe (target, listener) {
@@ -99,8 +104,16 @@ export default fp(async function busPlugin (fastify) {
   }
 
   fastify.decorate('bus', bus)
+  // Runs before the Redis plugin's own close (hooks close in reverse order of registration).
   fastify.addHook('onClose', async () => {
     listeners.clear()
     subscriber?.disconnect()
+    if (unanswered.size === 0) return
+    let cutOff: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.allSettled(unanswered),
+      new Promise((resolve) => { cutOff = setTimeout(resolve, REDIS_QUIT_TIMEOUT_MS) })
+    ])
+    clearTimeout(cutOff)
   })
 }, { name: 'bus', dependencies: ['redis'] })

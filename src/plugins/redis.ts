@@ -24,7 +24,7 @@ export const REDIS_CONNECT_TIMEOUT_MS = 2000
 export const REDIS_COMMAND_TIMEOUT_MS = 1000
 /** Commands queued while disconnected fail after this many reconnect attempts instead of piling up. */
 export const REDIS_MAX_RETRIES_PER_REQUEST = 1
-/** How long shutdown waits for Redis to answer the commands already sent. */
+/** How long shutdown waits for Redis to answer what was sent (the bus's last publishes, QUIT). */
 export const REDIS_QUIT_TIMEOUT_MS = 1000
 
 export function createRedis (url: string | null, keyPrefix: string): Redis {
@@ -60,8 +60,6 @@ export default fp<RedisPluginOptions>(async function redisPlugin (fastify, opts)
       redis.disconnect()
       return
     }
-    // Auto-pipelined commands leave on the next tick: let those of this turn go before QUIT.
-    await new Promise((resolve) => { setImmediate(resolve) })
     const cutOff = setTimeout(() => { redis.disconnect() }, REDIS_QUIT_TIMEOUT_MS)
     await redis.quit().catch(() => { redis.disconnect() })
     clearTimeout(cutOff)
