@@ -14,11 +14,16 @@ export interface MemberAccess {
  */
 export const MEMBERSHIP_CACHE_MS = 1000
 const MAX_CACHED_MEMBERSHIPS = 50_000
+/** Member ids held across every cached member list. */
+const MAX_CACHED_MEMBER_IDS = 200_000
 
 export interface MembershipCache {
   get: (groupKey: string, userId: number) => MemberAccess | null
   /** Remembers a member; non-members and missing groups are never remembered, so a join is seen at once everywhere. */
   remember: (groupKey: string, userId: number, access: MemberAccess) => void
+  /** The group's member ids, as last read; only counts are built on it (a send's ack), never access. */
+  memberIds: (groupKey: string) => readonly number[] | null
+  rememberMemberIds: (groupKey: string, userIds: readonly number[]) => void
   /** Drops every entry of the group: after any change to its members, roles or existence. */
   forgetGroup: (groupKey: string) => void
 }
@@ -26,6 +31,8 @@ export interface MembershipCache {
 export function createMembershipCache (ttlMs = MEMBERSHIP_CACHE_MS, now: () => number = Date.now): MembershipCache {
   const groups = new Map<string, Map<number, { access: MemberAccess, seenAt: number }>>()
   let size = 0
+  const memberLists = new Map<string, { userIds: readonly number[], seenAt: number }>()
+  let listedIds = 0
 
   return {
     get (groupKey, userId) {
@@ -47,7 +54,25 @@ export function createMembershipCache (ttlMs = MEMBERSHIP_CACHE_MS, now: () => n
       if (!members.has(userId)) size++
       members.set(userId, { access, seenAt: now() })
     },
+    memberIds (groupKey) {
+      const list = memberLists.get(groupKey)
+      if (list === undefined || now() - list.seenAt >= ttlMs) return null
+      return list.userIds
+    },
+    rememberMemberIds (groupKey, userIds) {
+      if (listedIds + userIds.length > MAX_CACHED_MEMBER_IDS) {
+        memberLists.clear()
+        listedIds = 0
+      }
+      listedIds += userIds.length - (memberLists.get(groupKey)?.userIds.length ?? 0)
+      memberLists.set(groupKey, { userIds, seenAt: now() })
+    },
     forgetGroup (groupKey) {
+      const list = memberLists.get(groupKey)
+      if (list !== undefined) {
+        listedIds -= list.userIds.length
+        memberLists.delete(groupKey)
+      }
       const members = groups.get(groupKey)
       if (members === undefined) return
       size -= members.size

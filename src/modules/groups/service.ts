@@ -80,8 +80,8 @@ export interface GroupService {
   getMembership: (groupId: string, userId: number) => Promise<Membership | null>
   /** The group's type and the user's role in it (null if not a member); null for no group. */
   accessOf: (groupId: string, userId: number) => Promise<{ type: GroupType, role: MemberRole | null } | null>
-  /** Every member's user id. */
-  memberUserIds: (groupId: string) => Promise<number[]>
+  /** Every member's user id, as of at most MEMBERSHIP_CACHE_MS ago (changes on this instance at once): for counts, not access. */
+  memberUserIds: (groupId: string) => Promise<readonly number[]>
   /** Every group the user is a member of. */
   groupIdsOf: (userId: number) => Promise<string[]>
 }
@@ -512,7 +512,13 @@ export default fp(async function groupServicePlugin (fastify) {
 
     async memberUserIds (groupId) {
       const groupIdBin = groupIdBinOf(groupId)
-      return groupIdBin === null ? [] : await groups.memberUserIds(groupIdBin)
+      if (groupIdBin === null) return []
+      const key = groupIdBin.toString('hex')
+      const cached = memberships.memberIds(key)
+      if (cached !== null) return cached
+      const userIds = await groups.memberUserIds(groupIdBin)
+      memberships.rememberMemberIds(key, userIds)
+      return userIds
     },
 
     async groupIdsOf (userId) {

@@ -153,9 +153,28 @@ t.test('groupService answers other areas: membership, member ids, a user\'s grou
   t.equal(await app.groupService.getMembership(groupId, carol.user.id), null)
   t.equal(await app.groupService.getMembership('0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', alice.user.id), null)
   t.equal(await app.groupService.getMembership('junk', alice.user.id), null)
-  t.same((await app.groupService.memberUserIds(groupId)).sort((a, b) => a - b), [alice.user.id, bob.user.id].sort((a, b) => a - b))
+  t.same([...await app.groupService.memberUserIds(groupId)].sort((a, b) => a - b), [alice.user.id, bob.user.id].sort((a, b) => a - b))
   t.same((await app.groupService.groupIdsOf(bob.user.id)).sort(), [groupId, other].sort())
   t.same(await app.groupService.groupIdsOf(carol.user.id), [])
+})
+
+t.test('member ids are read once per window, and a change on this instance shows at once', async (t) => {
+  const [alice, bob, carol] = [await registerUser(app), await registerUser(app), await registerUser(app)]
+  const groupId = await createGroup(app, alice, { name: 'Counted', type: 'group', memberIds: [bob.user.id] })
+  const sorted = async (): Promise<number[]> => [...await app.groupService.memberUserIds(groupId)].sort((a, b) => a - b)
+  t.same(await sorted(), [alice.user.id, bob.user.id].sort((a, b) => a - b))
+  // A row written behind the service's back is not seen within the window: the list was cached.
+  await app.db.insertInto('mirror_group_members')
+    .values({ group_id: toBin(groupId), user_id: carol.user.id, role: 'member', joined_at: new Date() }).execute()
+  t.notOk((await sorted()).includes(carol.user.id), 'served from the cache')
+  await app.db.deleteFrom('mirror_group_members').where('group_id', '=', toBin(groupId)).where('user_id', '=', carol.user.id).execute()
+  // Through the service, the change drops the cached list.
+  const added = await call(app, alice, 'POST', `/groups/${groupId}/members`, { userId: carol.user.id })
+  t.equal(added.statusCode, 201)
+  t.same(await sorted(), [alice.user.id, bob.user.id, carol.user.id].sort((a, b) => a - b))
+  const removed = await call(app, alice, 'DELETE', `/groups/${groupId}/members/${bob.user.id}`)
+  t.equal(removed.statusCode, 200)
+  t.same(await sorted(), [alice.user.id, carol.user.id].sort((a, b) => a - b))
 })
 
 t.test('a group at MAX_GROUP_MEMBERS refuses one more member with 409, by join or by add', async (t) => {

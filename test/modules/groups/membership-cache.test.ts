@@ -36,3 +36,21 @@ t.test('the same member remembered again is refreshed, not counted twice', async
   now = 150
   t.same(cache.get('g', 1), { type: 'group', role: 'owner' }, 'the newer entry, fresh from its own read')
 })
+
+t.test('a group\'s member ids are kept for the window and dropped with the group', async (t) => {
+  let now = 0
+  const cache = createMembershipCache(100, () => now)
+  t.equal(cache.memberIds('g'), null)
+  cache.rememberMemberIds('g', [1, 2])
+  cache.rememberMemberIds('h', [3])
+  t.same(cache.memberIds('g'), [1, 2])
+  now = 99
+  t.same(cache.memberIds('g'), [1, 2], 'fresh just before the window ends')
+  now = 100
+  t.equal(cache.memberIds('g'), null, 'stale at the end of the window')
+  cache.rememberMemberIds('g', [1])
+  cache.rememberMemberIds('h', [3])
+  cache.forgetGroup('g')
+  t.equal(cache.memberIds('g'), null, 'gone with the group')
+  t.same(cache.memberIds('h'), [3], 'other groups keep theirs')
+})
