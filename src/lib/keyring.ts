@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto'
 import type { Kysely, Transaction } from 'kysely'
+import { LRUCache } from 'lru-cache'
 import type { Database } from '../../db/database.ts'
 import { fromBin, toBin } from './ids.ts'
 import { searchTerms } from './search-tokens.ts'
@@ -142,38 +143,6 @@ export function groupKeyRepository (db: Kysely<Database>) {
   }
 }
 
-/** A Map that forgets its least recently used entries beyond a bound. */
-class BoundedCache<K, V> {
-  readonly #max: number
-  readonly #entries = new Map<K, V>()
-
-  constructor (max: number) {
-    this.#max = max
-  }
-
-  get (key: K): V | undefined {
-    const value = this.#entries.get(key)
-    if (value !== undefined) {
-      this.#entries.delete(key)
-      this.#entries.set(key, value)
-    }
-    return value
-  }
-
-  set (key: K, value: V): void {
-    this.#entries.delete(key)
-    this.#entries.set(key, value)
-    if (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next()
-      if (oldest.done !== true) this.#entries.delete(oldest.value)
-    }
-  }
-
-  delete (key: K): void {
-    this.#entries.delete(key)
-  }
-}
-
 /**
  * Random IVs cut from a pool refilled in 4 KiB blocks: one CSPRNG call per ~340 seals instead of
  * one each. Each IV is used once; the pool is never reread.
@@ -240,10 +209,10 @@ export function createKeyring (options: KeyringOptions): Keyring {
   const repository = groupKeyRepository(options.db)
   const maxGroups = options.maxCachedGroups ?? DEFAULT_MAX_CACHED_GROUPS
   const newestTtlMs = options.newestVersionTtlMs ?? DEFAULT_NEWEST_VERSION_TTL_MS
-  const groups = new BoundedCache<string, GroupKeys>(maxGroups)
-  const indexKeys = new BoundedCache<string, KeyObject>(maxGroups)
+  const groups = new LRUCache<string, GroupKeys>({ max: maxGroups })
+  const indexKeys = new LRUCache<string, KeyObject>({ max: maxGroups })
   /** Tokens of recently seen (group, word) pairs: chat words repeat, and an HMAC costs more than a lookup. */
-  const recentTokens = new BoundedCache<string, Buffer>(RECENT_TOKENS)
+  const recentTokens = new LRUCache<string, Buffer>({ max: RECENT_TOKENS })
   /** One load per group (or group and version) at a time, however many requests wait for it. */
   const loading = new Map<string, Promise<{ version: number, key: KeyObject }>>()
 
