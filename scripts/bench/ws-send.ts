@@ -46,6 +46,11 @@ try {
   let refused = 0
   let sending = true
   let n = 0
+  const commits = async (): Promise<number> => {
+    const [[row]] = await admin.query("SHOW GLOBAL STATUS LIKE 'Com_commit'") as unknown as [[{ Value: string }]]
+    return Number(row.Value)
+  }
+  const commitsBefore = await commits()
   const databasePid = databaseServerPid()
   const before = { server: cpuMs(server.pid ?? 0), database: databasePid === null ? 0 : cpuMs(databasePid), bench: cpuMs(process.pid) }
   const started = performance.now()
@@ -92,6 +97,7 @@ try {
     database: databasePid === null ? 0 : cpuMs(databasePid) - before.database,
     load: cpuMs(process.pid) - before.bench
   }
+  const transactions = await commits() - commitsBefore
   const perSendUs = (ms: number): number => Math.round(ms * 1000 / Math.max(1, acked))
   const [[counted]] = await admin.query(`SELECT COUNT(*) AS n FROM \`${database}\`.mirror_group_messages`) as unknown as [[{ n: number }]]
   latencies.sort((a, b) => a - b)
@@ -104,6 +110,7 @@ try {
     rowsPersisted: Number(counted.n),
     connections: sockets.length,
     inFlight: sockets.length * window,
+    sendsPerCommit: Math.round(10 * acked / Math.max(1, transactions)) / 10,
     serverRssMiB: rssMiB(server.pid ?? 0),
     serverCpuUsPerSend: perSendUs(used.server),
     databaseCpuUsPerSend: perSendUs(used.database),

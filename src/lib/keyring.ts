@@ -71,8 +71,9 @@ export const IV_BYTES = 12
 export const TAG_BYTES = 16
 export const INDEX_TOKEN_BYTES = 16
 export const DEFAULT_MAX_CACHED_GROUPS = 5000
-/** (group, word) → token pairs kept in memory, least recently used evicted (~10 MiB). */
-const RECENT_TOKENS = 50_000
+/** Groups whose recent word tokens are kept, and words kept per group: ~50,000 pairs, ~10 MiB. */
+const RECENT_TOKEN_GROUPS = 200
+const RECENT_TOKENS_PER_GROUP = 256
 /**
  * Encryptions use the newest version this instance has seen in the last few seconds. A rotation
  * made here is used at once; one made by another instance (or the rotate script) is picked up
@@ -212,7 +213,8 @@ export function createKeyring (options: KeyringOptions): Keyring {
   const groups = new LRUCache<string, GroupKeys>({ max: maxGroups })
   const indexKeys = new LRUCache<string, KeyObject>({ max: maxGroups })
   /** Tokens of recently seen (group, word) pairs: chat words repeat, and an HMAC costs more than a lookup. */
-  const recentTokens = new LRUCache<string, Buffer>({ max: RECENT_TOKENS })
+  // Keyed by group, then word: a lookup hashes the word alone, not a group-and-word string.
+  const recentTokens = new LRUCache<string, LRUCache<string, Buffer>>({ max: RECENT_TOKEN_GROUPS })
   /** One load per group (or group and version) at a time, however many requests wait for it. */
   const loading = new Map<string, Promise<{ version: number, key: KeyObject }>>()
 
@@ -322,12 +324,17 @@ export function createKeyring (options: KeyringOptions): Keyring {
     if (terms.length === 0) return []
     const id = canonicalGroupId(groupId)
     const key = indexKey(id)
+    let recent = recentTokens.get(id)
+    if (recent === undefined) {
+      recent = new LRUCache<string, Buffer>({ max: RECENT_TOKENS_PER_GROUP })
+      recentTokens.set(id, recent)
+    }
+    const cache = recent
     return terms.map((term) => {
-      const cacheKey = `${id}|${term}`
-      let token = recentTokens.get(cacheKey)
+      let token = cache.get(term)
       if (token === undefined) {
         token = createHmac('sha256', key).update(term, 'utf8').digest().subarray(0, INDEX_TOKEN_BYTES)
-        recentTokens.set(cacheKey, token)
+        cache.set(term, token)
       }
       return token
     })

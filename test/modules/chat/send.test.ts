@@ -80,6 +80,23 @@ t.test('a retried clientMessageId returns the original message with 200 and adds
   t.equal(next.seq, 2, 'the failed retry gave its seq back')
 })
 
+t.test('a clientMessageId with quotes, backslashes and SQL in it is stored exactly and still deduplicates', async (t) => {
+  const g = await createGroup(app)
+  const clientMessageId = 'it\'s "quoted" \\ back\\slash\'); DROP TABLE users; -- ü 日本'
+  const first = await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'tricky id', clientMessageId })
+  t.equal(first.statusCode, 201)
+  t.equal(first.json().data.message.clientMessageId, clientMessageId)
+  const row = await app.db.selectFrom('mirror_group_messages').select(['client_message_id', 'created_at'])
+    .where('id', '=', toBin(first.json().data.message.id)).executeTakeFirstOrThrow()
+  t.equal(row.client_message_id, clientMessageId, 'the column holds the string byte for byte')
+  t.equal(row.created_at.toISOString(), first.json().data.message.createdAt, 'and the time as answered (UTC)')
+  const retry = await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'tricky id', clientMessageId })
+  t.equal(retry.statusCode, 200)
+  t.equal(retry.json().data.message.id, first.json().data.message.id)
+  const users = await app.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  t.ok(Number(users.n) > 0, 'nothing was dropped')
+})
+
 t.test('the same clientMessageId from another sender is a different message', async (t) => {
   const g = await createGroup(app)
   const a = await sendMessage(app, g.owner, g.groupId, { content: 'a', clientMessageId: 'same' })
