@@ -22,6 +22,10 @@ const WORD = /[\p{L}\p{N}]+/gu
  * characters such as the prolonged sound mark ー or the iteration mark 々 belong to the run.
  */
 const CJK_RUN = /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}]+/gu
+/** Not global, so testing a word does not clone a regexp as `matchAll` does. */
+const HAS_CJK = /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}]/u
+/** ASCII has no compatibility forms, accents or final sigma: lowercasing is its whole fold. */
+const NON_ASCII = /[\u0080-\uFFFF]/
 /**
  * Combining marks to drop after decomposition (accents: "é" → "e"), except the kana voicing
  * marks, which change the letter (カ/ガ) rather than accent it.
@@ -35,6 +39,7 @@ const ACCENTS = /(?![\u3099\u309A])\p{M}/gu
  * what the decomposition split apart but is no accent: Hangul syllables and voiced kana.
  */
 export function normalizeText (text: string): string {
+  if (!NON_ASCII.test(text)) return text.toLowerCase()
   return text
     .toLowerCase()
     .normalize('NFKD')
@@ -59,6 +64,10 @@ export function searchTerms (text: string, limits: TermLimits = {}): string[] {
   }
 
   for (const [word] of normalizeText(text).matchAll(WORD)) {
+    if (!HAS_CJK.test(word)) {
+      if (!add(truncate(word, maxLength))) return [...terms]
+      continue
+    }
     let rest = 0
     for (const run of word.matchAll(CJK_RUN)) {
       if (run.index > rest && !add(truncate(word.slice(rest, run.index), maxLength))) return [...terms]

@@ -76,3 +76,12 @@ t.test('a text yields at most the maximum number of terms', async (t) => {
   t.equal(terms[0], 'w0')
   t.equal(searchTerms(words, { maxTerms: 3 }).length, 3)
 })
+
+t.test('ASCII text, folded by lowercasing alone, gives what the full fold gives', async (t) => {
+  const fullFold = (text: string): string => text.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').normalize('NFC')
+  const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('')
+  for (const text of [printable, 'Hello WORLD 42', 'MiXeD_case-words.and,punctuation!', '\t\n tabs and newlines \r']) {
+    t.equal(normalizeText(text), fullFold(text), JSON.stringify(text))
+  }
+  t.same(searchTerms('Ship IT: build 42 is GREEN, ship it'), ['ship', 'it', 'build', '42', 'is', 'green'])
+})
