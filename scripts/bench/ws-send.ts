@@ -9,7 +9,7 @@ import { BENCH_MYSQL, argValue, cpuMs, databaseServerPid, percentile, report, rs
  * unacknowledged (the gateway runs a connection's commands in order). Every chat:ack is a
  * committed row; the bench counts the rows. send.ts is the same work over REST.
  */
-const groups = argValue('groups', 50)
+const groups = argValue('groups', 100)
 const usersPerGroup = argValue('users-per-group', 4)
 const window = argValue('window', 2)
 const seconds = argValue('duration', 10)
