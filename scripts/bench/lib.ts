@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { createConnection } from 'mysql2/promise'
+import { createConnection, type Connection } from 'mysql2/promise'
 import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
@@ -90,6 +90,40 @@ export function argValue (name: string, fallback: number): number {
 }
 
 export const BENCH_MYSQL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
+
+export interface SendCosts extends Record<string, number> {
+  /** The group commit's batch size: sends per COMMIT on the database server. */
+  sendsPerCommit: number
+  /** CPU per persisted send: what bounds throughput when every process shares the machine's cores. */
+  serverCpuUsPerSend: number
+  databaseCpuUsPerSend: number
+  loadGeneratorCpuUsPerSend: number
+}
+
+/**
+ * Starts counting the CPU of the server, the database and this process (the load generator) and
+ * the database's commits; the returned function gives them per send for the sends made since.
+ */
+export async function meterSends (admin: Connection, serverPid: number): Promise<(sends: number) => Promise<SendCosts>> {
+  const commits = async (): Promise<number> => {
+    const [[row]] = await admin.query("SHOW GLOBAL STATUS LIKE 'Com_commit'") as unknown as [[{ Value: string }]]
+    return Number(row.Value)
+  }
+  const databasePid = databaseServerPid()
+  const databaseCpu = (): number => databasePid === null ? 0 : cpuMs(databasePid)
+  const before = { commits: await commits(), server: cpuMs(serverPid), database: databaseCpu(), load: cpuMs(process.pid) }
+  return async (sends) => {
+    const used = { server: cpuMs(serverPid) - before.server, database: databaseCpu() - before.database, load: cpuMs(process.pid) - before.load }
+    const transactions = await commits() - before.commits
+    const perSendUs = (ms: number): number => Math.round(ms * 1000 / Math.max(1, sends))
+    return {
+      sendsPerCommit: Math.round(10 * sends / Math.max(1, transactions)) / 10,
+      serverCpuUsPerSend: perSendUs(used.server),
+      databaseCpuUsPerSend: perSendUs(used.database),
+      loadGeneratorCpuUsPerSend: perSendUs(used.load)
+    }
+  }
+}
 
 export interface ParleyServer {
   process: ChildProcess

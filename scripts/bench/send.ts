@@ -1,7 +1,7 @@
 import autocannon from 'autocannon'
 import { randomUUID } from 'node:crypto'
 import { createConnection } from 'mysql2/promise'
-import { BENCH_MYSQL, argValue, cpuMs, databaseServerPid, report, rssMiB, startParley, stopProcess } from './lib.ts'
+import { BENCH_MYSQL, argValue, meterSends, report, rssMiB, startParley, stopProcess } from './lib.ts'
 
 /*
  * Persisted sends per second through the whole REST path (auth, rate limit, membership guard,
@@ -34,13 +34,7 @@ try {
   }
 
   let next = 0
-  const commits = async (): Promise<number> => {
-    const [[row]] = await admin.query("SHOW GLOBAL STATUS LIKE 'Com_commit'") as unknown as [[{ Value: string }]]
-    return Number(row.Value)
-  }
-  const commitsBefore = await commits()
-  const databasePid = databaseServerPid()
-  const cpuBefore = { server: cpuMs(server.pid ?? 0), database: databasePid === null ? 0 : cpuMs(databasePid), bench: cpuMs(process.pid) }
+  const costs = await meterSends(admin, server.pid ?? 0)
   const run = await autocannon({
     url: `http://127.0.0.1:${parley.port}/mirror/api`,
     connections,
@@ -58,15 +52,8 @@ try {
       }
     }]
   })
-  const result = { ok: run['2xx'], failed: run.non2xx + run.errors, seconds: run.duration, p50ms: run.latency.p50, p99ms: run.latency.p99, loadCpuMs: cpuMs(process.pid) - cpuBefore.bench }
-
-  const cpuUsed = {
-    server: cpuMs(server.pid ?? 0) - cpuBefore.server,
-    database: databasePid === null ? 0 : cpuMs(databasePid) - cpuBefore.database,
-    load: result.loadCpuMs
-  }
-  const transactions = await commits() - commitsBefore
-  const perSendUs = (ms: number): number => Math.round(ms * 1000 / Math.max(1, result.ok))
+  const result = { ok: run['2xx'], failed: run.non2xx + run.errors, seconds: run.duration, p50ms: run.latency.p50, p99ms: run.latency.p99 }
+  const { sendsPerCommit, ...cpuPerSend } = await costs(result.ok)
   const [[counted]] = await admin.query(`SELECT COUNT(*) AS n FROM \`${database}\`.mirror_group_messages`) as unknown as [[{ n: number }]]
   report('parley-send', {
     sendsPerSecond: Math.round(result.ok / result.seconds),
@@ -75,15 +62,11 @@ try {
     responses2xx: result.ok,
     failed: result.failed,
     rowsPersisted: Number(counted.n),
-    // Sends per committed transaction: the group commit's batch size (every COMMIT on the server counts).
-    sendsPerCommit: Math.round(10 * result.ok / Math.max(1, transactions)) / 10,
+    sendsPerCommit,
     groups,
     connections,
     serverRssMiB: rssMiB(server.pid ?? 0),
-    // CPU per persisted send: what bounds throughput when every process shares the machine's cores.
-    serverCpuUsPerSend: perSendUs(cpuUsed.server),
-    databaseCpuUsPerSend: perSendUs(cpuUsed.database),
-    loadGeneratorCpuUsPerSend: perSendUs(cpuUsed.load)
+    ...cpuPerSend
   })
 } finally {
   await stopProcess(server)

@@ -1,7 +1,7 @@
 import WebSocket from 'ws'
 import { randomUUID } from 'node:crypto'
 import { createConnection } from 'mysql2/promise'
-import { BENCH_MYSQL, argValue, cpuMs, databaseServerPid, percentile, report, rssMiB, startParley, stopProcess } from './lib.ts'
+import { BENCH_MYSQL, argValue, meterSends, percentile, report, rssMiB, startParley, stopProcess } from './lib.ts'
 
 /*
  * Persisted sends per second over the WebSocket transport (seed 01 §5.4.3 chat:send_message),
@@ -46,13 +46,7 @@ try {
   let refused = 0
   let sending = true
   let n = 0
-  const commits = async (): Promise<number> => {
-    const [[row]] = await admin.query("SHOW GLOBAL STATUS LIKE 'Com_commit'") as unknown as [[{ Value: string }]]
-    return Number(row.Value)
-  }
-  const commitsBefore = await commits()
-  const databasePid = databaseServerPid()
-  const before = { server: cpuMs(server.pid ?? 0), database: databasePid === null ? 0 : cpuMs(databasePid), bench: cpuMs(process.pid) }
+  const costs = await meterSends(admin, server.pid ?? 0)
   const started = performance.now()
 
   await Promise.all(sockets.map(async (ws, i) => {
@@ -92,13 +86,7 @@ try {
   }))
 
   const elapsed = (performance.now() - started) / 1000
-  const used = {
-    server: cpuMs(server.pid ?? 0) - before.server,
-    database: databasePid === null ? 0 : cpuMs(databasePid) - before.database,
-    load: cpuMs(process.pid) - before.bench
-  }
-  const transactions = await commits() - commitsBefore
-  const perSendUs = (ms: number): number => Math.round(ms * 1000 / Math.max(1, acked))
+  const { sendsPerCommit, ...cpuPerSend } = await costs(acked)
   const [[counted]] = await admin.query(`SELECT COUNT(*) AS n FROM \`${database}\`.mirror_group_messages`) as unknown as [[{ n: number }]]
   latencies.sort((a, b) => a - b)
   report('parley-ws-send', {
@@ -110,11 +98,9 @@ try {
     rowsPersisted: Number(counted.n),
     connections: sockets.length,
     inFlight: sockets.length * window,
-    sendsPerCommit: Math.round(10 * acked / Math.max(1, transactions)) / 10,
+    sendsPerCommit,
     serverRssMiB: rssMiB(server.pid ?? 0),
-    serverCpuUsPerSend: perSendUs(used.server),
-    databaseCpuUsPerSend: perSendUs(used.database),
-    loadGeneratorCpuUsPerSend: perSendUs(used.load)
+    ...cpuPerSend
   })
   for (const ws of sockets) ws.close()
 } finally {

@@ -319,17 +319,21 @@ export function createKeyring (options: KeyringOptions): Keyring {
     return key
   }
 
+  function recentTokensOf (groupId: string): LRUCache<string, Buffer> {
+    let cache = recentTokens.get(groupId)
+    if (cache === undefined) {
+      cache = new LRUCache<string, Buffer>({ max: RECENT_TOKENS_PER_GROUP })
+      recentTokens.set(groupId, cache)
+    }
+    return cache
+  }
+
   function tokens (groupId: string, text: string): Buffer[] {
     const terms = searchTerms(text)
     if (terms.length === 0) return []
     const id = canonicalGroupId(groupId)
     const key = indexKey(id)
-    let recent = recentTokens.get(id)
-    if (recent === undefined) {
-      recent = new LRUCache<string, Buffer>({ max: RECENT_TOKENS_PER_GROUP })
-      recentTokens.set(id, recent)
-    }
-    const cache = recent
+    const cache = recentTokensOf(id)
     return terms.map((term) => {
       let token = cache.get(term)
       if (token === undefined) {
