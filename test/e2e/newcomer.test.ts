@@ -14,13 +14,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { createConnection } from 'mysql2/promise'
 import { Redis } from 'ioredis'
+import { TEST_NAMESPACE } from '../helpers/app.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const MYSQL_SERVER = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-const DATABASE = 'parley_t_e2e_newcomer'
-const MIGRATE_DATABASE = 'parley_t_e2e_migrate'
-const KEY_PREFIX = 'ptest:e2e_newcomer:'
+const DATABASE = `parley_t_${TEST_NAMESPACE}e2e_newcomer`
+const MIGRATE_DATABASE = `parley_t_${TEST_NAMESPACE}e2e_migrate`
+const KEY_PREFIX = `ptest:${TEST_NAMESPACE}e2e_newcomer:`
 const scratch = mkdtempSync(join(tmpdir(), 'parley-e2e-'))
 t.teardown(() => { rmSync(scratch, { recursive: true, force: true }) })
 

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs'
 import { basename, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createConnection } from 'mysql2/promise'
@@ -16,12 +17,23 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
+/**
+ * A short tag that keeps several checkouts of the project on one machine (git worktrees) out of
+ * each other's databases: the content of a git-ignored `.test-namespace` file at the root, if any.
+ */
+export const TEST_NAMESPACE = ((): string => {
+  const file = fileURLToPath(new URL('../../.test-namespace', import.meta.url))
+  if (!existsSync(file)) return ''
+  const tag = readFileSync(file, 'utf8').trim().replace(/[^A-Za-z0-9]+/g, '').slice(0, 6)
+  return tag === '' ? '' : `${tag}_`
+})()
+
 /** A name for the test file, used for its own database and Redis key prefix. */
 export function testName (fileUrl: string): string {
   const path = fileURLToPath(fileUrl)
   const rel = relative(fileURLToPath(new URL('../', import.meta.url)), path)
   const name = (rel.startsWith('..') ? basename(path) : rel).replace(/\.test\.ts$/, '').replace(/[^A-Za-z0-9]+/g, '_')
-  return name.slice(-48)
+  return TEST_NAMESPACE + name.slice(-(48 - TEST_NAMESPACE.length))
 }
 
 const prepared = new Set<string>()
