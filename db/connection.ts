@@ -1,6 +1,6 @@
-import { Kysely, MysqlDialect, Migrator, type MigrationResultSet } from 'kysely'
+import { Kysely, MysqlDialect, Migrator, sql, type MigrationResultSet } from 'kysely'
 import { createConnection, createPool, type Pool, type PoolOptions } from 'mysql2'
-import type { Pool as PromisePool } from 'mysql2/promise'
+import type { Pool as PromisePool, RowDataPacket } from 'mysql2/promise'
 import type { Database } from './database.ts'
 import { migrations } from './migrations/index.ts'
 
@@ -21,20 +21,66 @@ function poolOptions (databaseUrl: string, connectionLimit: number): PoolOptions
   }
 }
 
+/**
+ * The sql_mode of every pooled connection: MySQL 8's default, whatever the server's global
+ * mode says. mysql2 escapes strings with backslashes (`connection.escape()`, and the `?`
+ * placeholders Kysely's queries are formatted with) and cannot know the server's mode: under
+ * NO_BACKSLASH_ESCAPES an escaped quote would end the string literal and the rest of a value
+ * would run as SQL. The pinned mode has no NO_BACKSLASH_ESCAPES and no ANSI_QUOTES, and keeps
+ * the strict flags production runs with, so tests on MariaDB enforce what MySQL 8 does.
+ */
+export const SQL_MODE = 'ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'
+
+/**
+ * A mysql2 pool whose every new connection has its sql_mode pinned before anything else runs
+ * on it: the pool emits 'connection' before it hands a new connection out, and a connection
+ * runs its commands in order, so the SET is always the connection's first command. A
+ * connection that cannot be pinned is destroyed, failing whatever was queued behind the SET.
+ */
+function createPinnedPool (options: PoolOptions): Pool {
+  const pool = createPool(options)
+  pool.on('connection', (connection) => {
+    connection.query(`SET SESSION sql_mode = '${SQL_MODE}'`, (err) => {
+      if (err !== null) connection.destroy()
+    })
+  })
+  return pool
+}
+
+/** The sql_mode a connection runs in, as the server reports it. */
+export async function sessionSqlMode (db: Kysely<Database>): Promise<string> {
+  const { rows } = await sql<{ mode: string }>`SELECT @@SESSION.sql_mode AS mode`.execute(db)
+  return rows[0]?.mode ?? ''
+}
+
+/**
+ * Refuses to go on unless both pools run in the pinned sql_mode (checked on one connection of
+ * each; every other one is pinned the same way when it opens).
+ */
+export async function assertSqlModePinned (db: Kysely<Database>, statementPool: PromisePool): Promise<void> {
+  const [rows] = await statementPool.query<Array<RowDataPacket & { mode: string }>>('SELECT @@SESSION.sql_mode AS mode')
+  const expected = SQL_MODE.split(',').sort().join(',')
+  for (const mode of [await sessionSqlMode(db), rows[0]?.mode ?? '']) {
+    if (mode.split(',').sort().join(',') !== expected) {
+      throw new Error(`The database connections' sql_mode could not be pinned to ${SQL_MODE} (it is ${mode})`)
+    }
+  }
+}
+
 /** A Kysely instance over a mysql2 pool. */
 export function createDatabase (databaseUrl: string, connectionLimit = 10): { db: Kysely<Database>, pool: Pool } {
-  const pool = createPool(poolOptions(databaseUrl, connectionLimit))
+  const pool = createPinnedPool(poolOptions(databaseUrl, connectionLimit))
   const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) })
   return { db, pool }
 }
 
 /**
  * A mysql2 pool (promise API) whose connections take several statements in one round trip, for
- * the few hot paths written as fixed statement scripts (the send transaction). Only ever given
- * SQL whose values are all placeholders.
+ * the few hot paths written as fixed statement scripts (the send transaction). Their values are
+ * literals: hex, digits, and strings escaped by mysql2, which the pinned sql_mode keeps safe.
  */
 export function createStatementPool (databaseUrl: string, connectionLimit: number): PromisePool {
-  return createPool({ ...poolOptions(databaseUrl, connectionLimit), multipleStatements: true }).promise()
+  return createPinnedPool({ ...poolOptions(databaseUrl, connectionLimit), multipleStatements: true }).promise()
 }
 
 /** The database name of a mysql:// URL. */

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
 import type { Pool } from 'mysql2/promise'
 import type { Database } from '../../db/database.ts'
-import { createDatabase, createStatementPool } from '../../db/connection.ts'
+import { assertSqlModePinned, createDatabase, createStatementPool } from '../../db/connection.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,7 +19,11 @@ export interface DbPluginOptions {
   statementPoolSize: number
 }
 
-/** Kysely over a mysql2 pool, and the statement pool beside it; both close with the app. */
+/**
+ * Kysely over a mysql2 pool, and the statement pool beside it; both close with the app. Every
+ * connection of both runs in a pinned sql_mode (db/connection.ts); the app does not start when
+ * it cannot be pinned.
+ */
 export default fp<DbPluginOptions>(async function dbPlugin (fastify, opts) {
   const { db } = createDatabase(opts.databaseUrl, opts.poolSize)
   const statementPool = createStatementPool(opts.databaseUrl, opts.statementPoolSize)
@@ -28,4 +32,5 @@ export default fp<DbPluginOptions>(async function dbPlugin (fastify, opts) {
   fastify.addHook('onClose', async () => {
     await Promise.all([db.destroy(), statementPool.end()])
   })
+  await assertSqlModePinned(db, statementPool)
 }, { name: 'db' })
