@@ -262,9 +262,10 @@ export const GetMessagesRequest = Type.Object({
 export type GetMessagesRequest = Static<typeof GetMessagesRequest>
 
 /**
- * A page of messages, newest first. `nextCursor` is the id to continue from in the same
- * direction: with `before` (or no cursor) the oldest message of the page, with `after` the
- * newest; null when the page is empty.
+ * A page of messages, newest first. `nextCursor` is the oldest message of the page, as seed 01
+ * §4.2.2 defines it, whatever the direction (`before=nextCursor` pages back); null when the
+ * page is empty. With `after`, the page holds the oldest messages after the cursor, so paging
+ * forward with `after=messages[0].id` (the page's newest, as seed 01 §11.1 does) has no gap.
  */
 export const GetMessagesResponse = Type.Object({
   messages: Type.Array(ChatMessage),

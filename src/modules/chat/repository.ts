@@ -135,12 +135,9 @@ export function chatRepository (db: Kysely<Database>) {
       return row !== undefined
     },
 
-    async findByClientMessageId (groupBin: Buffer, senderId: number, clientMessageId: string, trx: Executor = db): Promise<MessageView | null> {
-      const row = await anyMessages(trx)
-        .where('m.group_id', '=', groupBin)
-        .where('m.sender_user_id', '=', senderId)
-        .where('m.client_message_id', '=', clientMessageId)
-        .executeTakeFirst()
+    /** A message of the group, whoever may see it. */
+    async findInGroup (groupBin: Buffer, messageBin: Buffer): Promise<MessageView | null> {
+      const row = await anyMessages().where('m.group_id', '=', groupBin).where('m.id', '=', messageBin).executeTakeFirst()
       return row ?? null
     },
 
@@ -170,6 +167,18 @@ export function chatRepository (db: Kysely<Database>) {
       }
       if (options.beforeSeq !== undefined) query = query.where('m.seq', '<', options.beforeSeq)
       return await query.orderBy('m.seq', 'desc').limit(options.limit + 1).execute()
+    },
+
+    /**
+     * The two highest delivered watermarks of the group's members (an index range read): the
+     * highest of any member other than a message's sender is one of them.
+     */
+    async deliveredTops (groupBin: Buffer): Promise<Array<{ user_id: number, last_delivered_seq: number }>> {
+      return await db.selectFrom('mirror_group_members').select(['user_id', 'last_delivered_seq'])
+        .where('group_id', '=', groupBin)
+        .orderBy('last_delivered_seq', 'desc')
+        .limit(2)
+        .execute()
     },
 
     /** Read watermarks of the group's members. */
@@ -254,17 +263,44 @@ export function chatRepository (db: Kysely<Database>) {
     },
 
     /**
-     * Moves the user's read watermark up to `seq`, never back: GREATEST keeps the larger value
-     * and the condition skips the write (and says so) when the watermark is already there.
+     * Moves the user's read watermark up to `seq`, never back, and their delivered watermark
+     * with it (a message read was delivered). Answers the lower bound of what this mark newly
+     * read: the previous read watermark, or the clear watermark above it; null when the read
+     * watermark was already there (or the user is not a member). The write only applies if the
+     * watermark is still the one read, so concurrent marks never report a message twice.
      */
-    async markReadUpTo (groupBin: Buffer, userId: number, seq: number, now: Date): Promise<boolean> {
-      const result = await db.updateTable('mirror_group_members')
-        .set({ last_read_seq: sql<number>`GREATEST(last_read_seq, ${seq})`, last_read_at: now })
+    async markReadUpTo (groupBin: Buffer, userId: number, seq: number, now: Date): Promise<number | null> {
+      for (;;) {
+        const current = await db.selectFrom('mirror_group_members').select(['last_read_seq', 'cleared_seq'])
+          .where('group_id', '=', groupBin).where('user_id', '=', userId).executeTakeFirst()
+        if (current === undefined || current.last_read_seq >= seq) return null
+        const result = await db.updateTable('mirror_group_members')
+          .set({ last_read_seq: seq, last_read_at: now, last_delivered_seq: sql<number>`GREATEST(last_delivered_seq, ${seq})` })
+          .where('group_id', '=', groupBin)
+          .where('user_id', '=', userId)
+          .where('last_read_seq', '=', current.last_read_seq)
+          .executeTakeFirst()
+        // Another mark moved the watermark meanwhile (it only rises, so this ends): read it again.
+        if (result.numUpdatedRows > 0n) return Math.max(current.last_read_seq, current.cleared_seq)
+      }
+    },
+
+    /**
+     * Ids of the newest `limit` messages with fromSeq < seq < toSeq that the user reads
+     * (from others, not deleted), ascending.
+     */
+    async readableIdsBetween (groupBin: Buffer, userId: number, fromSeqExclusive: number, toSeqExclusive: number, limit: number): Promise<Buffer[]> {
+      if (limit <= 0 || toSeqExclusive - fromSeqExclusive <= 1) return []
+      const rows = await db.selectFrom('mirror_group_messages').select('id')
         .where('group_id', '=', groupBin)
-        .where('user_id', '=', userId)
-        .where('last_read_seq', '<', seq)
-        .executeTakeFirst()
-      return result.numUpdatedRows > 0n
+        .where('seq', '>', fromSeqExclusive)
+        .where('seq', '<', toSeqExclusive)
+        .where('sender_user_id', '<>', userId)
+        .where('is_deleted', '=', false)
+        .orderBy('seq', 'desc')
+        .limit(limit)
+        .execute()
+      return rows.map((r) => r.id).reverse()
     },
 
     /** Moves the delivered watermark up to `seq`, never back. */

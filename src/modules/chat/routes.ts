@@ -40,20 +40,21 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { rateLimit: fastify.rateLimitCategory('send'), failureCode: 'SEND_FAILED' },
     schema: {
       tags: ['chat'],
-      summary: 'Send a message: 201 when stored, 200 with the original when the clientMessageId was sent before',
+      summary: 'Send a message: 201 with the stored message; a retry of a clientMessageId answers 201 with the original message',
       params: GroupIdParams,
       body: Ref(SendMessageRequest),
-      response: { 200: Envelope(Ref(MessageResponse)), 201: Envelope(Ref(MessageResponse)), ...failures }
+      response: { 201: Envelope(Ref(MessageResponse)), ...failures }
     }
   }, async (request, reply) => {
-    const { message, created } = await chat.sendMessage(callerOf(request), request.body)
-    return await reply.code(created ? 201 : 200).send(ok({ message }))
+    // Seed 01 §4.2.1 answers a send with 201; a retry is the same send, so it answers alike.
+    const { message } = await chat.sendMessage(callerOf(request), request.body)
+    return await reply.code(201).send(ok({ message }))
   })
 
   fastify.get('/messages', {
     schema: {
       tags: ['chat'],
-      summary: 'A page of messages, newest first: `before` pages back in time, `after` forward; nextCursor continues in the same direction',
+      summary: 'A page of messages, newest first: `before` pages back in time, `after` forward (the oldest messages after the cursor); nextCursor is the oldest message of the page',
       params: GroupIdParams,
       querystring: MessagesQuery,
       response: { 200: Envelope(Ref(GetMessagesResponse)), ...failures }

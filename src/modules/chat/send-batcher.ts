@@ -2,7 +2,9 @@ import type { Pool } from 'mysql2/promise'
 import { forbidden, notFound, type AppError } from '../../lib/app-error.ts'
 import { hasRole } from '../groups/guard.ts'
 import { isDeadlock } from './repository.ts'
-import { insertAndCommit, lockGroups, memberKey, rollback, type SendLocks, type SendRow, type StoredSend } from './send-transaction.ts'
+import {
+  insertAndCommit, lockGroups, memberKey, retryKey, rollback, type SenderRetries, type SendLocks, type SendRow, type StoredSend
+} from './send-transaction.ts'
 
 /** A sealed, validated message waiting for its seq and its commit. */
 export interface PendingMessage {
@@ -15,15 +17,21 @@ export interface PendingMessage {
   adminOnly: string | null
 }
 
+/**
+ * How a send ended: stored and committed with its seq, or a retry of a clientMessageId its
+ * sender already stored in the group, answered by that original message.
+ */
+export type SendOutcome = { stored: true, seq: number } | { stored: false, originalId: Buffer }
+
 export interface SendBatcher {
-  /** Resolves with the message's seq once it is committed; rejects if it was not stored. */
-  commit: (message: PendingMessage) => Promise<number>
+  /** Resolves once the message is committed (or found to be a retry); rejects if it was refused or failed. */
+  commit: (message: PendingMessage) => Promise<SendOutcome>
 }
 
 interface Waiting {
   message: PendingMessage
   bytes: number
-  resolve: (seq: number) => void
+  resolve: (outcome: SendOutcome) => void
   reject: (err: unknown) => void
 }
 
@@ -48,8 +56,8 @@ export const MAX_BATCH_MESSAGES = 128
 export const MAX_BATCH_BYTES = 2 * 1024 * 1024
 const DEADLOCK_ATTEMPTS = 3
 
-/** Either every message got its seq and committed, or some must not be stored and nothing was. */
-type Outcome = { seqs: number[], refused?: undefined } | { refused: Array<AppError | null> }
+/** What became of one message of a transaction. */
+type Settled = SendOutcome | { stored: false, refused: AppError }
 
 /** Why phase 1's reads forbid storing a message, or null when it may be stored. */
 function refusalOf (message: PendingMessage, locks: SendLocks): AppError | null {
@@ -62,6 +70,25 @@ function refusalOf (message: PendingMessage, locks: SendLocks): AppError | null 
 }
 
 /**
+ * What phase 1's reads make of each message: refused, a retry answered by its original (a
+ * message stored before, or one earlier in this batch), or null when it is to be stored.
+ */
+function settle (batch: PendingMessage[], locks: SendLocks): Array<Settled | null> {
+  const claimed = new Map(locks.originals)
+  return batch.map((message) => {
+    const refused = refusalOf(message, locks)
+    if (refused !== null) return { stored: false, refused }
+    const { row } = message
+    if (row.client_message_id === null) return null
+    const key = retryKey(row.group_id, row.sender_user_id, row.client_message_id)
+    const originalId = claimed.get(key)
+    if (originalId !== undefined) return { stored: false, originalId }
+    claimed.set(key, row.id)
+    return null
+  })
+}
+
+/**
  * Group commit for sends. A send is still one short transaction that assigns
  * `seq = last_seq + 1` under the group row's lock and commits before anything is acknowledged;
  * under load, one transaction carries every send that queued meanwhile: one counter update
@@ -70,50 +97,68 @@ function refusalOf (message: PendingMessage, locks: SendLocks): AppError | null 
  * size instead of the commit rate alone.
  *
  * The sender's membership is read again inside the transaction, under the group lock, so a
- * member removed a moment ago cannot post whatever the guard's cache says. A message that must
- * not be stored (no group any more, no membership, no right to post) is refused alone: the
- * transaction is rolled back and the rest of the batch stored again without it. A batch that
- * fails at insert (a duplicate clientMessageId, a deadlock) is rolled back whole and every
- * message in it is retried in a transaction of its own, so one bad send fails alone and the
- * caller sees exactly the error a lone send would have met.
+ * member removed a moment ago cannot post whatever the guard's cache says; so are the messages
+ * already stored under the batch's clientMessageIds. A message that must not be stored (no
+ * group any more, no membership, no right to post) is refused alone, and a retry of a stored
+ * clientMessageId (or of one earlier in the same batch) is answered with the original message:
+ * either is left out of the insert and its seq given back in the same commit, so the other
+ * senders' messages commit with gap-free seqs in the same two round trips. A batch that fails
+ * at insert all the same (a deadlock, anything unexpected) is rolled back whole and every
+ * message in it is retried in a transaction of its own, so the caller sees exactly what a lone
+ * send would have met.
  *
  * `pool` must allow multiple statements; every value in them is a placeholder.
  */
 export function createSendBatcher (pool: Pool): SendBatcher {
   const lanes: Lane[] = Array.from({ length: SEND_LANES }, () => ({ queue: [], busy: false, scheduled: false }))
 
-  async function store (batch: PendingMessage[]): Promise<Outcome> {
+  async function store (batch: PendingMessage[]): Promise<Settled[]> {
     const counts = new Map<string, { groupBin: Buffer, count: number }>()
     const senders = new Map<string, { groupBin: Buffer, userId: number }>()
+    const retries = new Map<string, SenderRetries>()
     let activityAt = new Date(0)
     for (const { row } of batch) {
       const key = row.group_id.toString('hex')
       const entry = counts.get(key) ?? { groupBin: row.group_id, count: 0 }
       entry.count += 1
       counts.set(key, entry)
-      senders.set(memberKey(row.group_id, row.sender_user_id), { groupBin: row.group_id, userId: row.sender_user_id })
+      const member = memberKey(row.group_id, row.sender_user_id)
+      senders.set(member, { groupBin: row.group_id, userId: row.sender_user_id })
+      if (row.client_message_id !== null) {
+        const sender = retries.get(member) ?? { groupBin: row.group_id, userId: row.sender_user_id, clientMessageIds: [] }
+        sender.clientMessageIds.push(row.client_message_id)
+        retries.set(member, sender)
+      }
       if (row.created_at > activityAt) activityAt = row.created_at
     }
 
     const connection = await pool.getConnection()
     let reusable = true
     try {
-      const locks = await lockGroups(connection, counts, [...senders.values()], activityAt)
-      const refused = batch.map((message) => refusalOf(message, locks))
-      if (refused.some((r) => r !== null)) {
+      const locks = await lockGroups(connection, counts, [...senders.values()], [...retries.values()], activityAt)
+      const settled = settle(batch, locks)
+      const fresh = batch.flatMap((message, i) => settled[i] === null ? [{ message, i }] : [])
+      if (fresh.length === 0) {
         reusable = await rollback(connection)
-        return { refused }
+        return settled as Settled[]
       }
-      // Within a group, seqs follow the batch's order, which is arrival order.
+      // Within a group, seqs follow the batch's order, which is arrival order; the seqs of
+      // messages left out are given back, so the stored ones stay gap-free.
       const next = new Map([...counts].map(([key, { count }]) => [key, (locks.tops.get(key) ?? 0) - count + 1]))
-      const stored: StoredSend[] = batch.map((message) => {
+      const stored: StoredSend[] = fresh.map(({ message, i }) => {
         const key = message.row.group_id.toString('hex')
         const seq = next.get(key) ?? 0
         next.set(key, seq + 1)
+        settled[i] = { stored: true, seq }
         return { ...message, seq }
       })
-      await insertAndCommit(connection, stored)
-      return { seqs: stored.map((s) => s.seq) }
+      const givenBack = [...counts].flatMap(([key, { groupBin }]) => {
+        const top = locks.tops.get(key)
+        const unused = top === undefined ? 0 : top + 1 - (next.get(key) ?? 0)
+        return unused > 0 ? [{ groupBin, count: unused }] : []
+      })
+      await insertAndCommit(connection, stored, givenBack)
+      return settled as Settled[]
     } catch (err) {
       reusable = await rollback(connection)
       throw err
@@ -123,12 +168,15 @@ export function createSendBatcher (pool: Pool): SendBatcher {
     }
   }
 
+  function settleOne (waiting: Waiting, settled: Settled): void {
+    if ('refused' in settled) waiting.reject(settled.refused)
+    else waiting.resolve(settled)
+  }
+
   async function storeAlone (waiting: Waiting): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcome = await store([waiting.message])
-        if (outcome.refused !== undefined) waiting.reject(outcome.refused[0])
-        else waiting.resolve(outcome.seqs[0] as number)
+        settleOne(waiting, (await store([waiting.message]))[0] as Settled)
         return
       } catch (err) {
         if (!isDeadlock(err) || attempt >= DEADLOCK_ATTEMPTS) {
@@ -140,24 +188,18 @@ export function createSendBatcher (pool: Pool): SendBatcher {
   }
 
   async function flush (batch: Waiting[]): Promise<void> {
-    let pending = batch
-    while (pending.length > 1) {
-      let outcome: Outcome
-      try {
-        outcome = await store(pending.map((w) => w.message))
-      } catch {
-        await Promise.all(pending.map(storeAlone))
-        return
-      }
-      const { refused } = outcome
-      if (refused === undefined) {
-        pending.forEach((waiting, i) => { waiting.resolve(outcome.seqs[i] as number) })
-        return
-      }
-      pending.forEach((waiting, i) => { if (refused[i] != null) waiting.reject(refused[i]) })
-      pending = pending.filter((_, i) => refused[i] == null)
+    if (batch.length === 1) {
+      await storeAlone(batch[0] as Waiting)
+      return
     }
-    if (pending.length === 1) await storeAlone(pending[0] as Waiting)
+    let settled: Settled[]
+    try {
+      settled = await store(batch.map((w) => w.message))
+    } catch {
+      await Promise.all(batch.map(storeAlone))
+      return
+    }
+    batch.forEach((waiting, i) => { settleOne(waiting, settled[i] as Settled) })
   }
 
   /**
@@ -197,7 +239,7 @@ export function createSendBatcher (pool: Pool): SendBatcher {
       const bytes = row.content.length + (row.metadata?.length ?? 0) + tokens.length * 48
       // UUIDv7 ends in random bits: the last byte spreads groups evenly over the lanes.
       const lane = lanes[(row.group_id[15] ?? 0) % SEND_LANES] as Lane
-      return await new Promise<number>((resolve, reject) => {
+      return await new Promise<SendOutcome>((resolve, reject) => {
         lane.queue.push({ message, bytes, resolve, reject })
         drainSoon(lane)
       })

@@ -6,12 +6,15 @@ import type { MemberRole, MessageContentTypeName } from '../../../db/database.ts
  * It is the one hot path that does not go through Kysely: the transaction is a fixed shape of
  * statements, and on this path the round trips are the cost (each is a loopback write and a
  * server wake-up on both sides). Values are written into the statement as literals (see
- * `literal`): binary values as hex, integers as digits, strings and dates escaped by mysql2.
+ * `literal`): binary values as hex, integers as digits, strings and dates escaped by mysql2,
+ * which is safe because every pooled connection's sql_mode is pinned (db/connection.ts).
  *
- *   1. START TRANSACTION; bump every group's counter (locking the group rows until commit);
- *      read the new tops; read the senders' memberships (after the lock, see below).
- *   2. insert the messages, their search tokens, mentions and thread reply counts; COMMIT.
- *      Or ROLLBACK, when phase 1 found a message that must not be stored.
+ *   1. START TRANSACTION; bump every group's counter by its number of messages (locking the
+ *      group rows until commit); read the new tops; read the senders' memberships and the
+ *      messages already stored under the batch's clientMessageIds (after the lock, see below).
+ *   2. give back the seqs of the messages phase 1 left out (refused, or retries of a stored
+ *      clientMessageId); insert the others, their search tokens, mentions and thread reply
+ *      counts; COMMIT. Or ROLLBACK, when phase 1 left nothing to store.
  */
 
 /** A message row as a send inserts it: every column the send sets, the table's defaults for the rest. */
@@ -39,12 +42,21 @@ export interface StoredSend {
   threadRootBin: Buffer | null
 }
 
-/** What phase 1 found, keyed by group (hex) and by `group:sender`. */
+/** What phase 1 found, keyed by group (hex), by `group:sender` and by `retryKey`. */
 export interface SendLocks {
   /** The group's counter after the bump; absent when the group does not exist. */
   tops: Map<string, number>
   /** The sender's role in the group; absent when they are not a member. */
   roles: Map<string, MemberRole>
+  /** The id of the message already stored under a clientMessageId of the batch. */
+  originals: Map<string, Buffer>
+}
+
+/** The clientMessageIds of the batch, per sender and group. */
+export interface SenderRetries {
+  groupBin: Buffer
+  userId: number
+  clientMessageIds: string[]
 }
 
 /** Keeps one token INSERT well under max_allowed_packet (a row is ~110 bytes of SQL). */
@@ -59,6 +71,13 @@ const INSERT_TOKENS = 'INSERT INTO mirror_group_message_search_tokens (group_id,
 const INSERT_MENTIONS = 'INSERT INTO mirror_group_message_mentions (message_id, mentioned_user_id, group_id, mention_type) VALUES '
 
 export const memberKey = (groupBin: Buffer, userId: number): string => `${groupBin.toString('hex')}:${userId}`
+
+/**
+ * A clientMessageId as the unique key on (group, sender, clientMessageId) compares it: the
+ * column's utf8mb4_bin collation pads with spaces, so trailing spaces do not tell two apart.
+ */
+export const retryKey = (groupBin: Buffer, userId: number, clientMessageId: string): string =>
+  `${memberKey(groupBin, userId)}:${clientMessageId.replace(/ +$/, '')}`
 
 type SqlValue = Buffer | number | string | Date | null
 
@@ -81,37 +100,56 @@ function literal (connection: PoolConnection, value: SqlValue): string {
 const row = (connection: PoolConnection, values: SqlValue[]): string => `(${values.map((v) => literal(connection, v)).join(', ')})`
 
 /**
- * Phase 1. The memberships are read after the counter UPDATE, so under the group row locks that
- * every membership change takes first: a removal or demotion either committed before this read
- * (a consistent read whose snapshot starts here, after the locks), which then sees it, or waits
+ * Phase 1. The memberships and the stored clientMessageIds are read after the counter UPDATE,
+ * so under the group row locks: a membership change takes the group lock first, and every
+ * message of a group is inserted under it, so each of them either committed before these reads
+ * (consistent reads whose snapshot starts here, after the locks), which then see it, or waits
  * for this transaction to end.
  */
 export async function lockGroups (
   connection: PoolConnection,
   counts: Map<string, { groupBin: Buffer, count: number }>,
   senders: Array<{ groupBin: Buffer, userId: number }>,
+  retries: SenderRetries[],
   activityAt: Date
 ): Promise<SendLocks> {
   const groups = [...counts.values()]
   const ids = groups.map((g) => literal(connection, g.groupBin)).join(', ')
   const bumps = groups.map((g) => `WHEN ${literal(connection, g.groupBin)} THEN ${literal(connection, g.count)}`).join(' ')
   const members = senders.map((m) => `(group_id = ${literal(connection, m.groupBin)} AND user_id = ${literal(connection, m.userId)})`).join(' OR ')
-  const sql = 'START TRANSACTION; ' +
+  let sql = 'START TRANSACTION; ' +
     `UPDATE mirror_groups SET last_seq = last_seq + CASE id ${bumps} ELSE 0 END, last_activity_at = ${literal(connection, activityAt)} WHERE id IN (${ids}); ` +
     `SELECT id, last_seq FROM mirror_groups WHERE id IN (${ids}); ` +
     `SELECT group_id, user_id, role FROM mirror_group_members WHERE ${members}`
+  if (retries.length > 0) {
+    const stored = retries.map((r) => `(group_id = ${literal(connection, r.groupBin)} AND sender_user_id = ${literal(connection, r.userId)} ` +
+      `AND client_message_id IN (${r.clientMessageIds.map((id) => literal(connection, id)).join(', ')}))`).join(' OR ')
+    sql += `; SELECT group_id, sender_user_id, client_message_id, id FROM mirror_group_messages WHERE ${stored}`
+  }
   const [results] = await connection.query<RowDataPacket[][]>(sql)
   const tops = results[2] as Array<{ id: Buffer, last_seq: number }>
   const roles = results[3] as Array<{ group_id: Buffer, user_id: number, role: MemberRole }>
+  const originals = (results[4] ?? []) as Array<{ group_id: Buffer, sender_user_id: number, client_message_id: string, id: Buffer }>
   return {
     tops: new Map(tops.map((r) => [r.id.toString('hex'), Number(r.last_seq)])),
-    roles: new Map(roles.map((m) => [memberKey(m.group_id, m.user_id), m.role]))
+    roles: new Map(roles.map((m) => [memberKey(m.group_id, m.user_id), m.role])),
+    originals: new Map(originals.map((o) => [retryKey(o.group_id, o.sender_user_id, o.client_message_id), o.id]))
   }
 }
 
-/** Phase 2: every row of the batch, then COMMIT, in one round trip. */
-export async function insertAndCommit (connection: PoolConnection, stored: StoredSend[]): Promise<void> {
+/**
+ * Phase 2 in one round trip: the counters lowered by the seqs phase 1 took for messages that
+ * are not stored (`givenBack`, by group; the group rows are still locked, so nobody saw them),
+ * every row of the stored messages, then COMMIT.
+ */
+export async function insertAndCommit (connection: PoolConnection, stored: StoredSend[], givenBack: Array<{ groupBin: Buffer, count: number }>): Promise<void> {
   const statements: string[] = []
+
+  if (givenBack.length > 0) {
+    const ids = givenBack.map((g) => literal(connection, g.groupBin)).join(', ')
+    const drops = givenBack.map((g) => `WHEN ${literal(connection, g.groupBin)} THEN ${literal(connection, g.count)}`).join(' ')
+    statements.push(`UPDATE mirror_groups SET last_seq = last_seq - CASE id ${drops} ELSE 0 END WHERE id IN (${ids})`)
+  }
 
   statements.push(INSERT_MESSAGES + stored.map(({ row: r, seq }) => row(connection, [
     r.id, r.group_id, seq, r.sender_user_id, r.content, r.content_key_version, r.metadata, r.metadata_key_version,

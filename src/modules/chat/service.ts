@@ -69,7 +69,7 @@ export interface ReplayResult {
 
 /** The chat area's operations, shared by the REST routes and the WebSocket commands. */
 export interface ChatService {
-  /** Sends a message; a retry with the same clientMessageId returns the original (`created: false`). */
+  /** Sends a message; a retry with the same clientMessageId returns the original message (`created: false`). */
   sendMessage: (caller: Caller, input: SendMessageRequest) => Promise<{ message: ChatMessage, created: boolean }>
   /** A page of history, newest first (see GetMessagesResponse for the cursors). */
   listMessages: (caller: Caller, query: GetMessagesRequest) => Promise<GetMessagesResponse>
@@ -119,12 +119,13 @@ declare module 'fastify' {
 export const MAX_REACTIONS_PER_USER = 20
 /** At most this many pinned messages per group. */
 export const MAX_PINS_PER_GROUP = 100
+/** chat:message_read lists at most this many of the messages a mark read (the newest ones). */
+export const MAX_READ_MESSAGE_IDS = 100
 /** Gap fills are small; a larger gap is a resync. */
 export const MAX_EVENTS_BETWEEN = 1000
 const PREVIEW_CHARACTERS = 100
 const EDIT_ATTEMPTS = 3
 const PIN_ATTEMPTS = 10
-const CLIENT_ID_KEY = 'mirror_group_messages_client_id'
 const EMOJI = /^[^\s\p{Cc}]+$/u
 
 /** True when the text has min..max code points, as the JSON schemas count length. */
@@ -192,18 +193,25 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     return { content, metadata }
   }
 
-  /** Stored messages as the API shows them, with reactions and readers when asked for. */
+  /**
+   * Stored messages of one group as the API shows them, with reactions and readers when asked
+   * for. `status` is `delivered` once another member's delivered watermark reached the message
+   * (seed 01 §6.1 MessageStatus), `sent` before.
+   */
   async function present (rows: MessageView[], viewerId: number, include: { reactions: boolean, readBy: boolean }): Promise<ChatMessage[]> {
     if (rows.length === 0) return []
     const first = rows[0] as MessageView
-    const [opened, reactionRows, watermarks] = await Promise.all([
+    const [opened, reactionRows, watermarks, delivered] = await Promise.all([
       Promise.all(rows.map(open)),
       include.reactions ? repo.reactionsOf(rows.map((r) => r.id)) : Promise.resolve([]),
-      include.readBy ? repo.readWatermarks(first.group_id) : Promise.resolve([])
+      include.readBy ? repo.readWatermarks(first.group_id) : Promise.resolve([]),
+      repo.deliveredTops(first.group_id)
     ])
     const reactions = include.reactions ? summarizeReactions(reactionRows, viewerId) : null
     return rows.map((row, i) => {
       const message = toChatMessage(row, opened[i] as OpenedMessage)
+      const deliveredTo = delivered.find((w) => w.user_id !== row.sender_user_id)
+      if (deliveredTo !== undefined && deliveredTo.last_delivered_seq >= row.seq) message.status = 'delivered'
       if (reactions !== null) message.reactions = reactions.get(message.id) ?? []
       if (include.readBy) {
         message.readBy = watermarks
@@ -212,6 +220,14 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       }
       return message
     })
+  }
+
+  /** The message a retried send answers with: the one first stored under its clientMessageId. */
+  async function originalOf (caller: Caller, messageBin: Buffer): Promise<ChatMessage> {
+    const original = await repo.findInGroup(caller.membership.groupIdBin, messageBin)
+    if (original === null) throw notFound('Message')
+    const [message] = await present([original], caller.user.id, { reactions: true, readBy: false })
+    return message as ChatMessage
   }
 
   async function findVisibleOrThrow (caller: Caller, messageId: string): Promise<MessageView> {
@@ -306,30 +322,19 @@ export function createChatService (fastify: FastifyInstance): ChatService {
         created_at: now,
         updated_at: now
       }
-      let seq: number
-      try {
-        // Committed before this returns: the seq is taken under the group row's exclusive lock,
-        // held to commit, so seq order is commit order with no gap, and a rollback (a duplicate
-        // clientMessageId, any failure) gives its seq back. See send-batcher.ts.
-        seq = await sendBatcher.commit({
-          row: stored,
-          tokens,
-          mentions: [...mentioned].map(([mentionedUserId, type]) => ({ mentionedUserId, type })),
-          threadRootBin: rootBin,
-          adminOnly
-        })
-      } catch (err) {
-        // The unique key on (group, sender, clientMessageId) makes a retry, however concurrent,
-        // land here instead of adding a row; the original is answered instead.
-        if (clientMessageId !== null && duplicateKeyOf(err)?.endsWith(CLIENT_ID_KEY) === true) {
-          const original = await repo.findByClientMessageId(groupBin, user.id, clientMessageId)
-          if (original !== null) {
-            const [message] = await present([original], user.id, { reactions: true, readBy: false })
-            return { message: message as ChatMessage, created: false }
-          }
-        }
-        throw err
-      }
+      // Committed before this returns: the seq is taken under the group row's exclusive lock,
+      // held to commit, so seq order is commit order with no gap. A retry of a clientMessageId
+      // the sender already stored takes no seq and is answered with the original message,
+      // however concurrent the retries (see send-batcher.ts).
+      const outcome = await sendBatcher.commit({
+        row: stored,
+        tokens,
+        mentions: [...mentioned].map(([mentionedUserId, type]) => ({ mentionedUserId, type })),
+        threadRootBin: rootBin,
+        adminOnly
+      })
+      if (!outcome.stored) return { message: await originalOf(caller, outcome.originalId), created: false }
+      const { seq } = outcome
 
       // The row as committed, with the defaults the table filled in: nothing to read back.
       const row: MessageView = {
@@ -376,11 +381,12 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       })
       const hasMore = rows.length > limit
       const batch = rows.slice(0, limit)
-      // After-paging reads upwards from the cursor; the page is still served newest first.
+      // After-paging reads upwards from the cursor, so the page follows it with no gap; the page
+      // is still served newest first, and a seed 01 client pages on with `after=messages[0].id`.
       if (cursorField === 'after') batch.reverse()
       const messages = await present(batch, caller.user.id, { reactions: query.includeReactions === true, readBy: query.includeReadBy === true })
-      const edge = cursorField === 'after' ? messages[0] : messages[messages.length - 1]
-      return { messages, hasMore, nextCursor: edge?.id ?? null }
+      // Seed 01 §4.2.2: nextCursor is the oldest message of the page, whichever the direction.
+      return { messages, hasMore, nextCursor: messages[messages.length - 1]?.id ?? null }
     },
 
     async getMessage (caller, messageId) {
@@ -509,8 +515,13 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       if (seq === null) throw notFound('Message')
       const id = fromBin(messageBin)
       const readAt = new Date()
-      if (await repo.markReadUpTo(groupBin, caller.user.id, seq, readAt)) {
-        bus.publish({ groupId }, { type: 'chat:message_read', payload: { messageIds: [id], groupId, userId: caller.user.id, readAt: readAt.toISOString() } })
+      const readAfter = await repo.markReadUpTo(groupBin, caller.user.id, seq, readAt)
+      if (readAfter !== null) {
+        // The messages this mark newly read, the newest of them when there are many, and the
+        // watermark's own message last.
+        const earlier = await repo.readableIdsBetween(groupBin, caller.user.id, readAfter, seq, MAX_READ_MESSAGE_IDS - 1)
+        const messageIds = [...earlier.map((bin) => fromBin(bin)), id]
+        bus.publish({ groupId }, { type: 'chat:message_read', payload: { messageIds, groupId, userId: caller.user.id, readAt: readAt.toISOString() } })
         const unreadCount = await repo.unreadCount(groupBin, caller.user.id)
         bus.publish({ userId: caller.user.id }, { type: 'chat:unread_count', payload: { groupId, unreadCount } })
       }

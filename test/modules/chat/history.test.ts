@@ -32,7 +32,7 @@ t.test('the first page holds the newest messages, newest first, with the default
   t.equal(first.messages[0]?.readBy, undefined, 'readBy only when asked for')
 })
 
-t.test('25 messages paged by 10 with before, then with after, come with no gap and no duplicate', async (t) => {
+t.test('25 messages paged back by 10 with before=nextCursor come with no gap and no duplicate', async (t) => {
   const g = await createGroup(app)
   const sent = await sendMany(g, 25)
   const newestFirst = sent.map((m) => m.id).reverse()
@@ -48,24 +48,40 @@ t.test('25 messages paged by 10 with before, then with after, come with no gap a
   } while (cursor !== null)
   t.same(backwards, newestFirst)
   t.same(hasMore, [true, true, false])
+})
 
-  // Forward from the oldest: each page is served newest first, its nextCursor is its newest message.
-  const forwards: string[] = []
-  cursor = sent[0]!.id
+t.test('paging forward as a seed 01 client does (after = the newest message it has) comes with no gap and no duplicate', async (t) => {
+  const g = await createGroup(app)
+  const sent = await sendMany(g, 25)
+  // Seed 01 §11.1 loadNewerMessages: `after=${newestCursor}`, then newestCursor = messages[0].id.
+  let newestCursor = sent[0]!.id
+  const shown: string[] = [newestCursor]
   const pages: number[] = []
+  const more: boolean[] = []
   for (;;) {
-    const result = await page(g, `?limit=10&after=${cursor}`)
+    const result = await page(g, `?limit=10&after=${newestCursor}`)
+    if (result.messages.length === 0) break
     pages.push(result.messages.length)
+    more.push(result.hasMore)
     t.same(result.messages.map((m) => m.seq), [...result.messages.map((m) => m.seq)].sort((a, b) => (b as number) - (a as number)), 'newest first within the page')
-    forwards.unshift(...result.messages.map((m) => m.id))
-    if (!result.hasMore) break
-    cursor = result.nextCursor as string
-    t.equal(cursor, result.messages[0]?.id)
+    t.equal(result.nextCursor, result.messages[result.messages.length - 1]?.id, 'nextCursor is the oldest message of the page, as with before')
+    shown.unshift(...result.messages.map((m) => m.id))
+    newestCursor = result.messages[0]!.id
   }
   t.same(pages, [10, 10, 4])
-  t.same(forwards, newestFirst.slice(0, 24), 'everything after the first message')
+  t.same(more, [true, true, false], 'hasMore says whether newer messages follow')
+  t.same(shown, sent.map((m) => m.id).reverse(), 'every message once, in order')
   const empty = await page(g, `?after=${sent[24]!.id}`)
   t.same(empty, { messages: [], hasMore: false, nextCursor: null })
+})
+
+t.test('nextCursor of a page read with after pages back with before from that page', async (t) => {
+  const g = await createGroup(app)
+  const sent = await sendMany(g, 6)
+  const forward = await page(g, `?limit=3&after=${sent[1]!.id}`)
+  t.same(forward.messages.map((m) => m.seq), [5, 4, 3])
+  const back = await page(g, `?limit=3&before=${forward.nextCursor as string}`)
+  t.same(back.messages.map((m) => m.seq), [2, 1], 'the messages before the page, none skipped, none repeated')
 })
 
 t.test('limit must be 1 to 100', async (t) => {
