@@ -28,7 +28,11 @@ export const CHAT_LIMITS = {
   linkTitleMaxLength: 300,
   linkDescriptionMaxLength: 1000,
   replyPreviewMaxLength: 200,
-  customMaxBytes: 4096
+  customMaxBytes: 4096,
+  /** Levels of objects and arrays in metadata.custom, itself included. */
+  customMaxDepth: 8,
+  /** Keys and array items in metadata.custom, at every level together. */
+  customMaxEntries: 200
 } as const
 
 /**
@@ -114,7 +118,7 @@ export type ReplyPreview = Static<typeof ReplyPreview>
 
 /**
  * A message's metadata. The pin fields are set by the server on GET /chat/pinned only;
- * `custom` is the client's own, at most 4 KB of JSON.
+ * `custom` is the client's own: at most 4 KB of JSON, 8 levels deep, 200 keys and items.
  */
 export const MessageMetadata = Type.Object({
   mentions: Type.Optional(Type.Array(MentionInfo, { maxItems: CHAT_LIMITS.mentionsMax })),

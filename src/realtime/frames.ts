@@ -2,6 +2,7 @@ import { FormatRegistry, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { FieldError } from '../lib/app-error.ts'
 import { AppError } from '../lib/app-error.ts'
+import { hasPrototypeKeys } from '../lib/json-bounds.ts'
 import { sharedSchemas } from '../../schemas/index.ts'
 import { ClientFrameEnvelope, wsFrameSchemas } from '../../schemas/ws.ts'
 
@@ -69,7 +70,8 @@ export function issuesOf<T extends TSchema> (check: TypeCheck<T>, value: unknown
 
 /**
  * Parses one text frame into its envelope. Throws VALIDATION_ERROR (with the requestId when
- * it can be read) for anything that is not a JSON object with a string `type`.
+ * it can be read) for anything that is not a JSON object with a string `type`, and for a frame
+ * with `__proto__` or `constructor.prototype` keys, which REST bodies may not carry either.
  */
 export function parseFrame (data: string): RawFrame {
   let value: unknown
@@ -77,6 +79,9 @@ export function parseFrame (data: string): RawFrame {
     value = JSON.parse(data)
   } catch {
     throw validationError([{ field: 'frame', message: 'frame is not valid JSON' }])
+  }
+  if (hasPrototypeKeys(data, value)) {
+    throw validationError([{ field: 'frame', message: 'frame must not contain __proto__ or constructor.prototype keys' }])
   }
   if (!envelopeCheck.Check(value)) throw validationError(issuesOf(envelopeCheck, value))
   return value

@@ -1,10 +1,11 @@
 import { CHAT_LIMITS, type FormattingInfo, type LinkPreview, type MentionInfo, type MessageMetadata } from '../../../schemas/chat.ts'
 import { AppError, type FieldError } from '../../lib/app-error.ts'
+import { brokenJsonBound } from '../../lib/json-bounds.ts'
 
 /*
  * The rules of message metadata beyond its JSON shape (which the route schema or the gateway's
  * frame schema checks first): ranges lie inside the content, links are http(s), counts and the
- * client's `custom` object are bounded. Offsets are UTF-16 code unit indices, as JavaScript
+ * client's `custom` object are bounded (size, depth and number of keys). Offsets are UTF-16 code unit indices, as JavaScript
  * strings index. Only known fields are kept, and the pin fields are the server's, so a client
  * cannot store them.
  */
@@ -131,8 +132,15 @@ export function checkMetadata (content: string, metadata: MessageMetadata | unde
   }
   if (metadata.custom !== undefined) {
     const custom = metadata.custom
+    // Bounded before it is serialized: JSON.stringify recurses, and a few thousand levels
+    // overflow the stack.
+    const broken = brokenJsonBound(custom, { maxDepth: CHAT_LIMITS.customMaxDepth, maxEntries: CHAT_LIMITS.customMaxEntries })
     if (custom === null || typeof custom !== 'object' || Array.isArray(custom)) {
       problems.add('metadata.custom', 'metadata.custom must be an object')
+    } else if (broken === 'depth') {
+      problems.add('metadata.custom', `metadata.custom must not nest objects and arrays more than ${CHAT_LIMITS.customMaxDepth} levels deep`)
+    } else if (broken === 'entries') {
+      problems.add('metadata.custom', `metadata.custom must hold at most ${CHAT_LIMITS.customMaxEntries} keys and array items in all`)
     } else if (Buffer.byteLength(JSON.stringify(custom), 'utf8') > CHAT_LIMITS.customMaxBytes) {
       problems.add('metadata.custom', `metadata.custom must be at most ${CHAT_LIMITS.customMaxBytes} bytes of JSON`)
     } else {
