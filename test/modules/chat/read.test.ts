@@ -87,3 +87,52 @@ t.test('marking read an unknown message or one of another group is not found', a
   t.match(bad.json(), { code: 'VALIDATION_ERROR', validationErrors: [{ field: 'messageId' }] })
   t.equal((await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/read`, {})).statusCode, 400)
 })
+
+async function markRead (g: ChatGroup, who: TestUser, messageId: string): Promise<void> {
+  dataOf(await call(app, who, 'POST', `/groups/${g.groupId}/chat/read`, { messageId }))
+}
+
+t.test('chat:message_read lists every message the mark newly read, from others and not deleted, oldest first with the watermark message last', async (t) => {
+  const g = await createGroup(app)
+  const m1 = await sendMessage(app, g.owner, g.groupId, 'one')
+  const m2 = await sendMessage(app, g.owner, g.groupId, 'two')
+  const own = await sendMessage(app, g.admin, g.groupId, 'the reader\'s own')
+  const gone = await sendMessage(app, g.owner, g.groupId, 'deleted')
+  const m5 = await sendMessage(app, g.members[0]!, g.groupId, 'five')
+  const m6 = await sendMessage(app, g.owner, g.groupId, 'six')
+  dataOf(await call(app, g.owner, 'DELETE', `/groups/${g.groupId}/chat/messages/${gone.id}`))
+  const events = recordEvents(app, { groupId: g.groupId }, t)
+
+  await markRead(g, g.admin, m2.id)
+  await markRead(g, g.admin, m6.id)
+  await markRead(g, g.admin, m5.id)
+  const ownLast = await sendMessage(app, g.admin, g.groupId, 'mine again')
+  await markRead(g, g.admin, ownLast.id)
+  t.same(eventsOfType(events, 'chat:message_read').map((e) => e.payload.messageIds), [
+    [m1.id, m2.id],
+    [m5.id, m6.id],
+    [ownLast.id]
+  ], 'each message once; the reader\'s own and deleted ones only as the watermark; nothing when the watermark does not move')
+  t.notOk(eventsOfType(events, 'chat:message_read').some((e) => e.payload.messageIds.includes(own.id)))
+})
+
+t.test('a mark over more than 100 unread messages lists the newest 99 of them and the watermark message', async (t) => {
+  const g = await createGroup(app)
+  const sent: ChatMessage[] = []
+  for (let i = 0; i < 120; i++) sent.push(await sendMessage(app, g.owner, g.groupId, `message ${i}`))
+  const events = recordEvents(app, { groupId: g.groupId }, t)
+  await markRead(g, g.admin, sent[119]!.id)
+  const [read] = eventsOfType(events, 'chat:message_read')
+  t.same(read?.payload.messageIds, sent.slice(20).map((m) => m.id))
+})
+
+t.test('concurrent marks by one reader report every message exactly once', async (t) => {
+  const g = await createGroup(app)
+  const sent: ChatMessage[] = []
+  for (let i = 0; i < 12; i++) sent.push(await sendMessage(app, g.owner, g.groupId, `message ${i}`))
+  const events = recordEvents(app, { groupId: g.groupId }, t)
+  await Promise.all([3, 7, 11, 5, 9].map(async (i) => { await markRead(g, g.admin, sent[i]!.id) }))
+  const reported = eventsOfType(events, 'chat:message_read').flatMap((e) => e.payload.messageIds)
+  t.same([...reported].sort(), sent.map((m) => m.id).sort(), 'all twelve, none twice')
+  t.equal((await watermark(g, g.admin)).last_read_seq, 12)
+})

@@ -3,6 +3,7 @@ import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser } from '../../helpers/users.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { ChatMessage } from '../../../schemas/chat.ts'
+import { connectWs } from '../../helpers/ws.ts'
 import { call, createDirectChat, createGroup, dataOf, eventsOfType, recordEvents, sendMessage } from './helpers.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
@@ -77,6 +78,24 @@ t.test('a retried clientMessageId answers 201 with the original message, as seed
   t.same(second.json().data.message, first.json().data.message, 'the original message, as first answered')
   const next = await sendMessage(app, g.owner, g.groupId, 'after the retry')
   t.equal(next.seq, 2, 'the retry took no seq')
+})
+
+t.test('over WebSocket, a retried send is acknowledged with the original message\'s id, seq and time', async (t) => {
+  const g = await createGroup(app)
+  const ws = await connectWs(app, { token: g.owner.token })
+  t.teardown(async () => { await ws.close() })
+  const first = await ws.request('chat:send_message', { groupId: g.groupId, content: 'once', clientMessageId: 'ws-retry' })
+  const retry = await ws.request('chat:send_message', { groupId: g.groupId, content: 'once again', clientMessageId: 'ws-retry' })
+  t.equal(first.type, 'chat:ack')
+  t.equal(retry.type, 'chat:ack')
+  const ids = (ack: typeof first): unknown => ({ messageId: ack.payload.messageId, clientMessageId: ack.payload.clientMessageId, seq: ack.payload.seq, createdAt: ack.payload.createdAt })
+  t.same(ids(retry), ids(first))
+
+  const overRest = await sendMessage(app, g.owner, g.groupId, { content: 'sent over REST', clientMessageId: 'rest-then-ws' })
+  const wsRetry = await ws.request('chat:send_message', { groupId: g.groupId, content: 'sent over REST', clientMessageId: 'rest-then-ws' })
+  t.match(wsRetry.payload, { success: true, messageId: overRest.id, clientMessageId: 'rest-then-ws', seq: overRest.seq, createdAt: overRest.createdAt })
+  const rows = await app.db.selectFrom('mirror_group_messages').select('seq').where('group_id', '=', toBin(g.groupId)).execute()
+  t.equal(rows.length, 2, 'two messages stored, not four')
 })
 
 t.test('a clientMessageId with quotes, backslashes and SQL in it is stored exactly and still deduplicates', async (t) => {
