@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig, type Config } from './config.ts'
-import { prepareDatabase } from '../db/connection.ts'
+import { assertSqlModePinned, prepareDatabase } from '../db/connection.ts'
 import { buildApp } from './app.ts'
 
 /** How long in-flight requests and commands get to finish on SIGTERM. */
@@ -20,6 +20,13 @@ async function main (): Promise<void> {
 
   await prepareDatabase(config.databaseUrl)
   const app = await buildApp(config)
+  // No request is served on connections whose sql_mode could not be pinned (db/connection.ts).
+  try {
+    await assertSqlModePinned(app.db, app.statementPool)
+  } catch (err) {
+    await app.close()
+    throw err
+  }
 
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
