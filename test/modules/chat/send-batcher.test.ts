@@ -4,8 +4,12 @@ import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import { call, createGroup } from './helpers.ts'
 
+// Two instances on one database, as in production; most tests use the first only.
+const a = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
+const b = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
+const app = a
+
 t.test('a burst of sends across groups, with retries inside it, stores each message once in gap-free seq order', async (t) => {
-  const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
   const groups = await Promise.all([createGroup(app, { memberCount: 1 }), createGroup(app, { memberCount: 1 }), createGroup(app, { memberCount: 1 })])
   const retried = randomUUID()
   const sends = groups.flatMap((group, g) => Array.from({ length: 40 }, (_, i) => ({
@@ -28,7 +32,6 @@ t.test('a burst of sends across groups, with retries inside it, stores each mess
 })
 
 t.test('a send to a group deleted meanwhile fails alone without failing the sends batched with it', async (t) => {
-  const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
   const kept = await createGroup(app, { memberCount: 1 })
   const doomed = await createGroup(app, { memberCount: 1 })
   const membership = await app.groupService.getMembership(doomed.groupId, doomed.owner.user.id)
@@ -47,8 +50,6 @@ t.test('a send to a group deleted meanwhile fails alone without failing the send
 })
 
 t.test('a member removed on another instance cannot post there, though that instance still trusts its cached membership', async (t) => {
-  const a = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
-  const b = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
   const g = await createGroup(a, { memberCount: 1 })
   const member = g.members[0]!
   t.equal((await call(b, member, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'while a member' })).statusCode, 201)
@@ -65,8 +66,6 @@ t.test('a member removed on another instance cannot post there, though that inst
 })
 
 t.test('an admin demoted on another instance cannot post in a broadcast group there', async (t) => {
-  const a = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
-  const b = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
   const g = await createGroup(a, { memberCount: 1, type: 'broadcast' })
   t.equal((await call(b, g.admin, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'announcement' })).statusCode, 201)
 
@@ -78,8 +77,6 @@ t.test('an admin demoted on another instance cannot post in a broadcast group th
 })
 
 t.test('a send refused inside a batch fails alone; the sends batched with it commit with gap-free seqs', async (t) => {
-  const a = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
-  const b = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
   const g = await createGroup(a, { memberCount: 2 })
   const [stays, leaves] = g.members as [typeof g.owner, typeof g.owner]
   t.equal((await call(b, leaves, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'hello' })).statusCode, 201)
