@@ -2,8 +2,9 @@ import type { Clock, Timer } from '../clock.ts'
 
 /**
  * Entries the in-process store holds at most (REDIS_URL=memory). An entry is one key: a
- * counter, a ticket, a user's connections or shown status, a group's typers or subscribers;
- * measured at about 200–300 bytes each, so the bound is near 150 MB at worst.
+ * counter, a ticket, a user's connections or shown status, a group's typers or subscribers.
+ * Measured on Node 24: about 300 bytes for a counter, under 1 KB for a user's connections, so
+ * a full store of rate-limit windows takes about 150 MB.
  */
 export const MEMORY_STORE_MAX_ENTRIES = 500_000
 /** How often expired entries are dropped; an entry outlives its expiry by at most this long. */
