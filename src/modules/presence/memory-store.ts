@@ -1,6 +1,6 @@
 import type { MemoryTable } from '../../lib/store/memory-table.ts'
 import { presenceConnectionsKey as connsKey, presenceUserKey as userKey, typingKey } from '../../lib/store/keys.ts'
-import { USER_STATE_TTL_MS, type PresenceStore, type TypingEntry } from './store.ts'
+import { USER_STATE_TTL_MS, type PresenceStore, type TypingEntry, type TypingStore } from './store.ts'
 
 /*
  * Presence and typing on a single node (REDIS_URL=memory): the state and the rules of the
@@ -26,60 +26,66 @@ type Typers = Map<number, TypingEntry>
 const latest = (connections: Connections): number => Math.max(...connections.values())
 
 export function memoryPresenceStore (table: MemoryTable): PresenceStore {
-  /** The user's connections that have not expired by `now`. */
-  function liveConnections (userId: number, now: number): Connections {
-    const connections = table.get<Connections>(connsKey(userId)) ?? new Map<string, number>()
-    for (const [connectionId, expiry] of connections) if (expiry <= now) connections.delete(connectionId)
-    return connections
-  }
+  return { ...memoryConnectionState(table), ...memoryTypingStore(table) }
+}
 
-  /** Writes the user's connections back, or drops the key when none is left (as Redis drops an empty set). */
-  function saveConnections (userId: number, connections: Connections): void {
-    if (connections.size === 0) table.delete(connsKey(userId))
-    else table.set(connsKey(userId), connections, latest(connections))
-  }
+/** The user's connections that have not expired by `now`. */
+function liveConnections (table: MemoryTable, userId: number, now: number): Connections {
+  const connections = table.get<Connections>(connsKey(userId)) ?? new Map<string, number>()
+  for (const [connectionId, expiry] of connections) if (expiry <= now) connections.delete(connectionId)
+  return connections
+}
 
-  function saveUser (userId: number, state: UserState): void {
-    table.set(userKey(userId), state, table.now() + USER_STATE_TTL_MS)
-  }
+/** Writes the user's connections back, or drops the key when none is left (as Redis drops an empty set). */
+function saveConnections (table: MemoryTable, userId: number, connections: Connections): void {
+  if (connections.size === 0) table.delete(connsKey(userId))
+  else table.set(connsKey(userId), connections, latest(connections))
+}
 
-  const hasLive = (userId: number, now: number, inclusive: boolean): boolean => {
-    const connections = table.get<Connections>(connsKey(userId))
-    if (connections === undefined) return false
-    for (const expiry of connections.values()) if (inclusive ? expiry >= now : expiry > now) return true
-    return false
-  }
+function saveUser (table: MemoryTable, userId: number, state: UserState): void {
+  table.set(userKey(userId), state, table.now() + USER_STATE_TTL_MS)
+}
 
+/** A connection of the user lives at `now` (ZCOUNT from now, inclusive, or the online set's `> now`). */
+function hasLive (table: MemoryTable, userId: number, now: number, inclusive: boolean): boolean {
+  const connections = table.get<Connections>(connsKey(userId))
+  if (connections === undefined) return false
+  for (const expiry of connections.values()) if (inclusive ? expiry >= now : expiry > now) return true
+  return false
+}
+
+/** Connections and shown status. */
+function memoryConnectionState (table: MemoryTable): Omit<PresenceStore, keyof TypingStore> {
   return {
     async connect (userId, connectionId, now, policy) {
-      const connections = liveConnections(userId, now)
+      const connections = liveConnections(table, userId, now)
       const count = connections.size
       if (count >= policy.maxConnectionsPerUser && !connections.has(connectionId)) {
-        saveConnections(userId, connections)
+        saveConnections(table, userId, connections)
         return { accepted: false, openConnections: count, wasVisible: false }
       }
       connections.set(connectionId, now + policy.connectionTtlMs)
-      saveConnections(userId, connections)
+      saveConnections(table, userId, connections)
       const user = table.get<UserState>(userKey(userId)) ?? {}
       const wasVisible = user.visible === true
       if (!wasVisible) {
         user.visible = true
         user.status = 'online'
       }
-      saveUser(userId, user)
+      saveUser(table, userId, user)
       return { accepted: true, openConnections: count, wasVisible }
     },
 
     async disconnect (userId, connectionId, now) {
-      const connections = liveConnections(userId, now)
+      const connections = liveConnections(table, userId, now)
       connections.delete(connectionId)
-      saveConnections(userId, connections)
-      if (connections.size === 0) saveUser(userId, { ...table.get<UserState>(userKey(userId)), seen: now })
+      saveConnections(table, userId, connections)
+      if (connections.size === 0) saveUser(table, userId, { ...table.get<UserState>(userKey(userId)), seen: now })
       return connections.size
     },
 
     async goOffline (userId, now, graceMs) {
-      if (liveConnections(userId, now).size > 0) return null
+      if (liveConnections(table, userId, now).size > 0) return null
       const user = table.get<UserState>(userKey(userId))
       const expiresAt = table.expiryOf(userKey(userId))
       if (user === undefined || expiresAt === null || user.visible !== true) return null
@@ -95,21 +101,21 @@ export function memoryPresenceStore (table: MemoryTable): PresenceStore {
       for (const [userId, connectionIds] of connections) {
         const stored = table.get<Connections>(connsKey(userId)) ?? new Map<string, number>()
         for (const connectionId of connectionIds) stored.set(connectionId, expiry)
-        saveConnections(userId, stored)
+        saveConnections(table, userId, stored)
       }
     },
 
     async setStatus (userId, status, device, seen) {
       const user: UserState = { ...table.get<UserState>(userKey(userId)), status, visible: true, seen }
       if (device !== undefined) user.device = device
-      saveUser(userId, user)
+      saveUser(table, userId, user)
     },
 
     async members (userIds, now) {
       return userIds.map((userId) => {
         const user = table.get<UserState>(userKey(userId))
         return {
-          live: hasLive(userId, now, true),
+          live: hasLive(table, userId, now, true),
           status: user?.status ?? null,
           device: user?.device ?? null,
           visible: user?.visible === true,
@@ -119,9 +125,13 @@ export function memoryPresenceStore (table: MemoryTable): PresenceStore {
     },
 
     async onlineAmong (userIds, now) {
-      return new Set(userIds.filter((userId) => hasLive(userId, now, false)))
-    },
+      return new Set(userIds.filter((userId) => hasLive(table, userId, now, false)))
+    }
+  }
+}
 
+function memoryTypingStore (table: MemoryTable): TypingStore {
+  return {
     async startTyping (groupId, entry, keepMs) {
       const typers = table.get<Typers>(typingKey(groupId)) ?? new Map<number, TypingEntry>()
       typers.set(entry.userId, entry)

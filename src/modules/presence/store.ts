@@ -59,7 +59,7 @@ export interface TypingEntry {
   expiresAt: number
 }
 
-export interface PresenceStore {
+export interface PresenceStore extends TypingStore {
   /** Registers a connection unless the user is at their limit; shows the user online. */
   connect: (userId: number, connectionId: string, now: number, policy: ConnectionPolicy) => Promise<ConnectOutcome>
   /** Removes a connection; the last one records when the user was seen. Resolves with the live count left. */
@@ -74,6 +74,9 @@ export interface PresenceStore {
   members: (userIds: number[], now: number) => Promise<MemberState[]>
   /** The users among `userIds` with a live connection. */
   onlineAmong: (userIds: number[], now: number) => Promise<Set<number>>
+}
+
+export interface TypingStore {
   /** Starts or refreshes a typing indicator; the group's entry outlives it by `keepMs`. */
   startTyping: (groupId: string, entry: TypingEntry, keepMs: number) => Promise<void>
   /** Ends a typing indicator; true when there was one. */
@@ -154,6 +157,11 @@ export function redisPresenceStore (client: Redis): PresenceStore {
     redis.defineCommand('parleyPresenceOffline', { numberOfKeys: 2, lua: GO_OFFLINE_LUA })
     redis.defineCommand('parleyTypingExpire', { numberOfKeys: 1, lua: TYPING_EXPIRE_LUA })
   }
+  return { ...redisConnectionState(redis), ...redisTypingStore(redis) }
+}
+
+/** Connections and shown status. */
+function redisConnectionState (redis: PresenceRedis): Omit<PresenceStore, keyof TypingStore> {
   return {
     async connect (userId, connectionId, now, policy) {
       const [ok, count, wasVisible] = await redis.parleyPresenceConnect(
@@ -221,8 +229,12 @@ export function redisPresenceStore (client: Redis): PresenceStore {
         if (score !== null && score !== undefined && Number(score) > now) online.add(userId)
       })
       return online
-    },
+    }
+  }
+}
 
+function redisTypingStore (redis: PresenceRedis): TypingStore {
+  return {
     async startTyping (groupId, entry, keepMs) {
       await redis.multi()
         .hset(typingKey(groupId), String(entry.userId), `${entry.expiresAt}:${entry.startedAt}:${entry.username}`)

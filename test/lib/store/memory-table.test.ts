@@ -2,6 +2,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { MEMORY_STORE_SWEEP_MS, MemoryTable } from '../../../src/lib/store/memory-table.ts'
+import { loginFailureKeys, presenceConnectionsKey, presenceUserKey, rateLimitKey, wsTicketKey } from '../../../src/lib/store/keys.ts'
 import { ManualClock } from '../../helpers/clock.ts'
 
 // The in-process store (REDIS_URL=memory) drops what expired without waiting for reads, and
@@ -18,40 +19,40 @@ function table (t: { teardown: (fn: () => unknown) => void }, maxEntries = 1_000
 t.test('200,000 expired entries are dropped by the sweep without ever being read', async (t) => {
   const { clock, table: store } = table(t)
   const now = clock.now()
-  for (let i = 0; i < 200_000; i++) store.set(`rl:other:ip10.0.${i}`, 1, now + 60_000)
-  store.set('presence:u:1', { status: 'online' }, now + 7 * 24 * 3600 * 1000)
+  for (let i = 0; i < 200_000; i++) store.set(rateLimitKey('other', `ip10.0.${i}`), 1, now + 60_000)
+  store.set(presenceUserKey(1), { status: 'online' }, now + 7 * 24 * 3600 * 1000)
   t.equal(store.size, 200_001)
   await clock.advance(59_000)
   t.equal(store.size, 200_001, 'nothing dropped before its expiry')
   await clock.advance(1000 + MEMORY_STORE_SWEEP_MS)
   t.equal(store.size, 1, 'every expired entry is gone; the live one stays')
   t.equal(store.stats.expired, 200_000)
-  t.same(store.get('presence:u:1'), { status: 'online' })
+  t.same(store.get(presenceUserKey(1)), { status: 'online' })
 })
 
 t.test('an entry outlives its expiry by at most one sweep interval', async (t) => {
   const { clock, table: store } = table(t)
-  store.set('wsticket:abc', 'payload', clock.now() + 1500)
+  store.set(wsTicketKey('abc'), 'payload', clock.now() + 1500)
   await clock.advance(1499)
   t.equal(store.size, 1)
-  t.equal(store.get('wsticket:abc'), 'payload')
+  t.equal(store.get(wsTicketKey('abc')), 'payload')
   await clock.advance(1 + MEMORY_STORE_SWEEP_MS)
   t.equal(store.size, 0)
 })
 
 t.test('an expired entry reads as absent even before the sweep reaches it', async (t) => {
   const { clock, table: store } = table(t)
-  store.set('loginfail:ip:10.0.0.1', 3, clock.now() + 100)
+  store.set(loginFailureKeys.ip('10.0.0.1'), 3, clock.now() + 100)
   await clock.advance(100)
-  t.equal(store.get('loginfail:ip:10.0.0.1'), undefined)
-  t.equal(store.expiryOf('loginfail:ip:10.0.0.1'), null)
+  t.equal(store.get(loginFailureKeys.ip('10.0.0.1')), undefined)
+  t.equal(store.expiryOf(loginFailureKeys.ip('10.0.0.1')), null)
 })
 
 t.test('a rewritten expiry counts: a refreshed entry is not swept at its old expiry', async (t) => {
   const { clock, table: store } = table(t)
-  store.set('presence:c:1', 'connections', clock.now() + 1000)
+  store.set(presenceConnectionsKey(1), 'connections', clock.now() + 1000)
   await clock.advance(900)
-  store.set('presence:c:1', 'connections', clock.now() + 1000)
+  store.set(presenceConnectionsKey(1), 'connections', clock.now() + 1000)
   await clock.advance(800)
   t.equal(store.size, 1, 'still there past its first expiry')
   await clock.advance(100 + MEMORY_STORE_SWEEP_MS)
@@ -103,7 +104,7 @@ t.test('a forgotten in-process store does not keep the process alive: its sweep 
   const module = fileURLToPath(new URL('../../../src/lib/store/store.ts', import.meta.url))
   const script = `import { createMemoryStore } from ${JSON.stringify(module)}
 import { systemClock } from ${JSON.stringify(fileURLToPath(new URL('../../../src/lib/clock.ts', import.meta.url)))}
-createMemoryStore({ clock: systemClock }).counters.hit('rl:other:ip1', 60000)`
+createMemoryStore({ clock: systemClock }).counters.hit('a window', 60000)`
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' })
   const code = await new Promise<number | null>((resolve) => {
     const kill = setTimeout(() => { child.kill() }, 10_000)
