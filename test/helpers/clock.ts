@@ -1,11 +1,11 @@
-import type { Clock, Timer } from '../../src/lib/clock.ts'
+import type { Clock, Timer, TimerRun } from '../../src/lib/clock.ts'
 
 interface Scheduled {
   at: number
   /** The interval of a repeating timer, null for a one-shot. */
   every: number | null
   delay: number
-  run: () => void
+  run: TimerRun
 }
 
 interface Waiter {
@@ -14,10 +14,15 @@ interface Waiter {
   resolve: () => void
 }
 
+/** How far ahead of the real time a manual clock starts. */
+const LEAD_MS = 3600_000
+
 /**
  * A clock the test moves: `now()` stands still until `advance`, which runs every timer that
- * comes due, in order, each at its own due time. It starts at the real time (Redis expires
- * keys on its own clock, so store time must never run behind it) and only moves forward.
+ * comes due, in order, each at its own due time, and waits for the work a timer returns before
+ * the next one (real time would have let it finish: a heartbeat lands before the check that
+ * reads it). It starts an hour ahead of the real time and only moves forward, so expiries it
+ * writes to Redis as absolute times stay in Redis's future however slowly the test runs.
  *
  * @example
  * const clock = new ManualClock()
@@ -32,7 +37,7 @@ export class ManualClock implements Clock {
   private readonly oneShots = new Map<number, number>()
   private readonly waiters = new Set<Waiter>()
 
-  constructor (start = Date.now()) {
+  constructor (start = Date.now() + LEAD_MS) {
     this.current = start
   }
 
@@ -40,11 +45,11 @@ export class ManualClock implements Clock {
     return this.current
   }
 
-  setTimeout (run: () => void, ms: number): Timer {
+  setTimeout (run: TimerRun, ms: number): Timer {
     return this.schedule(run, ms, null)
   }
 
-  setInterval (run: () => void, ms: number): Timer {
+  setInterval (run: TimerRun, ms: number): Timer {
     return this.schedule(run, ms, Math.max(1, ms))
   }
 
@@ -81,14 +86,14 @@ export class ManualClock implements Clock {
       this.current = Math.max(this.current, timer.at)
       if (timer.every === null) this.timers.delete(id)
       else timer.at += timer.every
-      timer.run()
+      await timer.run()
       await new Promise((resolve) => setImmediate(resolve))
     }
     this.current = target
     await new Promise((resolve) => setImmediate(resolve))
   }
 
-  private schedule (run: () => void, ms: number, every: number | null): Timer {
+  private schedule (run: TimerRun, ms: number, every: number | null): Timer {
     this.lastId += 1
     const id = this.lastId
     const delay = Math.max(1, ms)

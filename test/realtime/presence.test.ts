@@ -16,10 +16,8 @@ const clock = new ManualClock()
 const env = { PRESENCE_GRACE_MS: String(GRACE_MS), TYPING_TTL_MS: String(TYPING_TTL_MS), WS_PING_INTERVAL_MS: '150', RATE_LIMIT_SCALE: '100' }
 const REAL_GRACE_MS = 400
 const a = await buildTestApp(t, import.meta.url, { env, clock })
-const [b, live] = await Promise.all([
-  buildTestApp(t, import.meta.url, { env, clock }),
-  buildTestApp(t, import.meta.url, { env: { ...env, PRESENCE_GRACE_MS: String(REAL_GRACE_MS) } })
-])
+const b = await buildTestApp(t, import.meta.url, { env, clock })
+const live = await buildTestApp(t, import.meta.url, { env: { ...env, PRESENCE_GRACE_MS: String(REAL_GRACE_MS) } })
 const api = a.config.apiPrefix
 
 const isGraceCheck = (delayMs: number): boolean => delayMs >= GRACE_MS

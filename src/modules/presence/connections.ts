@@ -75,8 +75,8 @@ export function scheduleOfflineCheck (deps: PresenceDeps, user: PresenceUser): v
   if (local.isClosed) return
   local.graceTimers.get(user.id)?.cancel()
   // A few ms past the grace so the store's `now - seen >= grace` holds on the same clock.
-  const timer = deps.clock.setTimeout(() => {
-    local.track(checkOffline(deps, user)).catch((err: unknown) => { deps.log.error({ err }, 'offline check failed') })
+  const timer = deps.clock.setTimeout(async () => {
+    await local.track(checkOffline(deps, user)).catch((err: unknown) => { deps.log.error({ err }, 'offline check failed') })
   }, deps.options.graceMs + 5)
   local.graceTimers.set(user.id, timer)
 }

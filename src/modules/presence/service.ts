@@ -45,8 +45,8 @@ declare module 'fastify' {
 
 /** The service over its dependencies, plus the close that stops its timers. */
 export function createPresenceService (deps: PresenceDeps): PresenceService & { close: () => Promise<void> } {
-  const heartbeat = deps.clock.setInterval(() => {
-    deps.local.track(refreshConnections(deps)).catch((err: unknown) => { storeFailed(deps, err, 'presence heartbeat') })
+  const heartbeat = deps.clock.setInterval(async () => {
+    await deps.local.track(refreshConnections(deps)).catch((err: unknown) => { storeFailed(deps, err, 'presence heartbeat') })
   }, deps.options.heartbeatMs)
   return {
     connectionOpened: async (user, connectionId) => await connectionOpened(deps, user, connectionId),

@@ -38,20 +38,20 @@ export async function setTyping (deps: PresenceDeps, user: PresenceUser, groupId
   } catch (err) {
     storeFailed(deps, err, 'typing start')
   }
-  const timer = deps.clock.setTimeout(() => { expireTyping(deps, user, groupId, key) }, typingTtlMs)
+  const timer = deps.clock.setTimeout(async () => { await expireTyping(deps, user, groupId, key) }, typingTtlMs)
   deps.local.typingTimers.set(key, { timer, startedAt })
   broadcastTyping(deps, user, groupId, true)
   return { groupId, isTyping }
 }
 
 /** The typing TTL passed since this instance's last start: end it unless refreshed elsewhere. */
-function expireTyping (deps: PresenceDeps, user: PresenceUser, groupId: string, key: string): void {
+async function expireTyping (deps: PresenceDeps, user: PresenceUser, groupId: string, key: string): Promise<void> {
   deps.local.typingTimers.delete(key)
   const expired = deps.store.expireTyping(groupId, user.id, deps.clock.now()).catch((err: unknown) => {
     storeFailed(deps, err, 'typing expiry')
     return true
   })
-  deps.local.track(expired).then((ended) => { if (ended) broadcastTyping(deps, user, groupId, false) }, () => {})
+  if (await deps.local.track(expired)) broadcastTyping(deps, user, groupId, false)
 }
 
 /** Who is typing in the group now, earliest first. */
