@@ -2,10 +2,11 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
 import type { Config } from './config.ts'
+import { systemClock, type Clock } from './lib/clock.ts'
 import { redactUrl } from './lib/redact.ts'
 import dbPlugin from './plugins/db.ts'
 import cryptoPlugin from './plugins/crypto.ts'
-import redisPlugin from './plugins/redis.ts'
+import storePlugin from './plugins/store.ts'
 import authPlugin from './plugins/auth.ts'
 import rateLimitPlugin from './plugins/rate-limit.ts'
 import errorsPlugin from './plugins/errors.ts'
@@ -31,12 +32,16 @@ import { asyncApiRoutes } from './realtime/asyncapi.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
+    /** Time for presence, typing, rate limits and the in-process store: the real one but in tests. */
+    clock: Clock
   }
 }
 
 export interface BuildOptions {
   /** Where log lines go; tests pass a stream to read them. Defaults to stdout. */
   logStream?: NodeJS.WritableStream
+  /** The time presence, typing, rate limits and the in-process store run on; tests move their own. */
+  clock?: Clock
 }
 
 /** Fastify's own options: logging with secrets redacted, request ids, proxy trust, limits. */
@@ -79,6 +84,7 @@ export function serverOptions (config: Config, options: BuildOptions = {}): Fast
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(config, options)).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('config', config)
+  app.decorate('clock', options.clock ?? systemClock)
   // Synchronous and at the start: every request pays for this hook, so it costs no promise.
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id)
@@ -87,7 +93,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, statementPoolSize: SEND_LANES })
   await app.register(cryptoPlugin, { masterKey: config.encryptionMasterKey })
-  await app.register(redisPlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
+  await app.register(storePlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
   await app.register(docsPlugin, { apiPrefix: config.apiPrefix })
   await app.register(rateLimitPlugin, { scale: config.rateLimitScale })
   await app.register(errorsPlugin)

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import type { ServerEvent } from '../../schemas/events.ts'
-import { REDIS_QUIT_TIMEOUT_MS } from './redis.ts'
+import { busChannel } from '../lib/store/keys.ts'
+import { REDIS_QUIT_TIMEOUT_MS } from '../lib/store/store.ts'
 
 /** Where an event goes: everyone subscribed to a group, or every connection of one user. */
 export type BusTarget = { groupId: string } | { userId: number }
@@ -28,7 +28,7 @@ interface Envelope {
   event: ServerEvent
 }
 
-const channelOf = (target: BusTarget): string => 'groupId' in target ? `g:${target.groupId}` : `u:${target.userId}`
+const channelOf = busChannel
 
 /**
  * The event bus of DESIGN §6. Services publish after commit. Delivery to local listeners never
@@ -38,8 +38,8 @@ const channelOf = (target: BusTarget): string => 'groupId' in target ? `g:${targ
 export default fp(async function busPlugin (fastify) {
   const origin = randomUUID()
   const listeners = new Map<string, Set<BusListener>>()
-  const prefix = fastify.redisName('bus:')
-  let subscriber: Redis | null = null
+  // Other instances, through Redis; none on a single node (REDIS_URL=memory).
+  const transport = fastify.store.busTransport
   // Publishes not yet answered by Redis: shutdown waits for them, so the last events before it
   // still reach the other instances.
   const unanswered = new Set<Promise<unknown>>()
@@ -56,25 +56,20 @@ export default fp(async function busPlugin (fastify) {
     }
   }
 
-  if (fastify.redisShared) {
-    const sub = fastify.redis.duplicate({ keyPrefix: '', enableAutoPipelining: false })
-    subscriber = sub
-    sub.on('error', (err: Error) => { fastify.log.warn({ err: { message: err.message } }, 'bus subscriber error') })
-    sub.on('message', (channel: string, raw: string) => {
-      let envelope: Envelope
-      try { envelope = JSON.parse(raw) as Envelope } catch { return }
-      if (envelope.origin === origin) return
-      deliver(channel.slice(prefix.length), envelope.event)
-    })
-  }
+  transport?.onMessage((channel, raw) => {
+    let envelope: Envelope
+    try { envelope = JSON.parse(raw) as Envelope } catch { return }
+    if (envelope.origin === origin) return
+    deliver(channel, envelope.event)
+  })
 
   const bus: Bus = {
     publish (target, event) {
       const channel = channelOf(target)
       deliver(channel, event)
-      if (fastify.redisShared) {
+      if (transport !== null) {
         const envelope: Envelope = { origin, event }
-        const published = fastify.redis.publish(prefix + channel, JSON.stringify(envelope)).catch((err: Error) => {
+        const published = transport.publish(channel, JSON.stringify(envelope)).catch((err: Error) => {
           fastify.log.warn({ err: { message: err.message }, channel }, 'bus publish failed; local delivery only')
         }).finally(() => { unanswered.delete(published) })
         unanswered.add(published)
@@ -86,7 +81,7 @@ export default fp(async function busPlugin (fastify) {
       if (set === undefined) {
         set = new Set()
         listeners.set(channel, set)
-        subscriber?.subscribe(prefix + channel).catch((err: Error) => {
+        transport?.listen(channel).catch((err: Error) => {
           fastify.log.warn({ err: { message: err.message }, channel }, 'bus subscribe failed; retried on reconnect')
         })
       }
@@ -95,7 +90,7 @@ export default fp(async function busPlugin (fastify) {
         const current = listeners.get(channel)
         if (current === undefined || !current.delete(listener) || current.size > 0) return
         listeners.delete(channel)
-        subscriber?.unsubscribe(prefix + channel).catch(() => {})
+        transport?.unlisten(channel).catch(() => {})
       }
     },
     listenerCount (target) {
@@ -104,10 +99,10 @@ export default fp(async function busPlugin (fastify) {
   }
 
   fastify.decorate('bus', bus)
-  // Runs before the Redis plugin's own close (hooks close in reverse order of registration).
+  // Runs before the store's own close (hooks close in reverse order of registration).
   fastify.addHook('onClose', async () => {
     listeners.clear()
-    subscriber?.disconnect()
+    transport?.close()
     if (unanswered.size === 0) return
     let cutOff: NodeJS.Timeout | undefined
     await Promise.race([
@@ -116,4 +111,4 @@ export default fp(async function busPlugin (fastify) {
     ])
     clearTimeout(cutOff)
   })
-}, { name: 'bus', dependencies: ['redis'] })
+}, { name: 'bus', dependencies: ['store'] })

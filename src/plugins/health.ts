@@ -43,21 +43,20 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/ready', {
     schema: {
       tags: ['ops'],
-      summary: 'Readiness: MySQL and Redis reachable, not shutting down',
+      summary: 'Readiness: MySQL and Redis reachable (redis: memory on a single node), not shutting down',
       response: { 200: Envelope(Readiness), 503: Ref(ErrorResponse) }
     },
     config: { rateLimit: false }
   }, async () => {
     const mysql = await withTimeout(sql`SELECT 1`.execute(fastify.db)).then(() => 'up', () => 'down')
-    const redis = fastify.redisShared
-      ? await withTimeout(fastify.redis.ping()).then(() => 'up', () => 'down')
-      : 'memory'
+    // 'memory' on a single node (REDIS_URL=memory): the in-process store is always there.
+    const redis = await withTimeout(fastify.store.check()).catch(() => 'down' as const)
     if (fastify.isDraining() || mysql !== 'up' || redis === 'down') {
       throw new AppError('SERVICE_UNAVAILABLE', 'Not ready', { mysql, redis, draining: fastify.isDraining() })
     }
     return {
       success: true as const,
-      data: { status: 'ready' as const, mysql: 'up' as const, redis: redis === 'up' ? 'up' as const : 'memory' as const },
+      data: { status: 'ready' as const, mysql: 'up' as const, redis },
       timestamp: new Date().toISOString()
     }
   })
@@ -69,4 +68,4 @@ export default fp(async function healthPlugin (fastify) {
   fastify.decorate('markDraining', () => { draining = true })
   fastify.decorate('isDraining', () => draining)
   await fastify.register(healthRoutes)
-}, { name: 'health', dependencies: ['db', 'redis'] })
+}, { name: 'health', dependencies: ['db', 'store'] })

@@ -1,9 +1,10 @@
 import fp from 'fastify-plugin'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
-import type { Redis } from 'ioredis'
 import { AppError } from '../lib/app-error.ts'
 import { fixedWindowCounter } from '../lib/fixed-window.ts'
+import { rateLimitKey } from '../lib/store/keys.ts'
+import type { Store } from '../lib/store/store.ts'
 
 /** Seed 01 §9 HTTP limits per user per minute, before RATE_LIMIT_SCALE. */
 export const HTTP_RATE_LIMITS = {
@@ -26,14 +27,16 @@ declare module 'fastify' {
 }
 
 /**
- * A store whose keys are the whole story: `category:who`. The stock store namespaces keys by
- * route, but a category (send, reactions…) spans several routes and must share one budget.
+ * A store whose keys are the whole story: category and who (rateLimitKey). The stock stores
+ * namespace keys by route, but a category (send, reactions…) spans several routes and must
+ * share one budget; and on a single node the windows live in the in-process store, swept and
+ * bounded like the rest of its state.
  */
-function categoryStore (redis: Redis, namespace: string) {
-  const countHit = fixedWindowCounter(redis)
+function categoryStore (store: Store) {
+  const countHit = fixedWindowCounter(store)
   return class CategoryStore {
     incr (key: string, callback: (error: Error | null, result?: { current: number, ttl: number }) => void, timeWindow: number = RATE_LIMIT_WINDOW_MS): void {
-      countHit(namespace + key, timeWindow).then(
+      countHit(key, timeWindow).then(
         ([current, ttl]) => { callback(null, { current, ttl }) },
         (err: Error) => { callback(err) }
       )
@@ -55,7 +58,7 @@ export interface RateLimitPluginOptions {
 }
 
 /**
- * Per-user limits by category, Redis-backed so every instance shares them. They run at
+ * Per-user limits by category, in the store so every instance shares them (Redis). They run at
  * preHandler, after authentication, so a signed-in caller is limited by user id, anyone else
  * by client IP (which honours TRUST_PROXY only).
  */
@@ -67,17 +70,17 @@ export default fp<RateLimitPluginOptions>(async function rateLimitPlugin (fastif
     hook: 'preHandler',
     max: limitOf('other'),
     timeWindow: RATE_LIMIT_WINDOW_MS,
-    keyGenerator: (request) => `other:${whoIs(request)}`,
+    keyGenerator: (request) => rateLimitKey('other', whoIs(request)),
     // Redis is best effort: an outage must not turn into refused requests.
     skipOnError: true,
-    store: categoryStore(fastify.redis, 'rl:'),
+    store: categoryStore(fastify.store),
     errorResponseBuilder: (_request, context) => {
       const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000))
       return new AppError('RATE_LIMIT_EXCEEDED', 'Rate limit exceeded. Please slow down.', {
         retryAfter,
         limit: context.max,
         remaining: 0,
-        resetAt: new Date(Date.now() + context.ttl).toISOString()
+        resetAt: new Date(fastify.clock.now() + context.ttl).toISOString()
       })
     }
   })
@@ -85,6 +88,6 @@ export default fp<RateLimitPluginOptions>(async function rateLimitPlugin (fastif
   fastify.decorate('rateLimitCategory', (category: RateLimitCategory): RateLimitOptions => ({
     max: limitOf(category),
     timeWindow: RATE_LIMIT_WINDOW_MS,
-    keyGenerator: (request) => `${category}:${whoIs(request)}`
+    keyGenerator: (request) => rateLimitKey(category, whoIs(request))
   }))
-}, { name: 'rate-limit', dependencies: ['redis'] })
+}, { name: 'rate-limit', dependencies: ['store'] })

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { WebSocket } from '@fastify/websocket'
 import type { AuthUser } from '../plugins/auth.ts'
+import { systemClock, type Clock } from '../lib/clock.ts'
 import { WS_CLOSE_CODES } from '../../schemas/ws.ts'
 import { ConnectionLimits } from './rate-limit.ts'
 import type { GroupSubscription } from './subscription.ts'
@@ -46,9 +47,9 @@ export class Connection {
   private queue: Promise<void> = Promise.resolve()
   private queued = 0
 
-  constructor (socket: WebSocket, options: { rateLimitScale: number, sendBufferLimitBytes: number }) {
+  constructor (socket: WebSocket, options: { rateLimitScale: number, sendBufferLimitBytes: number, clock?: Clock }) {
     this.socket = socket
-    this.limits = new ConnectionLimits(options.rateLimitScale)
+    this.limits = new ConnectionLimits(options.rateLimitScale, options.clock ?? systemClock)
     this.sendBufferLimit = options.sendBufferLimitBytes
   }
 

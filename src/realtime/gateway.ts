@@ -6,6 +6,7 @@ import type { RawData } from 'ws'
 import type { AuthUser } from '../plugins/auth.ts'
 import { AppError } from '../lib/app-error.ts'
 import { consumeWsTicket } from '../modules/auth/tickets.ts'
+import type { Subscription } from '../lib/store/subscribers.ts'
 import { ErrorResponse, Ref } from '../../schemas/common.ts'
 import type { ServerEvent } from '../../schemas/events.ts'
 import {
@@ -121,21 +122,12 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   // ---- subscriptions and fanout ----
 
-  /** Subscriber count across instances: a Redis ZSET of connection ids with heartbeat expiry. */
-  const subscribersKey = (groupId: string): string => `subs:${groupId}`
+  /** Subscriber count across instances: the store's set of subscribed connections, with heartbeat expiry. */
   const subscriberTtlMs = Math.max(3 * config.ws.pingIntervalMs, 1000)
 
   async function countSubscriber (groupId: string, conn: Connection): Promise<number> {
-    const now = Date.now()
     try {
-      const results = await fastify.redis.multi()
-        .zremrangebyscore(subscribersKey(groupId), '-inf', now)
-        .zadd(subscribersKey(groupId), now + subscriberTtlMs, conn.id)
-        .pexpire(subscribersKey(groupId), subscriberTtlMs)
-        .zcard(subscribersKey(groupId))
-        .exec()
-      const count = results?.[3]?.[1]
-      if (typeof count === 'number') return count
+      return await fastify.store.subscribers.add({ groupId, connectionId: conn.id }, subscriberTtlMs)
     } catch (err) {
       log.warn({ err: { message: (err as Error).message } }, 'subscriber count unavailable; counting this instance only')
     }
@@ -143,7 +135,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   }
 
   function uncountSubscriber (groupId: string, conn: Connection): void {
-    fastify.redis.zrem(subscribersKey(groupId), conn.id).catch(() => {})
+    fastify.store.subscribers.remove({ groupId, connectionId: conn.id }).catch(() => {})
   }
 
   /** Sends one group event to one connection, shaped for its user. */
@@ -476,7 +468,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     if (token !== undefined) {
       request.wsAuth = await fastify.verifyAccessToken(token).then((user) => ({ user }), () => ({ refused: 'credentials' as const }))
     } else if (ticket !== undefined) {
-      const payload = await consumeWsTicket(fastify.redis, ticket).catch((err: unknown) => {
+      const payload = await consumeWsTicket(fastify.store, ticket).catch((err: unknown) => {
         log.warn({ err: { message: (err as Error).message } }, 'ticket lookup failed')
         return null
       })
@@ -500,7 +492,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     config: { rateLimit: false },
     preHandler: authenticateUpgrade
   }, (socket: WebSocket, request: FastifyRequest) => {
-    const conn = new Connection(socket, { rateLimitScale: config.rateLimitScale, sendBufferLimitBytes: config.ws.sendBufferLimitBytes })
+    const conn = new Connection(socket, { rateLimitScale: config.rateLimitScale, sendBufferLimitBytes: config.ws.sendBufferLimitBytes, clock: fastify.clock })
     // Handlers first, synchronously: frames that arrive during any await below are not lost.
     socket.on('message', (data, isBinary) => { onMessage(conn, data, isBinary) })
     socket.on('pong', () => { conn.alive = true })
@@ -568,9 +560,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   /** A connection that has not answered since the last ping is gone: it counts as closed. */
   const heartbeat = setInterval(() => {
-    const now = Date.now()
-    const pipeline = fastify.redis.pipeline()
-    let refreshes = 0
+    const subscribed: Subscription[] = []
     for (const conn of connections.values()) {
       if (!conn.alive) {
         conn.socket.terminate()
@@ -578,13 +568,10 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       }
       conn.alive = false
       try { conn.socket.ping() } catch { /* closing already */ }
-      for (const groupId of conn.subscriptions.keys()) {
-        pipeline.zadd(subscribersKey(groupId), now + subscriberTtlMs, conn.id)
-        pipeline.pexpire(subscribersKey(groupId), subscriberTtlMs)
-        refreshes += 1
-      }
+      for (const groupId of conn.subscriptions.keys()) subscribed.push({ groupId, connectionId: conn.id })
     }
-    if (refreshes > 0) pipeline.exec().catch(() => {})
+    // One pipeline for the lot in Redis.
+    fastify.store.subscribers.refresh(subscribed, subscriberTtlMs).catch(() => {})
   }, config.ws.pingIntervalMs)
   heartbeat.unref()
 
@@ -622,7 +609,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       open: conn.open
     }))
   } satisfies Gateway)
-}, { name: 'gateway', dependencies: ['auth', 'bus', 'redis', 'health', 'chat-service', 'group-service', 'presence-service'] })
+}, { name: 'gateway', dependencies: ['auth', 'bus', 'store', 'health', 'chat-service', 'group-service', 'presence-service'] })
 
 async function waitAtMost (work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined

@@ -1,6 +1,9 @@
+import { systemClock, type Clock } from '../lib/clock.ts'
+
 /*
  * WebSocket limits of seed 01 §9, as token buckets per connection (DESIGN §6). A bucket holds
  * one second's allowance, so a client may burst up to the limit and then sustain the rate.
+ * They live with the connection, in this process: no shared store is involved.
  */
 
 /** Seed 01 §9 WebSocket limits per second, before RATE_LIMIT_SCALE. */
@@ -60,17 +63,20 @@ export class TokenBucket {
 /** One connection's buckets plus its count of recent rejections. */
 export class ConnectionLimits {
   private readonly buckets: Record<WsRateCategory, TokenBucket>
+  private readonly clock: Clock
   private rejections: number[] = []
 
-  constructor (scale: number) {
-    const bucket = (category: WsRateCategory): TokenBucket => new TokenBucket(Math.max(1, Math.floor(WS_RATE_LIMITS[category] * scale)))
+  constructor (scale: number, clock: Clock = systemClock) {
+    this.clock = clock
+    const now = clock.now()
+    const bucket = (category: WsRateCategory): TokenBucket => new TokenBucket(Math.max(1, Math.floor(WS_RATE_LIMITS[category] * scale)), now)
     this.buckets = { messages: bucket('messages'), typing: bucket('typing'), reactions: bucket('reactions'), frames: bucket('frames') }
   }
 
   /** Takes a token from the category's bucket; on refusal returns the details of the 429. */
   take (category: WsRateCategory): null | { retryAfter: number, limit: number, remaining: number, resetAt: string } {
     const bucket = this.buckets[category]
-    const now = Date.now()
+    const now = this.clock.now()
     if (bucket.take(now)) return null
     this.rejections.push(now)
     const retryAfterMs = bucket.retryAfterMs(now)
@@ -84,7 +90,7 @@ export class ConnectionLimits {
 
   /** True once the client keeps sending after being told to stop. */
   abusive (): boolean {
-    const since = Date.now() - ABUSE_WINDOW_MS
+    const since = this.clock.now() - ABUSE_WINDOW_MS
     while (this.rejections.length > 0 && (this.rejections[0] ?? 0) < since) this.rejections.shift()
     return this.rejections.length >= ABUSE_REJECTIONS
   }

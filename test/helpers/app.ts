@@ -92,3 +92,13 @@ export async function buildTestApp (t: Teardown, fileUrl: string, options: TestA
   await app.ready()
   return app
 }
+
+/**
+ * A Redis client on the app's key prefix, for tests that look at what the Redis store wrote
+ * (the app's own connection is the store's, not the test's). Closed when the test ends.
+ */
+export function appRedis (t: Teardown, app: FastifyInstance): Redis {
+  const redis = new Redis(REDIS_URL, { keyPrefix: app.config.redisKeyPrefix })
+  t.teardown(() => { redis.disconnect() })
+  return redis
+}

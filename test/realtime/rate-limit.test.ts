@@ -1,10 +1,14 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.ts'
+import { ManualClock } from '../helpers/clock.ts'
 import { registerUser } from '../helpers/users.ts'
 import { connectWs, createGroup, type Frame, type WsClient } from '../helpers/ws.ts'
 
 // Seed 01 §9 WebSocket limits, per connection: messages 10/s, typing 5/s, reactions 20/s.
-const app = await buildTestApp(t, import.meta.url)
+// `app` runs on a clock the tests move (a burst is exactly a burst, however slow the machine);
+// `scaled` runs in real time.
+const clock = new ManualClock()
+const app = await buildTestApp(t, import.meta.url, { clock })
 const scaled = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '2' } })
 
 async function member (t: { teardown: (fn: () => unknown) => void }, onApp = app): Promise<{ client: WsClient, groupId: string }> {
@@ -34,9 +38,21 @@ t.test('typing updates are limited to 5 per second per connection', async (t) =>
     error: String,
     details: { retryAfter: 1, limit: 5, remaining: 0, resetAt: String }
   })
-  // The bucket refills: a second later typing works again.
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+})
+
+t.test('a bucket refills at the limit\'s rate: one typing token every 200 ms', async (t) => {
+  const { client, groupId } = await member(t)
+  const { acks } = await burst(client, 5, () => ({ type: 'chat:typing_start', payload: { groupId } }))
+  t.equal(acks.length, 5)
+  await clock.advance(199)
+  t.match(await client.request('chat:typing_start', { groupId }), { type: 'chat:error', payload: { code: 'RATE_LIMIT_EXCEEDED' } })
+  await clock.advance(1)
   t.equal((await client.request('chat:typing_start', { groupId })).type, 'chat:ack')
+  t.equal((await client.request('chat:typing_start', { groupId })).type, 'chat:error', 'one token, not more')
+  // A second later the whole allowance is back.
+  await clock.advance(1000)
+  const { acks: again } = await burst(client, 6, () => ({ type: 'chat:typing_start', payload: { groupId } }))
+  t.equal(again.length, 5)
 })
 
 t.test('messages are limited to 10 per second per connection', async (t) => {
@@ -73,6 +89,14 @@ t.test('RATE_LIMIT_SCALE raises every limit proportionally', async (t) => {
   t.equal(acks.length, 10)
   t.equal(errors.length, 2)
   t.match(errors[0]?.payload, { details: { limit: 10 } })
+})
+
+t.test('in real time, a drained bucket refills', async (t) => {
+  const { client, groupId } = await member(t, scaled)
+  await burst(client, 12, () => ({ type: 'chat:typing_start', payload: { groupId } }))
+  // 10 a second at scale 2: a token every 100 ms.
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  t.equal((await client.request('chat:typing_start', { groupId })).type, 'chat:ack')
 })
 
 t.test('a client that keeps sending after being limited is closed with 4429', async (t) => {

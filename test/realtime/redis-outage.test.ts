@@ -3,6 +3,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
+import { busChannel } from '../../src/lib/store/keys.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
 import { connectWs, createGroup, type WsClient } from '../helpers/ws.ts'
 
@@ -86,7 +87,7 @@ t.test('while Redis is down sends commit and local subscribers get them; when it
   const onB = await connectWs(b, { token: bob.token })
   t.teardown(async () => { await Promise.all([onA.close(), onB.close()]) })
   for (const client of [onA, onB]) await client.request('chat:join_group', { groupId })
-  const channel = `${a.redisName('bus:')}g:${groupId}`
+  const channel = a.config.redisKeyPrefix + busChannel({ groupId })
   const subscribers = async (): Promise<number> => Number(((await direct.pubsub('NUMSUB', channel)) as [string, number])[1])
   await until(async () => await subscribers() === 2)
 

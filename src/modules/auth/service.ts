@@ -5,6 +5,7 @@ import type { AuthTokens, CurrentUser, LoginRequest, LogoutResult, RegisterReque
 import { AppError, invalid, notFound } from '../../lib/app-error.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import { fixedWindowCounter } from '../../lib/fixed-window.ts'
+import { loginFailureKeys } from '../../lib/store/keys.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
 import { toPublicUser } from '../users/service.ts'
 import { createDummyHash, hashPassword, verifyPassword } from './passwords.ts'
@@ -67,7 +68,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
   const accountLimit = Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.account * scale))
   const ipLimit = Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.ip * scale))
 
-  const countHit = fixedWindowCounter(fastify.redis)
+  const countHit = fixedWindowCounter(fastify.store)
 
   function refreshMac (body: string): Buffer {
     return createHmac('sha256', refreshKey).update(body).digest()
@@ -119,16 +120,14 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
 
   /** Throws 429 when the counter has reached its limit. Redis is best effort: an outage lets logins through. */
   async function refuseIfLocked (key: string, limit: number): Promise<void> {
-    let result: [Error | null, unknown][] | null
+    let window: { count: number, ttlMs: number } | null
     try {
-      result = await fastify.redis.multi().get(key).pttl(key).exec()
+      window = await fastify.store.counters.peek(key)
     } catch (err) {
       fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
       return
     }
-    const failures = Number(result?.[0]?.[1] ?? 0)
-    const ttl = Number(result?.[1]?.[1] ?? -1)
-    if (failures >= limit) throw tooManyAttempts(ttl > 0 ? ttl : LOGIN_FAILURE_WINDOW_MS, limit)
+    if (window !== null && window.count >= limit) throw tooManyAttempts(window.ttlMs > 0 ? window.ttlMs : LOGIN_FAILURE_WINDOW_MS, limit)
   }
 
   async function countFailure (key: string): Promise<void> {
@@ -150,8 +149,8 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
     // A known account has one counter whichever identifier is used; an unknown one still
     // gets a counter, so lockouts look the same for both.
     const accountKey = user !== null
-      ? `loginfail:user:${user.id}`
-      : email !== undefined ? `loginfail:email:${email.toLowerCase()}` : `loginfail:username:${(username ?? '').toLowerCase()}`
+      ? loginFailureKeys.user(user.id)
+      : email !== undefined ? loginFailureKeys.email(email.toLowerCase()) : loginFailureKeys.username((username ?? '').toLowerCase())
     return { user, accountKey }
   }
 
@@ -174,7 +173,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
     },
 
     async login (input, client) {
-      const ipKey = `loginfail:ip:${client.ip}`
+      const ipKey = loginFailureKeys.ip(client.ip)
       await refuseIfLocked(ipKey, ipLimit)
       const { user, accountKey } = await findLoginUser(input)
       await refuseIfLocked(accountKey, accountLimit)
@@ -185,7 +184,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
         throw new AppError('UNAUTHORIZED', INVALID_CREDENTIALS)
       }
       try {
-        await fastify.redis.del(accountKey)
+        await fastify.store.counters.reset(accountKey)
       } catch (err) {
         fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
       }
@@ -233,7 +232,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
     },
 
     async createWsTicket (caller) {
-      const issued = await issueWsTicket(fastify.redis, caller)
+      const issued = await issueWsTicket(fastify.store, caller)
       return { ticket: issued.ticket, expiresIn: issued.expiresIn, expiresAt: issued.expiresAt.toISOString() }
     }
   }
@@ -243,4 +242,4 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
 export default fp(async function authServicePlugin (fastify) {
   const dummyHash = await createDummyHash()
   fastify.decorate('authService', createAuthService(fastify, dummyHash))
-}, { name: 'auth-service', dependencies: ['db', 'redis', 'auth'] })
+}, { name: 'auth-service', dependencies: ['db', 'store', 'auth'] })

@@ -1,14 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import type { AccessTokenPayload } from '../../plugins/auth.ts'
+import { wsTicketKey } from '../../lib/store/keys.ts'
+import type { Store } from '../../lib/store/store.ts'
 
 /** How long a WebSocket ticket stays valid (DESIGN §4). */
 export const WS_TICKET_TTL_SECONDS = 30
 const TICKET_BYTES = 32
 const TICKET_FORMAT = /^[A-Za-z0-9_-]{43}$/
 
-/** Redis keeps only a hash of the ticket, so a dump of Redis holds no usable ticket. */
-const keyOf = (ticket: string): string => `wsticket:${createHash('sha256').update(ticket).digest('hex')}`
+/** The store keeps only a hash of the ticket, so a dump of Redis holds no usable ticket. */
+const keyOf = (ticket: string): string => wsTicketKey(createHash('sha256').update(ticket).digest('hex'))
 
 export interface IssuedWsTicket {
   ticket: string
@@ -17,10 +18,10 @@ export interface IssuedWsTicket {
 }
 
 /** Stores a fresh single-use ticket for the caller, valid WS_TICKET_TTL_SECONDS. */
-export async function issueWsTicket (redis: Redis, caller: AccessTokenPayload): Promise<IssuedWsTicket> {
+export async function issueWsTicket (store: Store, caller: AccessTokenPayload): Promise<IssuedWsTicket> {
   const ticket = randomBytes(TICKET_BYTES).toString('base64url')
   const value: AccessTokenPayload = { id: caller.id, username: caller.username, email: caller.email, sessionId: caller.sessionId }
-  await redis.set(keyOf(ticket), JSON.stringify(value), 'EX', WS_TICKET_TTL_SECONDS)
+  await store.tickets.put(keyOf(ticket), JSON.stringify(value), WS_TICKET_TTL_SECONDS * 1000)
   return { ticket, expiresIn: WS_TICKET_TTL_SECONDS, expiresAt: new Date(Date.now() + WS_TICKET_TTL_SECONDS * 1000) }
 }
 
@@ -36,14 +37,15 @@ function payloadOf (stored: string): AccessTokenPayload | null {
 
 /**
  * Redeems a WebSocket ticket: the caller it was issued to, or null when the ticket is unknown,
- * expired or already used. GETDEL makes it single use even when two connections race with it.
+ * expired or already used. Taking it removes it in the same step, so it is single use even when
+ * two connections race with it.
  *
  * @example
- * const caller = await consumeWsTicket(fastify.redis, query.ticket)
+ * const caller = await consumeWsTicket(fastify.store, query.ticket)
  * if (caller === null) socket.close(4001, 'Invalid or expired ticket')
  */
-export async function consumeWsTicket (redis: Redis, ticket: string): Promise<AccessTokenPayload | null> {
+export async function consumeWsTicket (store: Store, ticket: string): Promise<AccessTokenPayload | null> {
   if (!TICKET_FORMAT.test(ticket)) return null
-  const stored = await redis.getdel(keyOf(ticket))
+  const stored = await store.tickets.take(keyOf(ticket))
   return stored === null ? null : payloadOf(stored)
 }

@@ -1,11 +1,13 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { buildTestApp } from '../../helpers/app.ts'
+import { appRedis, buildTestApp } from '../../helpers/app.ts'
 import { registerUser, uniqueClientIp } from '../../helpers/users.ts'
 import { LOGIN_FAILURE_LIMITS } from '../../../src/modules/auth/service.ts'
+import { loginFailureKeys } from '../../../src/lib/store/keys.ts'
 
 // One app for the file: each test makes its own users, sessions and client addresses.
 const app = await buildTestApp(t, import.meta.url)
+const redis = appRedis(t, app)
 
 const url = '/mirror/api/auth/login'
 
@@ -118,7 +120,7 @@ t.test('a successful sign-in clears the account failure counter', async (t) => {
     await login(app, { email: user.email, password: 'wrong password' })
   }
   t.equal((await login(app, { email: user.email, password })).statusCode, 200)
-  t.equal(await app.redis.get(`loginfail:user:${user.id}`), null)
+  t.equal(await redis.get(loginFailureKeys.user(user.id)), null)
   // Nine more failures do not lock it: the count started again.
   for (let i = 0; i < LOGIN_FAILURE_LIMITS.account - 1; i++) {
     t.equal((await login(app, { email: user.email, password: 'wrong password' })).statusCode, 401)
@@ -130,8 +132,8 @@ t.test('failed sign-ins are counted per client IP in Redis with an expiry', asyn
   const ip = uniqueClientIp()
   await login(app, { email: 'first@example.test', password: 'wrong password' }, ip)
   await login(app, { username: 'second_user', password: 'wrong password' }, ip)
-  t.equal(await app.redis.get(`loginfail:ip:${ip}`), '2')
-  const ttl = await app.redis.pttl(`loginfail:ip:${ip}`)
+  t.equal(await redis.get(loginFailureKeys.ip(ip)), '2')
+  const ttl = await redis.pttl(loginFailureKeys.ip(ip))
   t.ok(ttl > 0 && ttl <= 15 * 60_000, `ttl ${ttl}`)
 })
 
@@ -139,7 +141,7 @@ t.test('a client IP with too many failed sign-ins gets 429 even for another acco
   const { user, password } = await registerUser(app)
   const ip = uniqueClientIp()
   // As if this address had failed the limit's worth of sign-ins across many accounts.
-  await app.redis.set(`loginfail:ip:${ip}`, String(LOGIN_FAILURE_LIMITS.ip - 1), 'PX', 60_000)
+  await redis.set(loginFailureKeys.ip(ip), String(LOGIN_FAILURE_LIMITS.ip - 1), 'PX', 60_000)
   t.equal((await login(app, { email: 'victim@example.test', password: 'wrong password' }, ip)).statusCode, 401)
   const res = await login(app, { email: user.email, password }, ip)
   t.equal(res.statusCode, 429)

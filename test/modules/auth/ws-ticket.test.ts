@@ -1,14 +1,16 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { buildTestApp } from '../../helpers/app.ts'
+import { appRedis, buildTestApp } from '../../helpers/app.ts'
 import { registerUser } from '../../helpers/users.ts'
 import { consumeWsTicket, WS_TICKET_TTL_SECONDS } from '../../../src/modules/auth/tickets.ts'
+import { wsTicketKey } from '../../../src/lib/store/keys.ts'
 
 // One app for the file: each test makes its own users, sessions and client addresses.
 const app = await buildTestApp(t, import.meta.url)
+const redis = appRedis(t, app)
 
 const url = '/mirror/api/auth/ws-ticket'
-const keyOf = (ticket: string): string => `wsticket:${createHash('sha256').update(ticket).digest('hex')}`
+const keyOf = (ticket: string): string => wsTicketKey(createHash('sha256').update(ticket).digest('hex'))
 
 t.test('a ws-ticket is issued for 30 seconds', async (t) => {
   const { auth } = await registerUser(app)
@@ -23,14 +25,14 @@ t.test('a ws-ticket is issued for 30 seconds', async (t) => {
 t.test('the ticket is stored in Redis only by its hash, with the caller and a TTL of at most 30 s', async (t) => {
   const { user, token, auth } = await registerUser(app)
   const { ticket } = (await app.inject({ method: 'POST', url, headers: auth })).json().data
-  const ttl = await app.redis.ttl(keyOf(ticket))
+  const ttl = await redis.ttl(keyOf(ticket))
   t.ok(ttl > 0 && ttl <= WS_TICKET_TTL_SECONDS, `ttl ${ttl}`)
-  const stored = JSON.parse(await app.redis.get(keyOf(ticket)) ?? 'null')
+  const stored = JSON.parse(await redis.get(keyOf(ticket)) ?? 'null')
   const sessionId = app.jwt.decode<{ sessionId: string }>(token)?.sessionId
   t.same(stored, { id: user.id, username: user.username, email: user.email, sessionId })
-  t.equal(await app.redis.exists(`wsticket:${ticket}`), 0, 'the raw ticket is not a key')
+  t.equal(await redis.exists(wsTicketKey(ticket)), 0, 'the raw ticket is not a key')
   // The plugin's key prefix applies: the key lives under the app's namespace.
-  const unprefixed = app.redis.duplicate({ keyPrefix: '' })
+  const unprefixed = redis.duplicate({ keyPrefix: '' })
   t.teardown(() => { unprefixed.disconnect() })
   t.equal(await unprefixed.exists(`${app.config.redisKeyPrefix}${keyOf(ticket)}`), 1)
 })
@@ -39,14 +41,14 @@ t.test('consuming a ticket returns the caller once and null the second time', as
   const { user, token, auth } = await registerUser(app)
   const { ticket } = (await app.inject({ method: 'POST', url, headers: auth })).json().data
   const sessionId = app.jwt.decode<{ sessionId: string }>(token)?.sessionId
-  t.same(await consumeWsTicket(app.redis, ticket), { id: user.id, username: user.username, email: user.email, sessionId })
-  t.equal(await consumeWsTicket(app.redis, ticket), null)
+  t.same(await consumeWsTicket(app.store, ticket), { id: user.id, username: user.username, email: user.email, sessionId })
+  t.equal(await consumeWsTicket(app.store, ticket), null)
 })
 
 t.test('two connections racing with one ticket: exactly one gets the caller', async (t) => {
   const { auth } = await registerUser(app)
   const { ticket } = (await app.inject({ method: 'POST', url, headers: auth })).json().data
-  const results = await Promise.all([consumeWsTicket(app.redis, ticket), consumeWsTicket(app.redis, ticket), consumeWsTicket(app.redis, ticket)])
+  const results = await Promise.all([consumeWsTicket(app.store, ticket), consumeWsTicket(app.store, ticket), consumeWsTicket(app.store, ticket)])
   t.equal(results.filter((r) => r !== null).length, 1)
 })
 
@@ -54,16 +56,16 @@ t.test('an expired ticket is refused', async (t) => {
   const { auth } = await registerUser(app)
   const { ticket } = (await app.inject({ method: 'POST', url, headers: auth })).json().data
   // Stand-in for 30 s passing: the key's expiry is what makes the ticket lapse.
-  await app.redis.pexpire(keyOf(ticket), 1)
+  await redis.pexpire(keyOf(ticket), 1)
   await new Promise((resolve) => setTimeout(resolve, 20))
-  t.equal(await consumeWsTicket(app.redis, ticket), null)
+  t.equal(await consumeWsTicket(app.store, ticket), null)
 })
 
 t.test('unknown and malformed tickets are refused', async (t) => {
-  t.equal(await consumeWsTicket(app.redis, 'A'.repeat(43)), null)
-  t.equal(await consumeWsTicket(app.redis, ''), null)
-  t.equal(await consumeWsTicket(app.redis, 'x'.repeat(10_000)), null)
-  t.equal(await consumeWsTicket(app.redis, 'not a ticket!'), null)
+  t.equal(await consumeWsTicket(app.store, 'A'.repeat(43)), null)
+  t.equal(await consumeWsTicket(app.store, ''), null)
+  t.equal(await consumeWsTicket(app.store, 'x'.repeat(10_000)), null)
+  t.equal(await consumeWsTicket(app.store, 'not a ticket!'), null)
 })
 
 t.test('every request gets a different ticket', async (t) => {

@@ -1,0 +1,46 @@
+import type { Redis } from 'ioredis'
+
+/**
+ * How the bus reaches the other instances: Redis pub/sub on channels under the key prefix.
+ * There is none in single-node mode (REDIS_URL=memory): every listener is local.
+ */
+export interface BusTransport {
+  /** Sends a message to the instances listening on the channel; resolves when Redis took it. */
+  publish: (channel: string, message: string) => Promise<void>
+  /** Starts receiving the channel's messages (again after a reconnect, on its own). */
+  listen: (channel: string) => Promise<void>
+  unlisten: (channel: string) => Promise<void>
+  /** Where received messages go, with the channel name as given to `listen`. */
+  onMessage: (receive: (channel: string, message: string) => void) => void
+  /** Drops the subscriber connection. */
+  close: () => void
+}
+
+/**
+ * Publishes on the shared connection (auto-pipelined with everything else) and listens on a
+ * connection of its own, as Redis requires of a subscriber.
+ */
+export function redisBusTransport (redis: Redis, keyPrefix: string, onError: (err: Error) => void): BusTransport {
+  // ioredis prefixes keys, not channels: the prefix is added here, once.
+  const subscriber = redis.duplicate({ keyPrefix: '', enableAutoPipelining: false })
+  subscriber.on('error', onError)
+  return {
+    async publish (channel, message) {
+      await redis.publish(keyPrefix + channel, message)
+    },
+    async listen (channel) {
+      await subscriber.subscribe(keyPrefix + channel)
+    },
+    async unlisten (channel) {
+      await subscriber.unsubscribe(keyPrefix + channel)
+    },
+    onMessage (receive) {
+      subscriber.on('message', (channel: string, message: string) => {
+        if (channel.startsWith(keyPrefix)) receive(channel.slice(keyPrefix.length), message)
+      })
+    },
+    close () {
+      subscriber.disconnect()
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/*
+ * Every key and channel name of the shared store, in one place. In Redis each lives under
+ * REDIS_KEY_PREFIX (ioredis adds it to keys; the bus transport adds it to channels); the
+ * in-process store uses the same names. What each key holds is documented where its
+ * operations are written: src/lib/store/*.ts and src/modules/presence/store.ts.
+ */
+
+/** A user's live WebSocket connections: connection id → expiry (ms), refreshed by the heartbeat. */
+export const presenceConnectionsKey = (userId: number): string => `presence:c:${userId}`
+/** Users with a live connection anywhere: user id → expiry of their newest connection. */
+export const PRESENCE_ONLINE_KEY = 'presence:online'
+/** A user's shown presence: status, device, visible, seen. */
+export const presenceUserKey = (userId: number): string => `presence:u:${userId}`
+/** Who is typing in a group: user id → expiry, start and username. */
+export const typingKey = (groupId: string): string => `typing:${groupId}`
+/** The group's subscribed connections on every instance: connection id → expiry (ms). */
+export const subscribersKey = (groupId: string): string => `subs:${groupId}`
+/** A WebSocket ticket, by the SHA-256 (hex) of the ticket: never the ticket itself. */
+export const wsTicketKey = (ticketHash: string): string => `wsticket:${ticketHash}`
+
+/** Failed sign-in counters (fixed windows), per account or per client address. */
+export const loginFailureKeys = {
+  user: (userId: number): string => `loginfail:user:${userId}`,
+  email: (email: string): string => `loginfail:email:${email}`,
+  username: (username: string): string => `loginfail:username:${username}`,
+  ip: (ip: string): string => `loginfail:ip:${ip}`
+} as const
+
+/** An HTTP rate-limit window: a category (send, search, other…) and who spends it (`u<id>`, `ip<address>`). */
+export const rateLimitKey = (category: string, who: string): string => `rl:${category}:${who}`
+
+/**
+ * The bus channel of an event's target: a group's subscribers or one user's connections
+ * (pub/sub channel names are not keys: the bus transport adds the prefix).
+ */
+export const busChannel = (target: { groupId: string } | { userId: number }): string =>
+  'groupId' in target ? `bus:g:${target.groupId}` : `bus:u:${target.userId}`
