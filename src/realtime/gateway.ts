@@ -483,7 +483,8 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       // A ticket outlives nothing: the session it was issued for must still be live.
       request.wsAuth = payload === null
         ? { refused: 'credentials' }
-        : await fastify.resumeSession(payload).then((user) => ({ user }), () => ({ refused: 'credentials' as const }))
+        : await fastify.resumeSession(payload, payload.expiresAt ?? Date.now() + config.jwt.accessTtlSeconds * 1000)
+          .then((user) => ({ user }), () => ({ refused: 'credentials' as const }))
     } else {
       request.wsAuth = { pending: true }
     }
