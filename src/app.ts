@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
 import type { Config } from './config.ts'
-import { redactUrl } from './lib/redact.ts'
+import { redactUrl, serializeError } from './lib/redact.ts'
 import dbPlugin from './plugins/db.ts'
 import cryptoPlugin from './plugins/crypto.ts'
 import redisPlugin from './plugins/redis.ts'
@@ -50,6 +50,8 @@ export function serverOptions (config: Config, options: BuildOptions = {}): Fast
         censor: '[REDACTED]'
       },
       serializers: {
+        // Every logged error, wherever it is logged: database errors lose their inlined values.
+        err: serializeError,
         req (request) {
           return {
             method: request.method,
