@@ -5,6 +5,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RawData } from 'ws'
 import type { AuthUser } from '../plugins/auth.ts'
 import { AppError } from '../lib/app-error.ts'
+import { addressKey } from '../lib/client-address.ts'
+import { fixedWindowCounter } from '../lib/fixed-window.ts'
 import { consumeWsTicket } from '../modules/auth/tickets.ts'
 import { ErrorResponse, Ref } from '../../schemas/common.ts'
 import type { ServerEvent } from '../../schemas/events.ts'
@@ -16,6 +18,7 @@ import { CommandTable, type Caller, type CommandContext } from './commands.ts'
 import { Connection, MAX_SUBSCRIPTIONS } from './connection.ts'
 import { DeliveryTracker } from './delivery.ts'
 import { assertFrame, compileFrame, parseFrame, requestIdOf, type RawFrame } from './frames.ts'
+import { WS_UPGRADE_LIMIT, type WsRateCategory } from './rate-limit.ts'
 import { GroupSubscription, seqOf } from './subscription.ts'
 
 /*
@@ -383,7 +386,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   }
 
   /** Takes a token from a bucket; answers RATE_LIMIT_EXCEEDED and closes 4429 on abuse. */
-  function takeToken (conn: Connection, category: 'messages' | 'typing' | 'reactions' | 'frames', requestId: string | undefined): boolean {
+  function takeToken (conn: Connection, category: WsRateCategory, requestId: string | undefined): boolean {
     const refused = conn.limits.take(category)
     if (refused === null) return true
     if (conn.limits.abusive()) {
@@ -463,10 +466,33 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   fastify.decorateRequest('wsAuth', null)
 
+  const countUpgrade = fixedWindowCounter(fastify.redis)
+  const upgradeLimit = Math.max(1, Math.floor(WS_UPGRADE_LIMIT.perAddress * config.rateLimitScale))
+
+  /** 429 before the upgrade for an address past its budget; Redis is best effort (an outage lets upgrades through). */
+  async function refuseIfTooManyUpgrades (ip: string): Promise<void> {
+    let count: number
+    let ttlMs: number
+    try {
+      [count, ttlMs] = await countUpgrade(`wsup:${addressKey(ip)}`, WS_UPGRADE_LIMIT.windowMs)
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message } }, 'upgrade counter unavailable')
+      return
+    }
+    if (count <= upgradeLimit) return
+    throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many WebSocket connections from this address. Please slow down.', {
+      retryAfter: Math.max(1, Math.ceil(ttlMs / 1000)),
+      limit: upgradeLimit,
+      remaining: 0,
+      resetAt: new Date(Date.now() + ttlMs).toISOString()
+    })
+  }
+
   /** Runs before the upgrade completes: credentials in the URL are checked here. */
   async function authenticateUpgrade (request: FastifyRequest<{ Querystring: { token?: string, ticket?: string } }>): Promise<void> {
     if (!request.ws) throw new AppError('NOT_FOUND', `${config.ws.path} only accepts WebSocket upgrades`)
     if (draining || fastify.isDraining()) throw new AppError('SERVICE_UNAVAILABLE', 'The server is shutting down')
+    await refuseIfTooManyUpgrades(request.ip)
     const origin = request.headers.origin
     if (config.ws.allowedOrigins.length > 0 && origin !== undefined && !config.ws.allowedOrigins.includes(origin)) {
       request.wsAuth = { refused: 'origin' }
@@ -495,9 +521,10 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     schema: {
       querystring: WsQuery,
       hide: true,
-      response: { 400: Ref(ErrorResponse), 404: Ref(ErrorResponse), 503: Ref(ErrorResponse) }
+      response: { 400: Ref(ErrorResponse), 404: Ref(ErrorResponse), 429: Ref(ErrorResponse), 503: Ref(ErrorResponse) }
     },
-    // Upgrades are bounded by the per-user connection limit and the auth timeout instead.
+    // Upgrades have their own per-address limit (refuseIfTooManyUpgrades), besides the
+    // per-user connection limit and the auth timeout.
     config: { rateLimit: false },
     preHandler: authenticateUpgrade
   }, (socket: WebSocket, request: FastifyRequest) => {
@@ -539,6 +566,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   commands.register({
     frame: JoinGroupFrame,
+    rateLimit: 'joins',
     async run (ctx, frame) {
       const conn = connections.get(ctx.connectionId)
       if (conn === undefined) return undefined

@@ -4,16 +4,16 @@ import type { FastifyInstance } from 'fastify'
 import type { AuthTokens, CurrentUser, LoginRequest, LogoutResult, RegisterRequest, WsTicket } from '../../../schemas/auth.ts'
 import { AppError, invalid, notFound } from '../../lib/app-error.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
-import { fixedWindowCounter } from '../../lib/fixed-window.ts'
+import { addressKey } from '../../lib/client-address.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
 import { toPublicUser } from '../users/service.ts'
 import { createDummyHash, hashPassword, verifyPassword } from './passwords.ts'
+import { createLoginThrottle } from './login-throttle.ts'
 import { createAuthRepository, type AuthUserRow } from './repository.ts'
 import { issueWsTicket } from './tickets.ts'
 
-/** Failed logins allowed per account and per client IP in one window, before RATE_LIMIT_SCALE. */
-export const LOGIN_FAILURE_LIMITS = { account: 10, ip: 50 } as const
-export const LOGIN_FAILURE_WINDOW_MS = 15 * 60_000
+/** Refreshes per session per minute, before RATE_LIMIT_SCALE: a client needs one per access token lifetime. */
+export const REFRESH_LIMIT_PER_SESSION = 10
 
 /** The one answer to a failed login, whether the account exists or not. */
 const INVALID_CREDENTIALS = 'Invalid email, username or password'
@@ -21,10 +21,12 @@ const INVALID_CREDENTIALS = 'Invalid email, username or password'
 export interface AuthService {
   /** Creates an account and signs it in. */
   register: (input: RegisterRequest) => Promise<AuthTokens>
-  /** Signs in by email or username; failures are counted per account and per client IP. */
+  /** Signs in by email or username; failures are throttled per (account, address), per address, and slow the account down (login-throttle.ts). */
   login: (input: LoginRequest, client: { ip: string }) => Promise<AuthTokens>
   /** Trades a refresh token for new tokens; a replayed refresh token ends its session. */
   refresh: (refreshToken: string) => Promise<AuthTokens>
+  /** The session a refresh token we issued belongs to (its MAC checked), else null: refreshes are limited per session. */
+  refreshSessionOf: (refreshToken: unknown) => string | null
   /** Ends the caller's session; its access tokens stop working. */
   logout: (caller: AuthUser) => Promise<LogoutResult>
   currentUser: (caller: AuthUser) => Promise<CurrentUser>
@@ -63,11 +65,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
   const repo = createAuthRepository(fastify.db)
   const { refreshTtlSeconds, secret } = fastify.config.jwt
   const refreshKey = createHmac('sha256', secret).update('parley refresh token v1').digest()
-  const scale = fastify.config.rateLimitScale
-  const accountLimit = Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.account * scale))
-  const ipLimit = Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.ip * scale))
-
-  const countHit = fixedWindowCounter(fastify.redis)
+  const throttle = createLoginThrottle(fastify.redis, fastify.config.rateLimitScale, fastify.log)
 
   function refreshMac (body: string): Buffer {
     return createHmac('sha256', refreshKey).update(body).digest()
@@ -107,39 +105,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
     return fastify.signAccessToken({ id: user.id, username: user.username, email: user.email, sessionId })
   }
 
-  function tooManyAttempts (ttlMs: number, limit: number): AppError {
-    const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000))
-    return new AppError('RATE_LIMIT_EXCEEDED', 'Too many failed login attempts. Please try again later.', {
-      retryAfter,
-      limit,
-      remaining: 0,
-      resetAt: new Date(Date.now() + ttlMs).toISOString()
-    })
-  }
-
-  /** Throws 429 when the counter has reached its limit. Redis is best effort: an outage lets logins through. */
-  async function refuseIfLocked (key: string, limit: number): Promise<void> {
-    let result: [Error | null, unknown][] | null
-    try {
-      result = await fastify.redis.multi().get(key).pttl(key).exec()
-    } catch (err) {
-      fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
-      return
-    }
-    const failures = Number(result?.[0]?.[1] ?? 0)
-    const ttl = Number(result?.[1]?.[1] ?? -1)
-    if (failures >= limit) throw tooManyAttempts(ttl > 0 ? ttl : LOGIN_FAILURE_WINDOW_MS, limit)
-  }
-
-  async function countFailure (key: string): Promise<void> {
-    try {
-      await countHit(key, LOGIN_FAILURE_WINDOW_MS)
-    } catch (err) {
-      fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
-    }
-  }
-
-  async function findLoginUser (input: LoginRequest): Promise<{ user: AuthUserRow | null, accountKey: string }> {
+  async function findLoginUser (input: LoginRequest): Promise<{ user: AuthUserRow | null, account: string }> {
     const { email, username } = input
     if ((email === undefined) === (username === undefined)) {
       throw invalid(email === undefined ? 'email' : 'username', 'Give exactly one of email or username')
@@ -149,10 +115,10 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
       : await repo.findUserByUsername(username ?? '')
     // A known account has one counter whichever identifier is used; an unknown one still
     // gets a counter, so lockouts look the same for both.
-    const accountKey = user !== null
-      ? `loginfail:user:${user.id}`
-      : email !== undefined ? `loginfail:email:${email.toLowerCase()}` : `loginfail:username:${(username ?? '').toLowerCase()}`
-    return { user, accountKey }
+    const account = user !== null
+      ? `user:${user.id}`
+      : email !== undefined ? `email:${email.toLowerCase()}` : `username:${(username ?? '').toLowerCase()}`
+    return { user, account }
   }
 
   return {
@@ -174,22 +140,23 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
     },
 
     async login (input, client) {
-      const ipKey = `loginfail:ip:${client.ip}`
-      await refuseIfLocked(ipKey, ipLimit)
-      const { user, accountKey } = await findLoginUser(input)
-      await refuseIfLocked(accountKey, accountLimit)
+      const address = addressKey(client.ip)
+      const { user, account } = await findLoginUser(input)
+      await throttle.check(account, address)
       // The same argon2 work whether or not the account exists or has a password.
       const matches = await verifyPassword(user?.password_hash ?? dummyHash, input.password)
       if (user === null || user.password_hash === null || !matches) {
-        await Promise.all([countFailure(ipKey), countFailure(accountKey)])
+        await throttle.recordFailure(account, address)
         throw new AppError('UNAUTHORIZED', INVALID_CREDENTIALS)
       }
-      try {
-        await fastify.redis.del(accountKey)
-      } catch (err) {
-        fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
-      }
+      await throttle.recordSuccess(account, address)
       return await startSession(user)
+    },
+
+    refreshSessionOf (refreshToken) {
+      if (typeof refreshToken !== 'string') return null
+      const parsed = parseRefreshToken(refreshToken)
+      return parsed === null ? null : fromBin(parsed.sessionId)
     },
 
     async refresh (refreshToken) {
