@@ -11,7 +11,8 @@ import { fixedWindowCounter } from '../../lib/fixed-window.ts'
  * - past ACCOUNT_FREE failures of the account from anywhere, an address that fails on it must
  *   wait before its next try on it, twice as long for every further failure of the account
  *   (1 s, 2 s, 4 s … up to the window). An address that has not failed on the account (the
- *   owner's phone, another office) is never slowed by the others' failures.
+ *   owner's phone, another office) is never slowed by the others' failures;
+ * - a success forgets the address's failures and wait on the account, and the account's count.
  * Counts are multiplied by RATE_LIMIT_SCALE; waits are not.
  */
 
