@@ -46,17 +46,25 @@ declare module 'fastify' {
      * 'external' and need only the user to exist.
      */
     resumeSession: (claims: AccessTokenPayload, expiresAt: number) => Promise<AuthUser>
-    /** Drops a revoked session from this instance's cache at once. */
+    /**
+     * Drops an ended session from this instance's cache at once and remembers for a while that
+     * it ended, so a check that read the database just before the revocation cannot cache it again.
+     */
     forgetSession: (sessionId: string) => void
+    /** True when this instance learned in the last few seconds that the session ended. */
+    sessionEndedRecently: (sessionId: string) => boolean
   }
 }
 
 export const ACCESS_TOKEN_ALGORITHM = 'HS256'
 /**
- * A session seen active is trusted this long without asking the database again. A logout
- * clears it here at once; other instances see it within this window.
+ * A session seen active is trusted this long without asking the database again. An ended
+ * session (logout, refresh reuse, password change) is dropped from every instance's cache at
+ * once by a bus notice; this window bounds staleness only while Redis is unreachable.
  */
 export const SESSION_CACHE_MS = 1000
+/** How long an instance remembers a session it was told ended: longer than any check in flight. */
+export const ENDED_SESSION_MEMORY_MS = 30_000
 const SESSION_CACHE_MAX = 10_000
 const VERIFIED_TOKEN_CACHE_SIZE = 10_000
 /** The header segment of the tokens this service signs: they skip the header decode that picks a verifier. */
@@ -148,7 +156,13 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
     })
 
   const activeSessions = new Map<string, number>()
+  const endedSessions = new Map<string, number>()
+  const endedRecently = (sessionId: string): boolean => {
+    const endedAt = endedSessions.get(sessionId)
+    return endedAt !== undefined && Date.now() - endedAt < ENDED_SESSION_MEMORY_MS
+  }
   async function sessionIsActive (sessionId: string, userId: number): Promise<boolean> {
+    if (endedRecently(sessionId)) return false
     const seenAt = activeSessions.get(sessionId)
     if (seenAt !== undefined && Date.now() - seenAt < SESSION_CACHE_MS) return true
     let id: Buffer
@@ -156,7 +170,8 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
     const row = await fastify.db.selectFrom('auth_sessions').select('user_id')
       .where('id', '=', id).where('revoked_at', 'is', null).where('expires_at', '>', new Date())
       .executeTakeFirst()
-    if (row === undefined || row.user_id !== userId) return false
+    // The session may have ended while the row was read: then it is not cached again.
+    if (row === undefined || row.user_id !== userId || endedRecently(sessionId)) return false
     if (activeSessions.size >= SESSION_CACHE_MAX) activeSessions.clear()
     activeSessions.set(sessionId, Date.now())
     return true
@@ -210,7 +225,13 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
     return { ...claims, external: false, expiresAt }
   })
   fastify.decorate('signAccessToken', (payload: AccessTokenPayload) => fastify.jwt.sign(payload))
-  fastify.decorate('forgetSession', (sessionId: string) => { activeSessions.delete(sessionId) })
+  fastify.decorate('forgetSession', (sessionId: string) => {
+    activeSessions.delete(sessionId)
+    // Oldest first: a full memory forgets the session that ended longest ago.
+    if (endedSessions.size >= SESSION_CACHE_MAX) endedSessions.delete(endedSessions.keys().next().value ?? '')
+    endedSessions.set(sessionId, Date.now())
+  })
+  fastify.decorate('sessionEndedRecently', endedRecently)
   fastify.decorate('authenticate', async (request: FastifyRequest) => {
     const header = request.headers.authorization
     if (header === undefined || !header.startsWith('Bearer ')) throw unauthorized('Missing bearer token')

@@ -8,6 +8,23 @@ import { REDIS_QUIT_TIMEOUT_MS } from './redis.ts'
 export type BusTarget = { groupId: string } | { userId: number }
 export type BusListener = (event: ServerEvent) => void
 
+/**
+ * Sessions that ended (logout, refresh-token reuse, password change): every instance drops them
+ * from its session cache and closes their sockets with 4001.
+ */
+export interface SessionsEndedNotice {
+  type: 'sessions_ended'
+  userId: number
+  sessionIds: string[]
+}
+
+/**
+ * What instances tell each other, never clients. Notices travel on a channel of their own that
+ * every instance listens to, apart from the event channels, so no path to a socket carries one.
+ */
+export type InternalNotice = SessionsEndedNotice
+export type NoticeListener = (notice: InternalNotice) => void
+
 export interface Bus {
   /** Delivers to local listeners now and to other instances through Redis pub/sub. */
   publish: (target: BusTarget, event: ServerEvent) => void
@@ -15,6 +32,10 @@ export interface Bus {
   subscribe: (target: BusTarget, listener: BusListener) => () => void
   /** Number of local listeners of a target. */
   listenerCount: (target: BusTarget) => number
+  /** Tells every instance, this one included (synchronously), through the notice channel. */
+  notify: (notice: InternalNotice) => void
+  /** Listens to every notice, whoever it names. */
+  onNotice: (listener: NoticeListener) => () => void
 }
 
 declare module 'fastify' {
@@ -28,6 +49,14 @@ interface Envelope {
   event: ServerEvent
 }
 
+interface NoticeEnvelope {
+  origin: string
+  notice: InternalNotice
+}
+
+/** The one channel of internal notices (events use `g:<groupId>` and `u:<userId>`). */
+const NOTICE_CHANNEL = 'notices'
+
 const channelOf = (target: BusTarget): string => 'groupId' in target ? `g:${target.groupId}` : `u:${target.userId}`
 
 /**
@@ -38,6 +67,7 @@ const channelOf = (target: BusTarget): string => 'groupId' in target ? `g:${targ
 export default fp(async function busPlugin (fastify) {
   const origin = randomUUID()
   const listeners = new Map<string, Set<BusListener>>()
+  const noticeListeners = new Set<NoticeListener>()
   const prefix = fastify.redisName('bus:')
   let subscriber: Redis | null = null
   // Publishes not yet answered by Redis: shutdown waits for them, so the last events before it
@@ -56,15 +86,41 @@ export default fp(async function busPlugin (fastify) {
     }
   }
 
+  function deliverNotice (notice: InternalNotice): void {
+    for (const listener of [...noticeListeners]) {
+      try {
+        listener(notice)
+      } catch (err) {
+        fastify.log.error({ err, type: notice.type }, 'notice listener failed')
+      }
+    }
+  }
+
+  function publishRemote (channel: string, message: Envelope | NoticeEnvelope): void {
+    const published = fastify.redis.publish(prefix + channel, JSON.stringify(message)).catch((err: Error) => {
+      fastify.log.warn({ err: { message: err.message }, channel }, 'bus publish failed; local delivery only')
+    }).finally(() => { unanswered.delete(published) })
+    unanswered.add(published)
+  }
+
   if (fastify.redisShared) {
     const sub = fastify.redis.duplicate({ keyPrefix: '', enableAutoPipelining: false })
     subscriber = sub
     sub.on('error', (err: Error) => { fastify.log.warn({ err: { message: err.message } }, 'bus subscriber error') })
     sub.on('message', (channel: string, raw: string) => {
-      let envelope: Envelope
-      try { envelope = JSON.parse(raw) as Envelope } catch { return }
+      let envelope: Envelope | NoticeEnvelope
+      try { envelope = JSON.parse(raw) as Envelope | NoticeEnvelope } catch { return }
       if (envelope.origin === origin) return
-      deliver(channel.slice(prefix.length), envelope.event)
+      const name = channel.slice(prefix.length)
+      if (name === NOTICE_CHANNEL) {
+        if ('notice' in envelope) deliverNotice(envelope.notice)
+      } else if ('event' in envelope) {
+        deliver(name, envelope.event)
+      }
+    })
+    // Every instance hears every notice, from the start (ioredis re-subscribes on reconnect).
+    sub.subscribe(prefix + NOTICE_CHANNEL).catch((err: Error) => {
+      fastify.log.warn({ err: { message: err.message } }, 'notice subscribe failed; retried on reconnect')
     })
   }
 
@@ -72,13 +128,7 @@ export default fp(async function busPlugin (fastify) {
     publish (target, event) {
       const channel = channelOf(target)
       deliver(channel, event)
-      if (fastify.redisShared) {
-        const envelope: Envelope = { origin, event }
-        const published = fastify.redis.publish(prefix + channel, JSON.stringify(envelope)).catch((err: Error) => {
-          fastify.log.warn({ err: { message: err.message }, channel }, 'bus publish failed; local delivery only')
-        }).finally(() => { unanswered.delete(published) })
-        unanswered.add(published)
-      }
+      if (fastify.redisShared) publishRemote(channel, { origin, event })
     },
     subscribe (target, listener) {
       const channel = channelOf(target)
@@ -100,6 +150,14 @@ export default fp(async function busPlugin (fastify) {
     },
     listenerCount (target) {
       return listeners.get(channelOf(target))?.size ?? 0
+    },
+    notify (notice) {
+      deliverNotice(notice)
+      if (fastify.redisShared) publishRemote(NOTICE_CHANNEL, { origin, notice })
+    },
+    onNotice (listener) {
+      noticeListeners.add(listener)
+      return () => { noticeListeners.delete(listener) }
     }
   }
 
@@ -107,6 +165,7 @@ export default fp(async function busPlugin (fastify) {
   // Runs before the Redis plugin's own close (hooks close in reverse order of registration).
   fastify.addHook('onClose', async () => {
     listeners.clear()
+    noticeListeners.clear()
     subscriber?.disconnect()
     if (unanswered.size === 0) return
     let cutOff: NodeJS.Timeout | undefined

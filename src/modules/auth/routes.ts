@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AuthTokens, CurrentUser, LoginRequest, LogoutResult, RefreshRequest, RegisterRequest, WsTicket } from '../../../schemas/auth.ts'
+import {
+  AuthTokens, ChangePasswordRequest, CurrentUser, LoginRequest, LogoutResult, PasswordChanged, RefreshRequest, RegisterRequest, WsTicket
+} from '../../../schemas/auth.ts'
 import { Envelope, ErrorResponse, Ref } from '../../../schemas/common.ts'
 import { ok } from '../../lib/envelope.ts'
 import { addressKey } from '../../lib/client-address.ts'
@@ -73,6 +75,17 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Envelope(Ref(LogoutResult)), 401: Failure, 429: Failure }
     }
   }, async (request) => ok(await service.logout(request.user)))
+
+  fastify.post('/password', {
+    onRequest: fastify.authenticate,
+    schema: {
+      tags,
+      summary: 'Change the password; every other session of the user ends (its sockets close with 4001)',
+      security: bearer,
+      body: Ref(ChangePasswordRequest),
+      response: { 200: Envelope(Ref(PasswordChanged)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }
+    }
+  }, async (request) => ok(await service.changePassword(request.user, request.body, { ip: request.ip })))
 
   fastify.get('/me', {
     onRequest: fastify.authenticate,

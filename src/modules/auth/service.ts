@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import type { AuthTokens, CurrentUser, LoginRequest, LogoutResult, RegisterRequest, WsTicket } from '../../../schemas/auth.ts'
+import type { AuthTokens, ChangePasswordRequest, CurrentUser, LoginRequest, LogoutResult, PasswordChanged, RegisterRequest, WsTicket } from '../../../schemas/auth.ts'
 import { AppError, invalid, notFound } from '../../lib/app-error.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import { addressKey } from '../../lib/client-address.ts'
@@ -29,6 +29,8 @@ export interface AuthService {
   refreshSessionOf: (refreshToken: unknown) => string | null
   /** Ends the caller's session; its access tokens stop working. */
   logout: (caller: AuthUser) => Promise<LogoutResult>
+  /** Changes the caller's password and ends every other session of theirs. */
+  changePassword: (caller: AuthUser, input: ChangePasswordRequest, client: { ip: string }) => Promise<PasswordChanged>
   currentUser: (caller: AuthUser) => Promise<CurrentUser>
   /** A single-use ticket for opening the WebSocket without a JWT in the URL. */
   createWsTicket: (caller: AuthUser) => Promise<WsTicket>
@@ -99,6 +101,14 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
       expiresAt: new Date(Date.now() + refreshTtlSeconds * 1000)
     }, trx)
     return { token: accessTokenFor(user, sessionId), refreshToken, user: toPublicUser(user) }
+  }
+
+  /**
+   * Sessions that just ended (revoked in the database): every instance forgets them and
+   * closes their sockets with 4001, through one bus notice.
+   */
+  function sessionsEnded (userId: number, sessionIds: string[]): void {
+    if (sessionIds.length > 0) fastify.bus.notify({ type: 'sessions_ended', userId, sessionIds })
   }
 
   function accessTokenFor (user: AuthUserRow, sessionId: string): string {
@@ -173,7 +183,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
           // A token we signed for this live session, but not its current one: it was rotated
           // already, so two parties hold the session. End it for both.
           await repo.revokeSession(sessionId, 'refresh_reuse', now)
-          fastify.forgetSession(fromBin(sessionId))
+          sessionsEnded(session.userId, [fromBin(sessionId)])
           fastify.log.warn({ sessionId: fromBin(sessionId), userId: session.userId }, 'refresh token reused: session revoked')
           throw new AppError('UNAUTHORIZED', 'Refresh token already used: the session has been revoked')
         }
@@ -188,9 +198,30 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
       // Tokens of an external identity provider have no session here: the provider ends them.
       if (!caller.external) {
         await repo.revokeSession(toBin(caller.sessionId), 'logout', new Date())
-        fastify.forgetSession(caller.sessionId)
+        sessionsEnded(caller.id, [caller.sessionId])
       }
       return { loggedOut: true }
+    },
+
+    async changePassword (caller, input, client) {
+      if (caller.external) throw new AppError('FORBIDDEN', 'The identity provider manages this account\'s password')
+      const user = await repo.findUserById(caller.id)
+      if (user === null) throw notFound('User')
+      // Guessing the current password is a failed sign-in like any other.
+      const account = `user:${user.id}`
+      const address = addressKey(client.ip)
+      await throttle.check(account, address)
+      if (user.password_hash === null || !await verifyPassword(user.password_hash, input.currentPassword)) {
+        await throttle.recordFailure(account, address)
+        throw new AppError('FORBIDDEN', 'The current password is not correct')
+      }
+      const passwordHash = await hashPassword(input.newPassword)
+      const ended = await fastify.db.transaction().execute(async (trx) => {
+        await repo.setPasswordHash(user.id, passwordHash, trx)
+        return await repo.revokeOtherSessions(user.id, toBin(caller.sessionId), 'password_change', new Date(), trx)
+      })
+      sessionsEnded(user.id, ended.map(fromBin))
+      return { passwordChanged: true, sessionsEnded: ended.length }
     },
 
     async currentUser (caller) {
@@ -210,4 +241,9 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
 export default fp(async function authServicePlugin (fastify) {
   const dummyHash = await createDummyHash()
   fastify.decorate('authService', createAuthService(fastify, dummyHash))
-}, { name: 'auth-service', dependencies: ['db', 'redis', 'auth'] })
+  // Whichever instance ended a session, none trusts it from its cache any longer.
+  const stop = fastify.bus.onNotice((notice) => {
+    if (notice.type === 'sessions_ended') for (const sessionId of notice.sessionIds) fastify.forgetSession(sessionId)
+  })
+  fastify.addHook('onClose', async () => { stop() })
+}, { name: 'auth-service', dependencies: ['db', 'redis', 'auth', 'bus'] })
