@@ -46,6 +46,19 @@ export const AuthTokens = Type.Object({
 }, { $id: 'AuthTokens' })
 export type AuthTokens = Static<typeof AuthTokens>
 
+/** POST /auth/password: the current password proves it is the owner, not a stolen token. */
+export const ChangePasswordRequest = Type.Object({
+  currentPassword: Type.String({ minLength: 1, maxLength: 128 }),
+  newPassword: Password
+}, { $id: 'ChangePasswordRequest', additionalProperties: false })
+export type ChangePasswordRequest = Static<typeof ChangePasswordRequest>
+
+export const PasswordChanged = Type.Object({
+  passwordChanged: Type.Literal(true),
+  sessionsEnded: Type.Integer({ minimum: 0, description: 'The other sessions signed out (their tokens stop working, their sockets close with 4001)' })
+}, { $id: 'PasswordChanged' })
+export type PasswordChanged = Static<typeof PasswordChanged>
+
 export const LogoutResult = Type.Object({
   loggedOut: Type.Literal(true)
 }, { $id: 'LogoutResult' })
@@ -63,4 +76,4 @@ export const WsTicket = Type.Object({
 }, { $id: 'WsTicket' })
 export type WsTicket = Static<typeof WsTicket>
 
-export const authSchemas = [RegisterRequest, LoginRequest, RefreshRequest, AuthTokens, LogoutResult, CurrentUser, WsTicket]
+export const authSchemas = [RegisterRequest, LoginRequest, RefreshRequest, AuthTokens, ChangePasswordRequest, PasswordChanged, LogoutResult, CurrentUser, WsTicket]

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Ref } from './common.ts'
-import { NullableAvatarUrl, NullableString, PublicUser } from './users.ts'
+import { NullableAvatarUrl, NullableString, UserProfile } from './users.ts'
 
 /*
  * Groups and members (DESIGN §4 "groups"; seeds 02, 03, 05). Users have numeric ids, groups
@@ -110,7 +110,7 @@ export const GroupMember = Type.Object({
   userId: UserIdInt,
   role: GroupRole,
   joinedAt: IsoTime,
-  user: Ref(PublicUser)
+  user: Ref(UserProfile)
 }, { $id: 'GroupMember' })
 export type GroupMember = Static<typeof GroupMember>
 

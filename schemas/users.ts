@@ -1,7 +1,22 @@
 import { Type, type Static, type StringOptions } from '@sinclair/typebox'
 import { Ref } from './common.ts'
 
-/** A user as every API shows them (DESIGN §4): never the password hash or other private fields. */
+/**
+ * Another user as every API shows them (DESIGN §4: profiles, search, member lists, blocks):
+ * never their email, password hash or other private fields.
+ */
+export const UserProfile = Type.Object({
+  id: Type.Integer({ minimum: 1 }),
+  username: Type.String(),
+  displayName: Type.Union([Type.String(), Type.Null()]),
+  avatarUrl: Type.Union([Type.String(), Type.Null()])
+}, { $id: 'UserProfile' })
+export type UserProfile = Static<typeof UserProfile>
+
+/**
+ * The caller's own user, with their email: only in the answers of register, login, refresh,
+ * `/auth/me` and `/users/me` (seed 01 §2's `user`).
+ */
 export const PublicUser = Type.Object({
   id: Type.Integer({ minimum: 1 }),
   username: Type.String(),
@@ -45,10 +60,15 @@ export type UserSearchQuery = Static<typeof UserSearchQuery>
 export const UserIdPathParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 4294967295 }) })
 export type UserIdPathParams = Static<typeof UserIdPathParams>
 
+/** GET/PATCH /users/me: the caller's own user. */
 export const UserResponse = Type.Object({ user: Ref(PublicUser) }, { $id: 'UserResponse' })
 export type UserResponse = Static<typeof UserResponse>
 
-export const UserListResponse = Type.Object({ users: Type.Array(Ref(PublicUser)) }, { $id: 'UserListResponse' })
+/** GET /users/:id: a user's public profile (without email, even the caller's own). */
+export const UserProfileResponse = Type.Object({ user: Ref(UserProfile) }, { $id: 'UserProfileResponse' })
+export type UserProfileResponse = Static<typeof UserProfileResponse>
+
+export const UserListResponse = Type.Object({ users: Type.Array(Ref(UserProfile)) }, { $id: 'UserListResponse' })
 export type UserListResponse = Static<typeof UserListResponse>
 
 /** The answer of POST /users/:id/block and /unblock: the state after the call. */
@@ -58,4 +78,4 @@ export const BlockStateResponse = Type.Object({
 }, { $id: 'BlockStateResponse' })
 export type BlockStateResponse = Static<typeof BlockStateResponse>
 
-export const userSchemas = [PublicUser, UpdateProfileRequest, UserResponse, UserListResponse, BlockStateResponse]
+export const userSchemas = [UserProfile, PublicUser, UpdateProfileRequest, UserResponse, UserProfileResponse, UserListResponse, BlockStateResponse]

@@ -138,7 +138,8 @@ function frameId (type: string): string {
 /**
  * Authenticates a connection opened without `?token=` or `?ticket=`: it must be the first
  * frame, within 5 s, or the connection closes with 4001. On an authenticated connection it
- * refreshes the token (same user only).
+ * re-authenticates in place (same user only): sent before the current token expires, it keeps
+ * the connection open until the new token's exp (acked with `userId` and `expiresAt`).
  */
 export const AuthFrame = Type.Object({
   type: Type.Literal('auth'),
@@ -336,7 +337,11 @@ export const WS_CLOSE_CODES = {
   tooLarge: 1009,
   /** The client did not read fast enough (its send buffer passed WS_SEND_BUFFER_LIMIT_BYTES): reconnect and join with sinceSeq. */
   tryAgainLater: 1013,
-  /** Missing, invalid or expired token or ticket, or no auth frame in time: sign in again. */
+  /**
+   * Missing, invalid or expired token or ticket, no auth frame in time, the session ended
+   * (logout, refresh-token reuse, password change), or the token expired without an in-place
+   * re-auth: refresh the token and reconnect, or sign in again.
+   */
   authFailed: 4001,
   /** The Origin is not allowed (WS_ALLOWED_ORIGINS). A join of a group you are not in answers chat:error FORBIDDEN instead. */
   forbidden: 4003,

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
 import type { Config } from './config.ts'
 import { systemClock, type Clock } from './lib/clock.ts'
-import { redactUrl } from './lib/redact.ts'
+import { redactUrl, serializeError } from './lib/redact.ts'
 import dbPlugin from './plugins/db.ts'
 import cryptoPlugin from './plugins/crypto.ts'
 import storePlugin from './plugins/store.ts'
@@ -55,6 +55,8 @@ export function serverOptions (config: Config, options: BuildOptions = {}): Fast
         censor: '[REDACTED]'
       },
       serializers: {
+        // Every logged error, wherever it is logged: database errors lose their inlined values.
+        err: serializeError,
         req (request) {
           return {
             method: request.method,

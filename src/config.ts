@@ -20,7 +20,8 @@ export const Environment = Type.Object({
   JWT_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1 })),
   JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
-  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86400, default: 900 }),
+  JWT_EXTERNAL_MAX_AGE_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 3600 }),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 2, maximum: 86400, default: 900 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 31536000, default: 2592000 }),
   ENCRYPTION_MASTER_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
   API_PREFIX: Type.String({ pattern: '^(/[A-Za-z0-9._~-]+)*$', default: '/mirror/api' }),
@@ -58,7 +59,7 @@ export interface Config {
     secret: string
     accessTtlSeconds: number
     refreshTtlSeconds: number
-    external: { publicKey: string, issuer: string | undefined, audience: string | undefined } | null
+    external: ExternalIdentityProvider | null
   }
   encryptionMasterKey: Buffer
   apiPrefix: string
@@ -84,6 +85,15 @@ export interface Config {
   rateLimitScale: number
   bodyLimitBytes: number
   logLevel: Environment['LOG_LEVEL']
+}
+
+/** An external identity provider whose tokens are accepted beside the service's own. */
+export interface ExternalIdentityProvider {
+  publicKey: string
+  issuer: string
+  audience: string
+  /** Oldest `iat` accepted, and the longest `exp − iat`. */
+  maxAgeSeconds: number
 }
 
 interface DevSecrets {
@@ -121,9 +131,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     masterKey ??= secrets.ENCRYPTION_MASTER_KEY
   }
 
-  const external = parsed.JWT_PUBLIC_KEY === undefined
-    ? null
-    : { publicKey: parsed.JWT_PUBLIC_KEY.replace(/\\n/g, '\n'), issuer: parsed.JWT_ISSUER, audience: parsed.JWT_AUDIENCE }
+  const external = externalProviderOf(parsed)
 
   return {
     production,
@@ -159,6 +167,24 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitScale: parsed.RATE_LIMIT_SCALE,
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
     logLevel: parsed.LOG_LEVEL
+  }
+}
+
+/**
+ * Tokens of an external provider are accepted only for this service: a key alone would accept
+ * whatever the provider signs for any of its clients, so issuer and audience are required with it.
+ */
+function externalProviderOf (parsed: Environment): ExternalIdentityProvider | null {
+  if (parsed.JWT_PUBLIC_KEY === undefined) return null
+  const missing = [parsed.JWT_ISSUER === undefined && 'JWT_ISSUER', parsed.JWT_AUDIENCE === undefined && 'JWT_AUDIENCE'].filter(Boolean)
+  if (parsed.JWT_ISSUER === undefined || parsed.JWT_AUDIENCE === undefined) {
+    throw new ConfigError(`Invalid environment: ${missing.join(' and ')} must be set when JWT_PUBLIC_KEY is set (the issuer and audience external tokens must carry)`)
+  }
+  return {
+    publicKey: parsed.JWT_PUBLIC_KEY.replace(/\\n/g, '\n'),
+    issuer: parsed.JWT_ISSUER,
+    audience: parsed.JWT_AUDIENCE,
+    maxAgeSeconds: parsed.JWT_EXTERNAL_MAX_AGE_SECONDS
   }
 }
 

@@ -123,3 +123,23 @@ t.test('.gitignore keeps the default secrets file out of git', async (t) => {
   t.ok(ignored.includes('.parley-secrets.json') || ignored.includes('/.parley-secrets.json'))
   t.equal(Environment.properties.SECRETS_FILE.default, '.parley-secrets.json', 'which is the default SECRETS_FILE')
 })
+
+t.test('JWT_PUBLIC_KEY without JWT_ISSUER and JWT_AUDIENCE stops the start naming both', async (t) => {
+  const exit = await startServer({ JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA\\n-----END PUBLIC KEY-----' })
+  t.equal(exit.code, 1)
+  t.match(exit.stderr, /JWT_ISSUER and JWT_AUDIENCE must be set when JWT_PUBLIC_KEY is set/)
+  t.notMatch(exit.stderr, STACK_FRAME, 'no stack trace')
+})
+
+t.test('JWT_PUBLIC_KEY with only one of JWT_ISSUER and JWT_AUDIENCE is refused naming the missing one', async (t) => {
+  const base = { SECRETS_FILE: join(scratch, 'dev-secrets-idp.json'), JWT_PUBLIC_KEY: 'a key' }
+  t.throws(() => loadConfig({ ...base, JWT_ISSUER: 'https://idp.example.test/' }), { name: 'ConfigError', message: /^Invalid environment: JWT_AUDIENCE must be set when JWT_PUBLIC_KEY is set/ })
+  t.throws(() => loadConfig({ ...base, JWT_AUDIENCE: 'parley' }), { name: 'ConfigError', message: /^Invalid environment: JWT_ISSUER must be set when JWT_PUBLIC_KEY is set/ })
+})
+
+t.test('an external identity provider gets its issuer, audience and a token age cap of 3600 s by default', async (t) => {
+  const env = { SECRETS_FILE: join(scratch, 'dev-secrets-idp.json'), JWT_PUBLIC_KEY: 'line one\\nline two', JWT_ISSUER: 'https://idp.example.test/', JWT_AUDIENCE: 'parley' }
+  t.same(loadConfig(env).jwt.external, { publicKey: 'line one\nline two', issuer: 'https://idp.example.test/', audience: 'parley', maxAgeSeconds: 3600 })
+  t.equal(loadConfig({ ...env, JWT_EXTERNAL_MAX_AGE_SECONDS: '600' }).jwt.external?.maxAgeSeconds, 600)
+  t.throws(() => loadConfig({ ...env, JWT_EXTERNAL_MAX_AGE_SECONDS: '0' }), { name: 'ConfigError', message: /JWT_EXTERNAL_MAX_AGE_SECONDS/ })
+})

@@ -3,6 +3,7 @@ import jwt from '@fastify/jwt'
 import { createPublicKey } from 'node:crypto'
 import { createDecoder, createVerifier, type Algorithm } from 'fast-jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { ExternalIdentityProvider } from '../config.ts'
 import { AppError } from '../lib/app-error.ts'
 import { toBin } from '../lib/ids.ts'
 
@@ -18,6 +19,11 @@ export interface AccessTokenPayload {
 export interface AuthUser extends AccessTokenPayload {
   /** True for tokens from an external identity provider (no session in our store). */
   external: boolean
+  /**
+   * When the credentials expire (ms since the epoch): a WebSocket opened with them closes then.
+   * Every verified token and ticket sets it; callers built in-process (scripts, tests) may not.
+   */
+  expiresAt?: number
 }
 
 declare module '@fastify/jwt' {
@@ -39,27 +45,38 @@ declare module 'fastify' {
      * must still be live, as for a token. Tickets of external-IdP users carry sessionId
      * 'external' and need only the user to exist.
      */
-    resumeSession: (claims: AccessTokenPayload) => Promise<AuthUser>
-    /** Drops a revoked session from this instance's cache at once. */
+    resumeSession: (claims: AccessTokenPayload, expiresAt: number) => Promise<AuthUser>
+    /**
+     * Drops an ended session from this instance's cache at once and remembers for a while that
+     * it ended, so a check that read the database just before the revocation cannot cache it again.
+     */
     forgetSession: (sessionId: string) => void
+    /** True when this instance learned in the last few seconds that the session ended. */
+    sessionEndedRecently: (sessionId: string) => boolean
   }
 }
 
 export const ACCESS_TOKEN_ALGORITHM = 'HS256'
 /**
- * A session seen active is trusted this long without asking the database again. A logout
- * clears it here at once; other instances see it within this window.
+ * A session seen active is trusted this long without asking the database again. An ended
+ * session (logout, refresh reuse, password change) is dropped from every instance's cache at
+ * once by a bus notice; this window bounds staleness only while Redis is unreachable.
  */
 export const SESSION_CACHE_MS = 1000
+/** How long an instance remembers a session it was told ended: longer than any check in flight. */
+export const ENDED_SESSION_MEMORY_MS = 30_000
 const SESSION_CACHE_MAX = 10_000
 const VERIFIED_TOKEN_CACHE_SIZE = 10_000
 /** The header segment of the tokens this service signs: they skip the header decode that picks a verifier. */
 const OWN_TOKEN_HEADER = Buffer.from(JSON.stringify({ alg: ACCESS_TOKEN_ALGORITHM, typ: 'JWT' })).toString('base64url') + '.'
 
+/** How far in the future an external token's `iat` may lie (the provider's clock may run ahead). */
+export const EXTERNAL_CLOCK_SKEW_MS = 60_000
+
 export interface AuthPluginOptions {
   secret: string
   accessTtlSeconds: number
-  external: { publicKey: string, issuer: string | undefined, audience: string | undefined } | null
+  external: ExternalIdentityProvider | null
 }
 
 const unauthorized = (message = 'Invalid or expired token'): AppError => new AppError('UNAUTHORIZED', message)
@@ -82,13 +99,37 @@ function algorithmOf (publicKey: string): Algorithm {
   }
 }
 
-function claimsOf (payload: unknown, requireSession: boolean): AccessTokenPayload {
-  const p = payload as Partial<Record<keyof AccessTokenPayload, unknown>>
-  const id = p.id
+/** `exp` of a verified token in ms; the verifiers require it. */
+function expiresAtOf (payload: unknown): number {
+  const exp = (payload as { exp?: unknown }).exp
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw unauthorized()
+  return exp * 1000
+}
+
+/**
+ * The age cap of external tokens, beyond the verifier's `maxAge` (which checks only that iat is
+ * recent): iat may not lie in the future, and the token may not be valid for longer than the
+ * cap, so a provider's long-lived token is refused instead of trusted until its exp.
+ */
+function checkExternalAge (payload: unknown, maxAgeSeconds: number): void {
+  const { iat, exp } = payload as { iat?: unknown, exp?: unknown }
+  if (typeof iat !== 'number' || typeof exp !== 'number') throw unauthorized()
+  if (iat * 1000 > Date.now() + EXTERNAL_CLOCK_SKEW_MS) throw unauthorized()
+  if (exp - iat > maxAgeSeconds) throw unauthorized('Token lifetime exceeds JWT_EXTERNAL_MAX_AGE_SECONDS')
+}
+
+function userIdOf (payload: unknown): number {
+  const id = (payload as { id?: unknown }).id
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 1) throw unauthorized()
-  if (typeof p.username !== 'string' || typeof p.email !== 'string') throw unauthorized()
-  if (requireSession && typeof p.sessionId !== 'string') throw unauthorized()
-  return { id, username: p.username, email: p.email, sessionId: typeof p.sessionId === 'string' ? p.sessionId : 'external' }
+  return id
+}
+
+/** The claims of one of the service's own tokens (seed 01 §2.1). */
+function claimsOf (payload: unknown): AccessTokenPayload {
+  const p = payload as Partial<Record<keyof AccessTokenPayload, unknown>>
+  const id = userIdOf(payload)
+  if (typeof p.username !== 'string' || typeof p.email !== 'string' || typeof p.sessionId !== 'string') throw unauthorized()
+  return { id, username: p.username, email: p.email, sessionId: p.sessionId }
 }
 
 export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
@@ -101,18 +142,27 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
   })
 
   const decodeHeader = createDecoder({ complete: true })
-  const external = opts.external === null
+  const provider = opts.external
+  // fast-jwt skips allowedIss/allowedAud for a token without the claim: they are required too.
+  const external = provider === null
     ? null
     : createVerifier({
-      key: opts.external.publicKey,
-      algorithms: [algorithmOf(opts.external.publicKey)],
-      requiredClaims: ['exp'],
-      ...(opts.external.issuer !== undefined ? { allowedIss: opts.external.issuer } : {}),
-      ...(opts.external.audience !== undefined ? { allowedAud: opts.external.audience } : {})
+      key: provider.publicKey,
+      algorithms: [algorithmOf(provider.publicKey)],
+      requiredClaims: ['exp', 'iat', 'iss', 'aud'],
+      allowedIss: provider.issuer,
+      allowedAud: provider.audience,
+      maxAge: provider.maxAgeSeconds * 1000
     })
 
   const activeSessions = new Map<string, number>()
+  const endedSessions = new Map<string, number>()
+  const endedRecently = (sessionId: string): boolean => {
+    const endedAt = endedSessions.get(sessionId)
+    return endedAt !== undefined && Date.now() - endedAt < ENDED_SESSION_MEMORY_MS
+  }
   async function sessionIsActive (sessionId: string, userId: number): Promise<boolean> {
+    if (endedRecently(sessionId)) return false
     const seenAt = activeSessions.get(sessionId)
     if (seenAt !== undefined && Date.now() - seenAt < SESSION_CACHE_MS) return true
     let id: Buffer
@@ -120,21 +170,28 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
     const row = await fastify.db.selectFrom('auth_sessions').select('user_id')
       .where('id', '=', id).where('revoked_at', 'is', null).where('expires_at', '>', new Date())
       .executeTakeFirst()
-    if (row === undefined || row.user_id !== userId) return false
+    // The session may have ended while the row was read: then it is not cached again.
+    if (row === undefined || row.user_id !== userId || endedRecently(sessionId)) return false
     if (activeSessions.size >= SESSION_CACHE_MAX) activeSessions.clear()
     activeSessions.set(sessionId, Date.now())
     return true
   }
 
-  const knownExternalUsers = new Map<number, number>()
-  async function externalUserExists (userId: number): Promise<boolean> {
-    const seenAt = knownExternalUsers.get(userId)
-    if (seenAt !== undefined && Date.now() - seenAt < 60_000) return true
-    const row = await fastify.db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()
-    if (row === undefined) return false
-    if (knownExternalUsers.size >= SESSION_CACHE_MAX) knownExternalUsers.clear()
-    knownExternalUsers.set(userId, Date.now())
-    return true
+  /**
+   * External users are local users: the token's `id` names a users row, and the name and email
+   * the service uses are that row's, never the token's (a provider cannot rename anyone).
+   */
+  const externalUsers = new Map<number, { username: string, email: string, seenAt: number }>()
+  async function externalUser (userId: number): Promise<AuthUser> {
+    const known = externalUsers.get(userId)
+    if (known !== undefined && Date.now() - known.seenAt < 60_000) {
+      return { id: userId, username: known.username, email: known.email, sessionId: 'external', external: true }
+    }
+    const row = await fastify.db.selectFrom('users').select(['username', 'email']).where('id', '=', userId).executeTakeFirst()
+    if (row === undefined) throw unauthorized('Unknown user')
+    if (externalUsers.size >= SESSION_CACHE_MAX) externalUsers.clear()
+    externalUsers.set(userId, { ...row, seenAt: Date.now() })
+    return { id: userId, username: row.username, email: row.email, sessionId: 'external', external: true }
   }
 
   async function verifyAccessToken (token: string): Promise<AuthUser> {
@@ -149,29 +206,32 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
     if (alg === ACCESS_TOKEN_ALGORITHM) {
       let payload: unknown
       try { payload = fastify.jwt.verify(token) } catch { throw unauthorized() }
-      const claims = claimsOf(payload, true)
+      const claims = claimsOf(payload)
       if (!await sessionIsActive(claims.sessionId, claims.id)) throw unauthorized('Session has ended')
-      return { ...claims, external: false }
+      return { ...claims, external: false, expiresAt: expiresAtOf(payload) }
     }
-    if (external === null) throw unauthorized()
+    if (external === null || provider === null) throw unauthorized()
     let payload: unknown
     try { payload = external(token) } catch { throw unauthorized() }
-    const claims = claimsOf(payload, false)
-    if (!await externalUserExists(claims.id)) throw unauthorized('Unknown user')
-    return { ...claims, external: true }
+    checkExternalAge(payload, provider.maxAgeSeconds)
+    return { ...await externalUser(userIdOf(payload)), expiresAt: expiresAtOf(payload) }
   }
 
   fastify.decorate('verifyAccessToken', verifyAccessToken)
-  fastify.decorate('resumeSession', async (claims: AccessTokenPayload): Promise<AuthUser> => {
-    if (claims.sessionId === 'external') {
-      if (!await externalUserExists(claims.id)) throw unauthorized('Unknown user')
-      return { ...claims, external: true }
-    }
+  fastify.decorate('resumeSession', async (claims: AccessTokenPayload, expiresAt: number): Promise<AuthUser> => {
+    if (expiresAt <= Date.now()) throw unauthorized()
+    if (claims.sessionId === 'external') return { ...await externalUser(claims.id), expiresAt }
     if (!await sessionIsActive(claims.sessionId, claims.id)) throw unauthorized('Session has ended')
-    return { ...claims, external: false }
+    return { ...claims, external: false, expiresAt }
   })
   fastify.decorate('signAccessToken', (payload: AccessTokenPayload) => fastify.jwt.sign(payload))
-  fastify.decorate('forgetSession', (sessionId: string) => { activeSessions.delete(sessionId) })
+  fastify.decorate('forgetSession', (sessionId: string) => {
+    activeSessions.delete(sessionId)
+    // Oldest first: a full memory forgets the session that ended longest ago.
+    if (endedSessions.size >= SESSION_CACHE_MAX) endedSessions.delete(endedSessions.keys().next().value ?? '')
+    endedSessions.set(sessionId, Date.now())
+  })
+  fastify.decorate('sessionEndedRecently', endedRecently)
   fastify.decorate('authenticate', async (request: FastifyRequest) => {
     const header = request.headers.authorization
     if (header === undefined || !header.startsWith('Bearer ')) throw unauthorized('Missing bearer token')

@@ -1,12 +1,29 @@
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { ServerEvent } from '../../schemas/events.ts'
-import { busChannel } from '../lib/store/keys.ts'
+import { BUS_NOTICE_CHANNEL, busChannel } from '../lib/store/keys.ts'
 import { REDIS_QUIT_TIMEOUT_MS } from '../lib/store/store.ts'
 
 /** Where an event goes: everyone subscribed to a group, or every connection of one user. */
 export type BusTarget = { groupId: string } | { userId: number }
 export type BusListener = (event: ServerEvent) => void
+
+/**
+ * Sessions that ended (logout, refresh-token reuse, password change): every instance drops them
+ * from its session cache and closes their sockets with 4001.
+ */
+export interface SessionsEndedNotice {
+  type: 'sessions_ended'
+  userId: number
+  sessionIds: string[]
+}
+
+/**
+ * What instances tell each other, never clients. Notices travel on a channel of their own that
+ * every instance listens to, apart from the event channels, so no path to a socket carries one.
+ */
+export type InternalNotice = SessionsEndedNotice
+export type NoticeListener = (notice: InternalNotice) => void
 
 export interface Bus {
   /** Delivers to local listeners now and to other instances through Redis pub/sub. */
@@ -15,6 +32,10 @@ export interface Bus {
   subscribe: (target: BusTarget, listener: BusListener) => () => void
   /** Number of local listeners of a target. */
   listenerCount: (target: BusTarget) => number
+  /** Tells every instance, this one included (synchronously), through the notice channel. */
+  notify: (notice: InternalNotice) => void
+  /** Listens to every notice, whoever it names. */
+  onNotice: (listener: NoticeListener) => () => void
 }
 
 declare module 'fastify' {
@@ -28,6 +49,11 @@ interface Envelope {
   event: ServerEvent
 }
 
+interface NoticeEnvelope {
+  origin: string
+  notice: InternalNotice
+}
+
 const channelOf = busChannel
 
 /**
@@ -38,6 +64,7 @@ const channelOf = busChannel
 export default fp(async function busPlugin (fastify) {
   const origin = randomUUID()
   const listeners = new Map<string, Set<BusListener>>()
+  const noticeListeners = new Set<NoticeListener>()
   // Other instances, through Redis; none on a single node (REDIS_URL=memory).
   const transport = fastify.store.busTransport
   // Publishes not yet answered by Redis: shutdown waits for them, so the last events before it
@@ -56,24 +83,46 @@ export default fp(async function busPlugin (fastify) {
     }
   }
 
-  transport?.onMessage((channel, raw) => {
-    let envelope: Envelope
-    try { envelope = JSON.parse(raw) as Envelope } catch { return }
-    if (envelope.origin === origin) return
-    deliver(channel, envelope.event)
-  })
+  function deliverNotice (notice: InternalNotice): void {
+    for (const listener of [...noticeListeners]) {
+      try {
+        listener(notice)
+      } catch (err) {
+        fastify.log.error({ err, type: notice.type }, 'notice listener failed')
+      }
+    }
+  }
+
+  function publishRemote (channel: string, message: Envelope | NoticeEnvelope): void {
+    if (transport === null) return
+    const published = transport.publish(channel, JSON.stringify(message)).catch((err: Error) => {
+      fastify.log.warn({ err: { message: err.message }, channel }, 'bus publish failed; local delivery only')
+    }).finally(() => { unanswered.delete(published) })
+    unanswered.add(published)
+  }
+
+  if (transport !== null) {
+    transport.onMessage((channel, raw) => {
+      let envelope: Envelope | NoticeEnvelope
+      try { envelope = JSON.parse(raw) as Envelope | NoticeEnvelope } catch { return }
+      if (envelope.origin === origin) return
+      if (channel === BUS_NOTICE_CHANNEL) {
+        if ('notice' in envelope) deliverNotice(envelope.notice)
+      } else if ('event' in envelope) {
+        deliver(channel, envelope.event)
+      }
+    })
+    // Every instance hears every notice, from the start (ioredis re-subscribes on reconnect).
+    transport.listen(BUS_NOTICE_CHANNEL).catch((err: Error) => {
+      fastify.log.warn({ err: { message: err.message } }, 'notice subscribe failed; retried on reconnect')
+    })
+  }
 
   const bus: Bus = {
     publish (target, event) {
       const channel = channelOf(target)
       deliver(channel, event)
-      if (transport !== null) {
-        const envelope: Envelope = { origin, event }
-        const published = transport.publish(channel, JSON.stringify(envelope)).catch((err: Error) => {
-          fastify.log.warn({ err: { message: err.message }, channel }, 'bus publish failed; local delivery only')
-        }).finally(() => { unanswered.delete(published) })
-        unanswered.add(published)
-      }
+      publishRemote(channel, { origin, event })
     },
     subscribe (target, listener) {
       const channel = channelOf(target)
@@ -95,6 +144,14 @@ export default fp(async function busPlugin (fastify) {
     },
     listenerCount (target) {
       return listeners.get(channelOf(target))?.size ?? 0
+    },
+    notify (notice) {
+      deliverNotice(notice)
+      publishRemote(BUS_NOTICE_CHANNEL, { origin, notice })
+    },
+    onNotice (listener) {
+      noticeListeners.add(listener)
+      return () => { noticeListeners.delete(listener) }
     }
   }
 
@@ -102,6 +159,7 @@ export default fp(async function busPlugin (fastify) {
   // Runs before the store's own close (hooks close in reverse order of registration).
   fastify.addHook('onClose', async () => {
     listeners.clear()
+    noticeListeners.clear()
     transport?.close()
     if (unanswered.size === 0) return
     let cutOff: NodeJS.Timeout | undefined

@@ -74,7 +74,8 @@ function handleError (this: FastifyInstance, err: FastifyError | AppError, reque
     void reply.code(status).send(errorBody(code, message))
     return
   }
-  // Internals stay in the log; the client gets the route's failure code and nothing else.
+  // Internals stay in the log (the logger's err serializer, serializeError in lib/redact.ts,
+  // drops the values a database error inlines); the client gets the route's failure code only.
   request.log.error({ err }, 'request failed')
   if (status === 503) {
     void reply.code(503).send(errorBody('SERVICE_UNAVAILABLE', 'Service temporarily unavailable'))

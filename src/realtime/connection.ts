@@ -43,6 +43,10 @@ export class Connection {
   overflowed = false
   stopUserEvents: (() => void) | null = null
   authTimer: NodeJS.Timeout | null = null
+  /** Closes the connection with 4001 when its credentials expire (moved by an in-place re-auth). */
+  expiryTimer: NodeJS.Timeout | null = null
+  /** An `auth` frame is being verified: the expiry waits for its outcome. */
+  reauthenticating = false
   private readonly sendBufferLimit: number
   private queue: Promise<void> = Promise.resolve()
   private queued = 0

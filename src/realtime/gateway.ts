@@ -5,8 +5,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RawData } from 'ws'
 import type { AuthUser } from '../plugins/auth.ts'
 import { AppError } from '../lib/app-error.ts'
+import { addressKey } from '../lib/client-address.ts'
+import { fixedWindowCounter } from '../lib/fixed-window.ts'
 import { consumeWsTicket } from '../modules/auth/tickets.ts'
 import type { Subscription } from '../lib/store/subscribers.ts'
+import { wsUpgradeKey } from '../lib/store/keys.ts'
 import { ErrorResponse, Ref } from '../../schemas/common.ts'
 import type { ServerEvent } from '../../schemas/events.ts'
 import {
@@ -17,6 +20,7 @@ import { CommandTable, type Caller, type CommandContext } from './commands.ts'
 import { Connection, MAX_SUBSCRIPTIONS } from './connection.ts'
 import { DeliveryTracker } from './delivery.ts'
 import { assertFrame, compileFrame, parseFrame, requestIdOf, type RawFrame } from './frames.ts'
+import { WS_UPGRADE_LIMIT, type WsRateCategory } from './rate-limit.ts'
 import { GroupSubscription, seqOf } from './subscription.ts'
 
 /*
@@ -25,7 +29,9 @@ import { GroupSubscription, seqOf } from './subscription.ts'
  * sockets. It holds no domain rules: commands call the same services REST routes call.
  *
  * Close codes (schemas/ws.ts WS_CLOSE_CODES): 4001 bad or missing credentials (before any
- * event is sent); 4003 an Origin outside WS_ALLOWED_ORIGINS (a join of a group the user is not
+ * event is sent), the connection's session ended (logout, refresh-token reuse, password
+ * change: on every instance at once), or its access token expired without an in-place
+ * re-auth (a later `auth` frame of the same user); 4003 an Origin outside WS_ALLOWED_ORIGINS (a join of a group the user is not
  * in is a chat:error FORBIDDEN, never a close: the other subscriptions stay); 4429 a client
  * that keeps sending after being rate limited, or a user past WS_MAX_CONNECTIONS_PER_USER
  * (counted across instances in Redis, per instance while Redis is down); 1009 a frame over
@@ -262,6 +268,77 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     send(conn, event)
   }
 
+  // ---- sessions: a socket lives no longer than its session and its token ----
+
+  /** This instance's authenticated connections by user, for closing a user's ended sessions. */
+  const byUser = new Map<number, Set<Connection>>()
+
+  function indexConnection (conn: Connection, userId: number): void {
+    let set = byUser.get(userId)
+    if (set === undefined) {
+      set = new Set()
+      byUser.set(userId, set)
+    }
+    set.add(conn)
+  }
+
+  function unindexConnection (conn: Connection): void {
+    const userId = conn.user?.id
+    if (userId === undefined) return
+    const set = byUser.get(userId)
+    if (set === undefined || !set.delete(conn) || set.size > 0) return
+    byUser.delete(userId)
+  }
+
+  const closeSessionEnded = (conn: Connection): void => { conn.close(WS_CLOSE_CODES.authFailed, 'Session ended') }
+
+  // Any instance that ends a session tells every instance (plugins/bus.ts notices).
+  const stopNotices = fastify.bus.onNotice((notice) => {
+    if (notice.type !== 'sessions_ended') return
+    const ended = new Set(notice.sessionIds)
+    for (const conn of byUser.get(notice.userId) ?? []) {
+      if (conn.user !== null && ended.has(conn.user.sessionId)) closeSessionEnded(conn)
+    }
+  })
+
+  /** Closes the connection with 4001 when its credentials expire, unless re-authenticated in place first. */
+  function scheduleExpiry (conn: Connection, user: AuthUser): void {
+    if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer)
+    conn.expiryTimer = null
+    if (user.expiresAt === undefined) return
+    // setTimeout holds at most ~24.8 days; a token that outlives it is checked again then.
+    const delay = Math.min(Math.max(0, user.expiresAt - Date.now()), 2 ** 31 - 1)
+    conn.expiryTimer = setTimeout(() => {
+      conn.expiryTimer = null
+      if (conn.reauthenticating) return
+      if (user.expiresAt !== undefined && user.expiresAt <= Date.now()) closeIfExpired(conn)
+      else scheduleExpiry(conn, user)
+    }, delay)
+    conn.expiryTimer.unref()
+  }
+
+  /** `auth` on an authenticated connection: a fresh token of the same user moves its expiry. */
+  async function reauthenticate (conn: Connection, token: string): Promise<Record<string, unknown>> {
+    conn.reauthenticating = true
+    try {
+      const user = await fastify.verifyAccessToken(token)
+      if (user.id !== conn.user?.id) throw new AppError('FORBIDDEN', 'A connection stays with the user it was opened for')
+      conn.user = user
+      if (!user.external && fastify.sessionEndedRecently(user.sessionId)) closeSessionEnded(conn)
+      scheduleExpiry(conn, user)
+      return user.expiresAt === undefined ? { userId: user.id } : { userId: user.id, expiresAt: new Date(user.expiresAt).toISOString() }
+    } finally {
+      conn.reauthenticating = false
+      // A failed re-auth leaves the old token: if it ran out meanwhile, the connection ends now.
+      closeIfExpired(conn)
+    }
+  }
+
+  function closeIfExpired (conn: Connection): void {
+    const expiresAt = conn.user?.expiresAt
+    if (expiresAt !== undefined && expiresAt <= Date.now()) conn.close(WS_CLOSE_CODES.authFailed, 'Access token expired')
+  }
+
   // ---- connection lifecycle ----
 
   async function callerIn (user: AuthUser, groupId: string): Promise<Caller> {
@@ -272,8 +349,18 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   /** The connection is authenticated: count it, listen to the user's events, send chat:sync. */
   async function admit (conn: Connection, user: AuthUser): Promise<boolean> {
+    // The socket may have closed while its credentials were checked: nothing is left to admit.
+    if (conn.isClosed()) return false
     conn.user = user
     conn.state = 'authenticating'
+    // Indexed before anything is awaited, and checked against sessions that ended while the
+    // credentials were verified: no ended session's notice can slip past a connection.
+    indexConnection(conn, user.id)
+    if (!user.external && fastify.sessionEndedRecently(user.sessionId)) {
+      closeSessionEnded(conn)
+      return false
+    }
+    scheduleExpiry(conn, user)
     const admission = await fastify.presenceService.connectionOpened(user, conn.id)
     if (!admission.accepted) {
       conn.close(WS_CLOSE_CODES.rateLimited, `At most ${config.ws.maxConnectionsPerUser} connections per user`)
@@ -306,6 +393,9 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     const wasState = conn.state
     conn.state = 'closed'
     if (conn.authTimer !== null) clearTimeout(conn.authTimer)
+    if (conn.expiryTimer !== null) clearTimeout(conn.expiryTimer)
+    conn.expiryTimer = null
+    unindexConnection(conn)
     connections.delete(conn.id)
     unsubscribeAll(conn)
     conn.stopUserEvents?.()
@@ -331,12 +421,12 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     if (frame.type === 'auth') {
       const check = authCheck
       try { assertFrame(check, frame) } catch (err) { sendError(conn, err, requestId); return }
-      enqueue(conn, requestId, async () => {
-        const user = await fastify.verifyAccessToken(frame.token ?? '')
-        if (user.id !== conn.user?.id) throw new AppError('FORBIDDEN', 'A connection stays with the user it was opened for')
-        conn.user = user
-        return {}
-      })
+      // Received before the expiry: the connection stays open until the new token is checked.
+      conn.reauthenticating = true
+      if (!enqueue(conn, requestId, async () => await reauthenticate(conn, frame.token ?? ''))) {
+        conn.reauthenticating = false
+        closeIfExpired(conn)
+      }
       return
     }
     const registered = commands.get(frame.type)
@@ -361,7 +451,8 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     }, command.failureCode)
   }
 
-  function enqueue (conn: Connection, requestId: string | undefined, run: () => Promise<Record<string, unknown> | undefined>, failureCode?: AppError['code']): void {
+  /** Queues a command of the connection; false (and a chat:error sent) when its queue is full. */
+  function enqueue (conn: Connection, requestId: string | undefined, run: () => Promise<Record<string, unknown> | undefined>, failureCode?: AppError['code']): boolean {
     const accepted = conn.enqueue(async () => {
       if (conn.state === 'closed') return
       try {
@@ -372,10 +463,11 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       }
     })
     if (!accepted) sendError(conn, new AppError('RATE_LIMIT_EXCEEDED', 'Too many commands in progress on this connection'), requestId)
+    return accepted
   }
 
   /** Takes a token from a bucket; answers RATE_LIMIT_EXCEEDED and closes 4429 on abuse. */
-  function takeToken (conn: Connection, category: 'messages' | 'typing' | 'reactions' | 'frames', requestId: string | undefined): boolean {
+  function takeToken (conn: Connection, category: WsRateCategory, requestId: string | undefined): boolean {
     const refused = conn.limits.take(category)
     if (refused === null) return true
     if (conn.limits.abusive()) {
@@ -455,10 +547,33 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   fastify.decorateRequest('wsAuth', null)
 
+  const countUpgrade = fixedWindowCounter(fastify.store)
+  const upgradeLimit = Math.max(1, Math.floor(WS_UPGRADE_LIMIT.perAddress * config.rateLimitScale))
+
+  /** 429 before the upgrade for an address past its budget; Redis is best effort (an outage lets upgrades through). */
+  async function refuseIfTooManyUpgrades (ip: string): Promise<void> {
+    let count: number
+    let ttlMs: number
+    try {
+      [count, ttlMs] = await countUpgrade(wsUpgradeKey(addressKey(ip)), WS_UPGRADE_LIMIT.windowMs)
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message } }, 'upgrade counter unavailable')
+      return
+    }
+    if (count <= upgradeLimit) return
+    throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many WebSocket connections from this address. Please slow down.', {
+      retryAfter: Math.max(1, Math.ceil(ttlMs / 1000)),
+      limit: upgradeLimit,
+      remaining: 0,
+      resetAt: new Date(Date.now() + ttlMs).toISOString()
+    })
+  }
+
   /** Runs before the upgrade completes: credentials in the URL are checked here. */
   async function authenticateUpgrade (request: FastifyRequest<{ Querystring: { token?: string, ticket?: string } }>): Promise<void> {
     if (!request.ws) throw new AppError('NOT_FOUND', `${config.ws.path} only accepts WebSocket upgrades`)
     if (draining || fastify.isDraining()) throw new AppError('SERVICE_UNAVAILABLE', 'The server is shutting down')
+    await refuseIfTooManyUpgrades(request.ip)
     const origin = request.headers.origin
     if (config.ws.allowedOrigins.length > 0 && origin !== undefined && !config.ws.allowedOrigins.includes(origin)) {
       request.wsAuth = { refused: 'origin' }
@@ -475,7 +590,8 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       // A ticket outlives nothing: the session it was issued for must still be live.
       request.wsAuth = payload === null
         ? { refused: 'credentials' }
-        : await fastify.resumeSession(payload).then((user) => ({ user }), () => ({ refused: 'credentials' as const }))
+        : await fastify.resumeSession(payload, payload.expiresAt ?? Date.now() + config.jwt.accessTtlSeconds * 1000)
+          .then((user) => ({ user }), () => ({ refused: 'credentials' as const }))
     } else {
       request.wsAuth = { pending: true }
     }
@@ -486,9 +602,10 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     schema: {
       querystring: WsQuery,
       hide: true,
-      response: { 400: Ref(ErrorResponse), 404: Ref(ErrorResponse), 503: Ref(ErrorResponse) }
+      response: { 400: Ref(ErrorResponse), 404: Ref(ErrorResponse), 429: Ref(ErrorResponse), 503: Ref(ErrorResponse) }
     },
-    // Upgrades are bounded by the per-user connection limit and the auth timeout instead.
+    // Upgrades have their own per-address limit (refuseIfTooManyUpgrades), besides the
+    // per-user connection limit and the auth timeout.
     config: { rateLimit: false },
     preHandler: authenticateUpgrade
   }, (socket: WebSocket, request: FastifyRequest) => {
@@ -530,6 +647,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   commands.register({
     frame: JoinGroupFrame,
+    rateLimit: 'joins',
     async run (ctx, frame) {
       const conn = connections.get(ctx.connectionId)
       if (conn === undefined) return undefined
@@ -584,6 +702,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   async function shutdown (): Promise<void> {
     draining = true
     clearInterval(heartbeat)
+    stopNotices()
     const all = [...fastify.websocketServer.clients]
     for (const conn of connections.values()) conn.acceptingFrames = false
     await waitAtMost(Promise.all([...connections.values()].map(async (conn) => { await conn.idle() })), DRAIN_TIMEOUT_MS)

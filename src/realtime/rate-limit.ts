@@ -15,12 +15,24 @@ export const WS_RATE_LIMITS = {
   /** chat:add_reaction, chat:remove_reaction */
   reactions: 20,
   /**
+   * chat:join_group: not in the seed. A join reads the group's position and may replay up to
+   * 1,000 messages, so it is the most expensive frame; 20 a second rejoins 100 groups in 5 s.
+   */
+  joins: 20,
+  /**
    * Every frame, whatever its type (including malformed ones): not in the seed, it bounds the
    * work one connection can ask for (joins, pings, garbage).
    */
   frames: 50
 } as const
 export type WsRateCategory = keyof typeof WS_RATE_LIMITS
+
+/**
+ * WebSocket upgrades per client address (IPv6: per /64) and window, before RATE_LIMIT_SCALE,
+ * counted across instances; past it the upgrade is answered 429 in the error envelope. Generous:
+ * a carrier NAT puts many users behind one address.
+ */
+export const WS_UPGRADE_LIMIT = { perAddress: 120, windowMs: 60_000 } as const
 
 /** Rejections within ABUSE_WINDOW_MS that count as sustained abuse: the connection closes with 4429. */
 export const ABUSE_REJECTIONS = 50
@@ -70,7 +82,7 @@ export class ConnectionLimits {
     this.clock = clock
     const now = clock.now()
     const bucket = (category: WsRateCategory): TokenBucket => new TokenBucket(Math.max(1, Math.floor(WS_RATE_LIMITS[category] * scale)), now)
-    this.buckets = { messages: bucket('messages'), typing: bucket('typing'), reactions: bucket('reactions'), frames: bucket('frames') }
+    this.buckets = { messages: bucket('messages'), typing: bucket('typing'), reactions: bucket('reactions'), joins: bucket('joins'), frames: bucket('frames') }
   }
 
   /** Takes a token from the category's bucket; on refusal returns the details of the 429. */

@@ -152,6 +152,59 @@ t.test('tokens of an external identity provider', async (t) => {
     t.equal((await meWith(app, token)).statusCode, 401)
   })
 
+  /** A token with exactly these claims (plus the identity claims): nothing added by the signer. */
+  const rawExternalToken = (user: TestUser['user'], claims: Record<string, unknown>) =>
+    createSigner({ key: privatePem, algorithm: 'RS256', noTimestamp: !('iat' in claims) })({ id: user.id, username: user.username, email: user.email, ...claims })
+  const now = () => Math.floor(Date.now() / 1000)
+
+  t.test('an external token without iss gets 401', async (t) => {
+    const { user } = await registerUser(app)
+    const res = await meWith(app, rawExternalToken(user, { aud: env.JWT_AUDIENCE, iat: now(), exp: now() + 600 }))
+    t.equal(res.statusCode, 401)
+    t.match(res.json(), { code: 'UNAUTHORIZED' })
+  })
+
+  t.test('an external token without aud gets 401', async (t) => {
+    const { user } = await registerUser(app)
+    t.equal((await meWith(app, rawExternalToken(user, { iss: env.JWT_ISSUER, iat: now(), exp: now() + 600 }))).statusCode, 401)
+  })
+
+  t.test('an external token without iat gets 401', async (t) => {
+    const { user } = await registerUser(app)
+    t.equal((await meWith(app, rawExternalToken(user, { iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, exp: now() + 600 }))).statusCode, 401)
+  })
+
+  t.test('an external token valid for longer than JWT_EXTERNAL_MAX_AGE_SECONDS (exp − iat > 3600) gets 401', async (t) => {
+    const { user } = await registerUser(app)
+    const claims = { iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, iat: now() }
+    t.equal((await meWith(app, rawExternalToken(user, { ...claims, exp: claims.iat + 3600 }))).statusCode, 200, 'exactly the cap is accepted')
+    t.equal((await meWith(app, rawExternalToken(user, { ...claims, exp: claims.iat + 3601 }))).statusCode, 401)
+  })
+
+  t.test('an external token issued more than JWT_EXTERNAL_MAX_AGE_SECONDS ago gets 401', async (t) => {
+    const { user } = await registerUser(app)
+    const iat = now() - 3700
+    t.equal((await meWith(app, rawExternalToken(user, { iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, iat, exp: now() + 60 }))).statusCode, 401)
+  })
+
+  t.test('an external token issued in the future gets 401', async (t) => {
+    const { user } = await registerUser(app)
+    const iat = now() + 3600
+    t.equal((await meWith(app, rawExternalToken(user, { iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, iat, exp: iat + 1800 }))).statusCode, 401)
+  })
+
+  t.test('an external user is the local user its id claim names: name and email come from the local row', async (t) => {
+    const { user } = await registerUser(app)
+    const token = externalToken({ id: user.id, username: 'impostor', email: 'impostor@example.test' })
+    const headers = { authorization: `Bearer ${token}` }
+    const created = await app.inject({ method: 'POST', url: '/mirror/api/groups', headers, payload: { name: 'External' } })
+    t.equal(created.statusCode, 201)
+    const groupId = created.json().data.group.id as string
+    const sent = await app.inject({ method: 'POST', url: `/mirror/api/groups/${groupId}/chat/messages`, headers, payload: { content: 'hello' } })
+    t.equal(sent.statusCode, 201)
+    t.match(sent.json().data.message, { senderUserId: user.id, senderUsername: user.username })
+  })
+
   t.test('logging out with an external token answers 200 and revokes nothing here', async (t) => {
     const { user } = await registerUser(app)
     const token = externalToken({ id: user.id, username: user.username, email: user.email })

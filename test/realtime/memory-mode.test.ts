@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { MEMORY_STORE_SWEEP_MS, type MemoryTable } from '../../src/lib/store/memory-table.ts'
 import { consumeWsTicket, WS_TICKET_TTL_SECONDS } from '../../src/modules/auth/tickets.ts'
-import { LOGIN_FAILURE_LIMITS, LOGIN_FAILURE_WINDOW_MS } from '../../src/modules/auth/service.ts'
+import { LOGIN_FAILURE_LIMITS, LOGIN_FAILURE_WINDOW_MS } from '../../src/modules/auth/login-throttle.ts'
 import { HTTP_RATE_LIMITS, RATE_LIMIT_WINDOW_MS } from '../../src/plugins/rate-limit.ts'
 import { buildTestApp } from '../helpers/app.ts'
 import { ManualClock } from '../helpers/clock.ts'
@@ -91,12 +91,13 @@ t.test('a ws-ticket on a single node is single use and lapses after 30 s', async
   t.equal(await consumeWsTicket(timed.store, unused), null, 'expired')
 })
 
-t.test('failed sign-ins on a single node lock the account until the window ends', async (t) => {
+t.test('failed sign-ins on a single node lock the account at that address until the window ends', async (t) => {
   const { user, password } = await registerUser(timed)
+  const address = uniqueClientIp()
   const login = async (pass: string): Promise<number> => (await timed.inject({
-    method: 'POST', url: `${timed.config.apiPrefix}/auth/login`, remoteAddress: uniqueClientIp(), payload: { email: user.email, password: pass }
+    method: 'POST', url: `${timed.config.apiPrefix}/auth/login`, remoteAddress: address, payload: { email: user.email, password: pass }
   })).statusCode
-  for (let i = 0; i < LOGIN_FAILURE_LIMITS.account; i++) t.equal(await login('wrong password'), 401)
+  for (let i = 0; i < LOGIN_FAILURE_LIMITS.pair; i++) t.equal(await login('wrong password'), 401)
   t.equal(await login(password), 429)
   await clock.advance(LOGIN_FAILURE_WINDOW_MS)
   t.equal(await login(password), 200)

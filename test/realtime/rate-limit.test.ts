@@ -1,15 +1,20 @@
 import t from 'tap'
+import WebSocket from 'ws'
 import { buildTestApp } from '../helpers/app.ts'
 import { ManualClock } from '../helpers/clock.ts'
 import { registerUser } from '../helpers/users.ts'
-import { connectWs, createGroup, type Frame, type WsClient } from '../helpers/ws.ts'
+import { connectWs, createGroup, wsUrl, type Frame, type WsClient } from '../helpers/ws.ts'
+import { WS_RATE_LIMITS, WS_UPGRADE_LIMIT } from '../../src/realtime/rate-limit.ts'
 
-// Seed 01 §9 WebSocket limits, per connection: messages 10/s, typing 5/s, reactions 20/s.
+// Seed 01 §9 WebSocket limits, per connection: messages 10/s, typing 5/s, reactions 20/s; and
+// ours: joins 20/s per connection, upgrades per client address.
 // `app` runs on a clock the tests move (a burst is exactly a burst, however slow the machine);
 // `scaled` runs in real time.
 const clock = new ManualClock()
 const app = await buildTestApp(t, import.meta.url, { clock })
 const scaled = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '2' } })
+// Behind a trusted proxy, so each test picks its client address with X-Forwarded-For.
+const proxied = await buildTestApp(t, import.meta.url, { env: { TRUST_PROXY: '127.0.0.1' } })
 
 async function member (t: { teardown: (fn: () => unknown) => void }, onApp = app): Promise<{ client: WsClient, groupId: string }> {
   const alice = await registerUser(onApp)
@@ -111,4 +116,44 @@ t.test('a flood of malformed frames is limited too', async (t) => {
   const { client } = await member(t)
   for (let i = 0; i < 120; i++) client.send('not json')
   t.equal((await client.closed).code, 4429)
+})
+
+t.test('joins are limited to 20 per second per connection', async (t) => {
+  const { client, groupId } = await member(t)
+  await clock.advance(1000)
+  const { acks, errors } = await burst(client, WS_RATE_LIMITS.joins + 2, () => ({ type: 'chat:join_group', payload: { groupId } }))
+  t.equal(acks.length, WS_RATE_LIMITS.joins)
+  t.equal(errors.length, 2)
+  t.match(errors[0]?.payload, { code: 'RATE_LIMIT_EXCEEDED', details: { retryAfter: 1, limit: WS_RATE_LIMITS.joins, remaining: 0 } })
+})
+
+/** Attempts an upgrade from `address`: the HTTP status and body of a refusal, or 101. */
+async function upgradeFrom (address: string): Promise<{ status: number, body: string }> {
+  const ws = new WebSocket(await wsUrl(proxied), { headers: { 'x-forwarded-for': address } })
+  return await new Promise((resolve, reject) => {
+    ws.once('open', () => { ws.close(); resolve({ status: 101, body: '' }) })
+    ws.once('unexpected-response', (_req, res) => {
+      let body = ''
+      res.on('data', (chunk: Buffer) => { body += chunk.toString() })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
+    })
+    ws.once('error', reject)
+  })
+}
+
+t.test('WebSocket upgrades are limited per client address with 429 in the error envelope before the upgrade', async (t) => {
+  const address = `203.0.113.${process.pid % 250}`
+  const statuses: number[] = []
+  for (let i = 0; i < WS_UPGRADE_LIMIT.perAddress; i++) statuses.push((await upgradeFrom(address)).status)
+  t.same(statuses, Array<number>(WS_UPGRADE_LIMIT.perAddress).fill(101))
+  const refused = await upgradeFrom(address)
+  t.equal(refused.status, 429)
+  t.match(JSON.parse(refused.body), {
+    success: false,
+    code: 'RATE_LIMIT_EXCEEDED',
+    error: String,
+    details: { retryAfter: Number, limit: WS_UPGRADE_LIMIT.perAddress, remaining: 0, resetAt: String },
+    timestamp: String
+  })
+  t.equal((await upgradeFrom(`198.51.100.${process.pid % 250}`)).status, 101, 'another address is not affected')
 })

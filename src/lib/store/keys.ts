@@ -18,13 +18,20 @@ export const subscribersKey = (groupId: string): string => `subs:${groupId}`
 /** A WebSocket ticket, by the SHA-256 (hex) of the ticket: never the ticket itself. */
 export const wsTicketKey = (ticketHash: string): string => `wsticket:${ticketHash}`
 
-/** Failed sign-in counters (fixed windows), per account or per client address. */
-export const loginFailureKeys = {
-  user: (userId: number): string => `loginfail:user:${userId}`,
-  email: (email: string): string => `loginfail:email:${email}`,
-  username: (username: string): string => `loginfail:username:${username}`,
-  ip: (ip: string): string => `loginfail:ip:${ip}`
+/**
+ * Failed sign-ins (src/modules/auth/login-throttle.ts): fixed-window counters per (account,
+ * address) pair, per address and per account, and the wait an address owes an account. `account`
+ * is `user:<id>`, `email:<address>` or `username:<name>`; `address` a client address key.
+ */
+export const loginKeys = {
+  pair: (account: string, address: string): string => `loginfail:pair:${account}:${address}`,
+  address: (address: string): string => `loginfail:ip:${address}`,
+  account: (account: string): string => `loginfail:acct:${account}`,
+  wait: (account: string, address: string): string => `loginwait:${account}:${address}`
 } as const
+
+/** WebSocket upgrades of one client address in a fixed window. */
+export const wsUpgradeKey = (address: string): string => `wsupgrade:${address}`
 
 /** An HTTP rate-limit window: a category (send, search, other…) and who spends it (`u<id>`, `ip<address>`). */
 export const rateLimitKey = (category: string, who: string): string => `rl:${category}:${who}`
@@ -35,3 +42,6 @@ export const rateLimitKey = (category: string, who: string): string => `rl:${cat
  */
 export const busChannel = (target: { groupId: string } | { userId: number }): string =>
   'groupId' in target ? `bus:g:${target.groupId}` : `bus:u:${target.userId}`
+
+/** The one channel of internal notices between instances (never sent to clients). */
+export const BUS_NOTICE_CHANNEL = 'bus:notices'

@@ -90,6 +90,26 @@ export function createAuthRepository (db: Kysely<Database>) {
       return row === undefined ? null : { userId: row.user_id, expiresAt: row.expires_at, revokedAt: row.revoked_at }
     },
 
+    async setPasswordHash (userId: number, passwordHash: string, trx: Kysely<Database> = db): Promise<void> {
+      await trx.updateTable('users').set({ password_hash: passwordHash, updated_at: new Date() }).where('id', '=', userId).execute()
+    },
+
+    /** Revokes every live session of the user but `keep`; returns the revoked sessions' ids. */
+    async revokeOtherSessions (userId: number, keep: Buffer, reason: string, now: Date, trx: Kysely<Database>): Promise<Buffer[]> {
+      const rows = await trx.selectFrom('auth_sessions').select('id')
+        .where('user_id', '=', userId).where('id', '<>', keep)
+        .where('revoked_at', 'is', null).where('expires_at', '>', now)
+        .forUpdate()
+        .execute()
+      const ids = rows.map((r) => r.id)
+      if (ids.length > 0) {
+        await trx.updateTable('auth_sessions').set({ revoked_at: now, revoked_reason: reason })
+          .where('id', 'in', ids).where('revoked_at', 'is', null)
+          .execute()
+      }
+      return ids
+    },
+
     /** Marks the session revoked (once: a second revocation keeps the first reason). */
     async revokeSession (sessionId: Buffer, reason: string, now: Date, trx: Kysely<Database> = db): Promise<boolean> {
       const result = await trx.updateTable('auth_sessions')

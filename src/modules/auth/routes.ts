@@ -1,7 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AuthTokens, CurrentUser, LoginRequest, LogoutResult, RefreshRequest, RegisterRequest, WsTicket } from '../../../schemas/auth.ts'
+import {
+  AuthTokens, ChangePasswordRequest, CurrentUser, LoginRequest, LogoutResult, PasswordChanged, RefreshRequest, RegisterRequest, WsTicket
+} from '../../../schemas/auth.ts'
 import { Envelope, ErrorResponse, Ref } from '../../../schemas/common.ts'
 import { ok } from '../../lib/envelope.ts'
+import { addressKey } from '../../lib/client-address.ts'
+import { HTTP_RATE_LIMITS, RATE_LIMIT_WINDOW_MS } from '../../plugins/rate-limit.ts'
+import { REFRESH_LIMIT_PER_SESSION } from './service.ts'
 
 const tags = ['auth']
 const bearer = [{ bearerAuth: [] }]
@@ -10,8 +15,23 @@ const Failure = Ref(ErrorResponse)
 /** Auth endpoints (DESIGN §4): sign-up, sign-in, token refresh, sign-out, the caller, WS tickets. */
 const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   const service = fastify.authService
-  // Unauthenticated endpoints share one per-IP budget; login also counts failures per account.
+  // Unauthenticated endpoints share one per-IP budget; login also throttles failures (login-throttle.ts).
   const perIp = { rateLimit: fastify.rateLimitCategory('auth') }
+  // Refreshes count per session, not per address: many phones share one carrier NAT address.
+  // A token we did not issue has no session and counts against its address's auth budget.
+  const scale = fastify.config.rateLimitScale
+  const perSessionLimit = Math.max(1, Math.floor(REFRESH_LIMIT_PER_SESSION * scale))
+  const perAddressLimit = Math.max(1, Math.floor(HTTP_RATE_LIMITS.auth * scale))
+  const perSession = {
+    rateLimit: {
+      timeWindow: RATE_LIMIT_WINDOW_MS,
+      max: (_request: unknown, key: string) => key.startsWith('refresh:s:') ? perSessionLimit : perAddressLimit,
+      keyGenerator: (request: { body?: unknown, ip: string }) => {
+        const sessionId = service.refreshSessionOf((request.body as { refreshToken?: unknown } | undefined)?.refreshToken)
+        return sessionId !== null ? `refresh:s:${sessionId}` : `refresh:ip:${addressKey(request.ip)}`
+      }
+    }
+  }
 
   fastify.post('/register', {
     config: perIp,
@@ -37,7 +57,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => ok(await service.login(request.body, { ip: request.ip })))
 
   fastify.post('/refresh', {
-    config: perIp,
+    config: perSession,
     schema: {
       tags,
       summary: 'Trade a refresh token for new tokens (single use)',
@@ -55,6 +75,17 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Envelope(Ref(LogoutResult)), 401: Failure, 429: Failure }
     }
   }, async (request) => ok(await service.logout(request.user)))
+
+  fastify.post('/password', {
+    onRequest: fastify.authenticate,
+    schema: {
+      tags,
+      summary: 'Change the password; every other session of the user ends (its sockets close with 4001)',
+      security: bearer,
+      body: Ref(ChangePasswordRequest),
+      response: { 200: Envelope(Ref(PasswordChanged)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }
+    }
+  }, async (request) => ok(await service.changePassword(request.user, request.body, { ip: request.ip })))
 
   fastify.get('/me', {
     onRequest: fastify.authenticate,

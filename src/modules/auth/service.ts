@@ -1,20 +1,19 @@
 import fp from 'fastify-plugin'
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import type { AuthTokens, CurrentUser, LoginRequest, LogoutResult, RegisterRequest, WsTicket } from '../../../schemas/auth.ts'
+import type { AuthTokens, ChangePasswordRequest, CurrentUser, LoginRequest, LogoutResult, PasswordChanged, RegisterRequest, WsTicket } from '../../../schemas/auth.ts'
 import { AppError, invalid, notFound } from '../../lib/app-error.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
-import { fixedWindowCounter } from '../../lib/fixed-window.ts'
-import { loginFailureKeys } from '../../lib/store/keys.ts'
+import { addressKey } from '../../lib/client-address.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
 import { toPublicUser } from '../users/service.ts'
 import { createDummyHash, hashPassword, verifyPassword } from './passwords.ts'
+import { createLoginThrottle } from './login-throttle.ts'
 import { createAuthRepository, type AuthUserRow } from './repository.ts'
 import { issueWsTicket } from './tickets.ts'
 
-/** Failed logins allowed per account and per client IP in one window, before RATE_LIMIT_SCALE. */
-export const LOGIN_FAILURE_LIMITS = { account: 10, ip: 50 } as const
-export const LOGIN_FAILURE_WINDOW_MS = 15 * 60_000
+/** Refreshes per session per minute, before RATE_LIMIT_SCALE: a client needs one per access token lifetime. */
+export const REFRESH_LIMIT_PER_SESSION = 10
 
 /** The one answer to a failed login, whether the account exists or not. */
 const INVALID_CREDENTIALS = 'Invalid email, username or password'
@@ -22,12 +21,16 @@ const INVALID_CREDENTIALS = 'Invalid email, username or password'
 export interface AuthService {
   /** Creates an account and signs it in. */
   register: (input: RegisterRequest) => Promise<AuthTokens>
-  /** Signs in by email or username; failures are counted per account and per client IP. */
+  /** Signs in by email or username; failures are throttled per (account, address), per address, and slow the account down (login-throttle.ts). */
   login: (input: LoginRequest, client: { ip: string }) => Promise<AuthTokens>
   /** Trades a refresh token for new tokens; a replayed refresh token ends its session. */
   refresh: (refreshToken: string) => Promise<AuthTokens>
+  /** The session a refresh token we issued belongs to (its MAC checked), else null: refreshes are limited per session. */
+  refreshSessionOf: (refreshToken: unknown) => string | null
   /** Ends the caller's session; its access tokens stop working. */
   logout: (caller: AuthUser) => Promise<LogoutResult>
+  /** Changes the caller's password and ends every other session of theirs. */
+  changePassword: (caller: AuthUser, input: ChangePasswordRequest, client: { ip: string }) => Promise<PasswordChanged>
   currentUser: (caller: AuthUser) => Promise<CurrentUser>
   /** A single-use ticket for opening the WebSocket without a JWT in the URL. */
   createWsTicket: (caller: AuthUser) => Promise<WsTicket>
@@ -64,11 +67,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
   const repo = createAuthRepository(fastify.db)
   const { refreshTtlSeconds, secret } = fastify.config.jwt
   const refreshKey = createHmac('sha256', secret).update('parley refresh token v1').digest()
-  const scale = fastify.config.rateLimitScale
-  const accountLimit = Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.account * scale))
-  const ipLimit = Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.ip * scale))
-
-  const countHit = fixedWindowCounter(fastify.store)
+  const throttle = createLoginThrottle(fastify.store.counters, fastify.config.rateLimitScale, fastify.log)
 
   function refreshMac (body: string): Buffer {
     return createHmac('sha256', refreshKey).update(body).digest()
@@ -104,41 +103,19 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
     return { token: accessTokenFor(user, sessionId), refreshToken, user: toPublicUser(user) }
   }
 
+  /**
+   * Sessions that just ended (revoked in the database): every instance forgets them and
+   * closes their sockets with 4001, through one bus notice.
+   */
+  function sessionsEnded (userId: number, sessionIds: string[]): void {
+    if (sessionIds.length > 0) fastify.bus.notify({ type: 'sessions_ended', userId, sessionIds })
+  }
+
   function accessTokenFor (user: AuthUserRow, sessionId: string): string {
     return fastify.signAccessToken({ id: user.id, username: user.username, email: user.email, sessionId })
   }
 
-  function tooManyAttempts (ttlMs: number, limit: number): AppError {
-    const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000))
-    return new AppError('RATE_LIMIT_EXCEEDED', 'Too many failed login attempts. Please try again later.', {
-      retryAfter,
-      limit,
-      remaining: 0,
-      resetAt: new Date(Date.now() + ttlMs).toISOString()
-    })
-  }
-
-  /** Throws 429 when the counter has reached its limit. Redis is best effort: an outage lets logins through. */
-  async function refuseIfLocked (key: string, limit: number): Promise<void> {
-    let window: { count: number, ttlMs: number } | null
-    try {
-      window = await fastify.store.counters.peek(key)
-    } catch (err) {
-      fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
-      return
-    }
-    if (window !== null && window.count >= limit) throw tooManyAttempts(window.ttlMs > 0 ? window.ttlMs : LOGIN_FAILURE_WINDOW_MS, limit)
-  }
-
-  async function countFailure (key: string): Promise<void> {
-    try {
-      await countHit(key, LOGIN_FAILURE_WINDOW_MS)
-    } catch (err) {
-      fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
-    }
-  }
-
-  async function findLoginUser (input: LoginRequest): Promise<{ user: AuthUserRow | null, accountKey: string }> {
+  async function findLoginUser (input: LoginRequest): Promise<{ user: AuthUserRow | null, account: string }> {
     const { email, username } = input
     if ((email === undefined) === (username === undefined)) {
       throw invalid(email === undefined ? 'email' : 'username', 'Give exactly one of email or username')
@@ -148,10 +125,10 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
       : await repo.findUserByUsername(username ?? '')
     // A known account has one counter whichever identifier is used; an unknown one still
     // gets a counter, so lockouts look the same for both.
-    const accountKey = user !== null
-      ? loginFailureKeys.user(user.id)
-      : email !== undefined ? loginFailureKeys.email(email.toLowerCase()) : loginFailureKeys.username((username ?? '').toLowerCase())
-    return { user, accountKey }
+    const account = user !== null
+      ? `user:${user.id}`
+      : email !== undefined ? `email:${email.toLowerCase()}` : `username:${(username ?? '').toLowerCase()}`
+    return { user, account }
   }
 
   return {
@@ -173,22 +150,23 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
     },
 
     async login (input, client) {
-      const ipKey = loginFailureKeys.ip(client.ip)
-      await refuseIfLocked(ipKey, ipLimit)
-      const { user, accountKey } = await findLoginUser(input)
-      await refuseIfLocked(accountKey, accountLimit)
+      const address = addressKey(client.ip)
+      const { user, account } = await findLoginUser(input)
+      await throttle.check(account, address)
       // The same argon2 work whether or not the account exists or has a password.
       const matches = await verifyPassword(user?.password_hash ?? dummyHash, input.password)
       if (user === null || user.password_hash === null || !matches) {
-        await Promise.all([countFailure(ipKey), countFailure(accountKey)])
+        await throttle.recordFailure(account, address)
         throw new AppError('UNAUTHORIZED', INVALID_CREDENTIALS)
       }
-      try {
-        await fastify.store.counters.reset(accountKey)
-      } catch (err) {
-        fastify.log.warn({ err: { message: (err as Error).message } }, 'login failure counter unavailable')
-      }
+      await throttle.recordSuccess(account, address)
       return await startSession(user)
+    },
+
+    refreshSessionOf (refreshToken) {
+      if (typeof refreshToken !== 'string') return null
+      const parsed = parseRefreshToken(refreshToken)
+      return parsed === null ? null : fromBin(parsed.sessionId)
     },
 
     async refresh (refreshToken) {
@@ -205,7 +183,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
           // A token we signed for this live session, but not its current one: it was rotated
           // already, so two parties hold the session. End it for both.
           await repo.revokeSession(sessionId, 'refresh_reuse', now)
-          fastify.forgetSession(fromBin(sessionId))
+          sessionsEnded(session.userId, [fromBin(sessionId)])
           fastify.log.warn({ sessionId: fromBin(sessionId), userId: session.userId }, 'refresh token reused: session revoked')
           throw new AppError('UNAUTHORIZED', 'Refresh token already used: the session has been revoked')
         }
@@ -220,9 +198,30 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
       // Tokens of an external identity provider have no session here: the provider ends them.
       if (!caller.external) {
         await repo.revokeSession(toBin(caller.sessionId), 'logout', new Date())
-        fastify.forgetSession(caller.sessionId)
+        sessionsEnded(caller.id, [caller.sessionId])
       }
       return { loggedOut: true }
+    },
+
+    async changePassword (caller, input, client) {
+      if (caller.external) throw new AppError('FORBIDDEN', 'The identity provider manages this account\'s password')
+      const user = await repo.findUserById(caller.id)
+      if (user === null) throw notFound('User')
+      // Guessing the current password is a failed sign-in like any other.
+      const account = `user:${user.id}`
+      const address = addressKey(client.ip)
+      await throttle.check(account, address)
+      if (user.password_hash === null || !await verifyPassword(user.password_hash, input.currentPassword)) {
+        await throttle.recordFailure(account, address)
+        throw new AppError('FORBIDDEN', 'The current password is not correct')
+      }
+      const passwordHash = await hashPassword(input.newPassword)
+      const ended = await fastify.db.transaction().execute(async (trx) => {
+        await repo.setPasswordHash(user.id, passwordHash, trx)
+        return await repo.revokeOtherSessions(user.id, toBin(caller.sessionId), 'password_change', new Date(), trx)
+      })
+      sessionsEnded(user.id, ended.map(fromBin))
+      return { passwordChanged: true, sessionsEnded: ended.length }
     },
 
     async currentUser (caller) {
@@ -242,4 +241,9 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
 export default fp(async function authServicePlugin (fastify) {
   const dummyHash = await createDummyHash()
   fastify.decorate('authService', createAuthService(fastify, dummyHash))
-}, { name: 'auth-service', dependencies: ['db', 'store', 'auth'] })
+  // Whichever instance ended a session, none trusts it from its cache any longer.
+  const stop = fastify.bus.onNotice((notice) => {
+    if (notice.type === 'sessions_ended') for (const sessionId of notice.sessionIds) fastify.forgetSession(sessionId)
+  })
+  fastify.addHook('onClose', async () => { stop() })
+}, { name: 'auth-service', dependencies: ['db', 'store', 'auth', 'bus'] })

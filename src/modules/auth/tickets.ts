@@ -11,6 +11,11 @@ const TICKET_FORMAT = /^[A-Za-z0-9_-]{43}$/
 /** The store keeps only a hash of the ticket, so a dump of Redis holds no usable ticket. */
 const keyOf = (ticket: string): string => wsTicketKey(createHash('sha256').update(ticket).digest('hex'))
 
+/** Whom a ticket was issued to, and when the access token it was issued with expires (ms). */
+export interface WsTicketHolder extends AccessTokenPayload {
+  expiresAt?: number
+}
+
 export interface IssuedWsTicket {
   ticket: string
   expiresIn: number
@@ -18,21 +23,22 @@ export interface IssuedWsTicket {
 }
 
 /** Stores a fresh single-use ticket for the caller, valid WS_TICKET_TTL_SECONDS. */
-export async function issueWsTicket (store: Store, caller: AccessTokenPayload): Promise<IssuedWsTicket> {
+export async function issueWsTicket (store: Store, caller: WsTicketHolder): Promise<IssuedWsTicket> {
   const ticket = randomBytes(TICKET_BYTES).toString('base64url')
-  const value: AccessTokenPayload = { id: caller.id, username: caller.username, email: caller.email, sessionId: caller.sessionId }
+  // The socket a ticket opens lives no longer than the token the ticket was bought with.
+  const value: WsTicketHolder = { id: caller.id, username: caller.username, email: caller.email, sessionId: caller.sessionId, expiresAt: caller.expiresAt }
   await store.tickets.put(keyOf(ticket), JSON.stringify(value), WS_TICKET_TTL_SECONDS * 1000)
   return { ticket, expiresIn: WS_TICKET_TTL_SECONDS, expiresAt: new Date(Date.now() + WS_TICKET_TTL_SECONDS * 1000) }
 }
 
-function payloadOf (stored: string): AccessTokenPayload | null {
+function payloadOf (stored: string): WsTicketHolder | null {
   let value: unknown
   try { value = JSON.parse(stored) } catch { return null }
   if (typeof value !== 'object' || value === null) return null
-  const { id, username, email, sessionId } = value as Record<string, unknown>
+  const { id, username, email, sessionId, expiresAt } = value as Record<string, unknown>
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 1) return null
   if (typeof username !== 'string' || typeof email !== 'string' || typeof sessionId !== 'string') return null
-  return { id, username, email, sessionId }
+  return typeof expiresAt === 'number' ? { id, username, email, sessionId, expiresAt } : { id, username, email, sessionId }
 }
 
 /**
@@ -44,7 +50,7 @@ function payloadOf (stored: string): AccessTokenPayload | null {
  * const caller = await consumeWsTicket(fastify.store, query.ticket)
  * if (caller === null) socket.close(4001, 'Invalid or expired ticket')
  */
-export async function consumeWsTicket (store: Store, ticket: string): Promise<AccessTokenPayload | null> {
+export async function consumeWsTicket (store: Store, ticket: string): Promise<WsTicketHolder | null> {
   if (!TICKET_FORMAT.test(ticket)) return null
   const stored = await store.tickets.take(keyOf(ticket))
   return stored === null ? null : payloadOf(stored)

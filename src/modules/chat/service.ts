@@ -63,7 +63,7 @@ export interface ChatSummary {
 export interface ReplayResult {
   events: ChatMessageEvent[]
   latestSeq: number
-  /** True when more messages follow the returned ones. */
+  /** True when more than the limit follow sinceSeq: then no event is read or returned (the client pages over REST). */
   truncated: boolean
 }
 
@@ -97,7 +97,7 @@ export interface ChatService {
   pinnedMessages: (caller: Caller) => Promise<PinnedMessagesResponse>
   /** Searches the group's live messages through the blind index; every query word must match. */
   searchMessages: (caller: Caller, query: SearchMessagesRequest) => Promise<SearchMessagesResponse>
-  /** chat:message events after `sinceSeq` (and after the caller's clear watermark), ascending, at most `limit`. */
+  /** chat:message events after `sinceSeq` (and after the caller's clear watermark) up to the group's latest seq, ascending; none when more than `limit` follow. */
   replaySince: (caller: Caller, sinceSeq: number, limit: number) => Promise<ReplayResult>
   /** chat:message events with fromSeq < seq ≤ toSeq, ascending (at most 1,000), for filling gaps. */
   messageEventsBetween: (groupId: string, fromSeqExclusive: number, toSeqInclusive: number) => Promise<ChatMessageEvent[]>
@@ -606,11 +606,16 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       const position = await repo.groupPosition(groupBin, caller.user.id)
       if (position === null) throw forbidden('You are not a member of this group')
       const bound = Math.max(0, Math.floor(limit))
-      const rows = await repo.range(groupBin, Math.max(sinceSeq, position.cleared_seq), null, bound + 1)
-      const batch = rows.slice(0, bound)
-      const events = await Promise.all(batch.map(eventOf))
-      const lastSeq = batch[batch.length - 1]?.seq ?? 0
-      return { events, latestSeq: Math.max(position.last_seq, lastSeq), truncated: rows.length > bound }
+      const after = Math.max(sinceSeq, position.cleared_seq)
+      const latestSeq = position.last_seq
+      // Seqs are gap-free and every seq keeps its row (a deleted message replays as deleted), so
+      // latestSeq − after is exactly how many messages follow: a replay past the limit is known
+      // before any row is read, and reads no row it would not send.
+      const pending = Math.max(0, latestSeq - after)
+      if (pending > bound) return { events: [], latestSeq, truncated: true }
+      if (pending === 0) return { events: [], latestSeq, truncated: false }
+      const rows = await repo.range(groupBin, after, latestSeq, pending)
+      return { events: await Promise.all(rows.map(eventOf)), latestSeq, truncated: false }
     },
 
     async messageEventsBetween (groupId, fromSeqExclusive, toSeqInclusive) {

@@ -36,7 +36,6 @@ export interface MemberWithUserRow {
   joined_at: Date
   id: number
   username: string
-  email: string
   display_name: string | null
   avatar_url: string | null
 }
@@ -112,7 +111,7 @@ export function createGroupRepository (db: Kysely<Database>) {
     async findMemberWithUser (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<MemberWithUserRow | null> {
       const row = await trx.selectFrom('mirror_group_members as m')
         .innerJoin('users', 'users.id', 'm.user_id')
-        .select(['m.user_id', 'm.role', 'm.joined_at', 'users.id', 'users.username', 'users.email', 'users.display_name', 'users.avatar_url'])
+        .select(['m.user_id', 'm.role', 'm.joined_at', 'users.id', 'users.username', 'users.display_name', 'users.avatar_url'])
         .where('m.group_id', '=', groupId).where('m.user_id', '=', userId)
         .executeTakeFirst()
       return row ?? null
@@ -122,7 +121,7 @@ export function createGroupRepository (db: Kysely<Database>) {
     async listMembers (groupId: Buffer, trx: Kysely<Database> = db): Promise<MemberWithUserRow[]> {
       return await trx.selectFrom('mirror_group_members as m')
         .innerJoin('users', 'users.id', 'm.user_id')
-        .select(['m.user_id', 'm.role', 'm.joined_at', 'users.id', 'users.username', 'users.email', 'users.display_name', 'users.avatar_url'])
+        .select(['m.user_id', 'm.role', 'm.joined_at', 'users.id', 'users.username', 'users.display_name', 'users.avatar_url'])
         .where('m.group_id', '=', groupId)
         .orderBy('m.joined_at').orderBy('m.user_id')
         .execute()

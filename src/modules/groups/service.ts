@@ -9,7 +9,7 @@ import type {
 import { AppError, forbidden, notFound } from '../../lib/app-error.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import type { BusTarget } from '../../plugins/bus.ts'
-import { toPublicUser } from '../users/service.ts'
+import { toUserProfile } from '../users/service.ts'
 import { ROLE_RANK, type Membership } from './guard.ts'
 import type { ChatSummary } from '../chat/service.ts'
 import { createMembershipCache } from './membership-cache.ts'
@@ -148,7 +148,7 @@ function toChatListItem (row: GroupViewRow, userId: number, summary: ChatSummary
 }
 
 function toGroupMember (row: MemberWithUserRow): GroupMember {
-  return { userId: row.user_id, role: row.role, joinedAt: row.joined_at.toISOString(), user: toPublicUser(row) }
+  return { userId: row.user_id, role: row.role, joinedAt: row.joined_at.toISOString(), user: toUserProfile(row) }
 }
 
 /** The opaque chat-list cursor: the last row's position, base64url("<ms>:<uuid>"). */

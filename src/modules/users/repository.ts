@@ -1,15 +1,20 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../../../db/database.ts'
 
-/** The columns any API may show of a user: never the password hash. */
-const PUBLIC_COLUMNS = ['users.id', 'users.username', 'users.email', 'users.display_name', 'users.avatar_url'] as const
+/** The columns any API may show of another user: never the email or the password hash. */
+const PROFILE_COLUMNS = ['users.id', 'users.username', 'users.display_name', 'users.avatar_url'] as const
+/** The columns of the caller's own user: the profile and the email. */
+const OWN_COLUMNS = [...PROFILE_COLUMNS, 'users.email'] as const
 
-export interface PublicUserRow {
+export interface UserProfileRow {
   id: number
   username: string
-  email: string
   display_name: string | null
   avatar_url: string | null
+}
+
+export interface PublicUserRow extends UserProfileRow {
+  email: string
 }
 
 export interface ProfileChanges {
@@ -23,8 +28,14 @@ export const escapeLike = (text: string): string => text.replace(/[!%_]/g, (c) =
 /** Every query of the users area. Methods take an optional transaction; a missing row is null. */
 export function createUserRepository (db: Kysely<Database>) {
   return {
-    async findById (id: number, trx: Kysely<Database> = db): Promise<PublicUserRow | null> {
-      const row = await trx.selectFrom('users').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst()
+    async findById (id: number, trx: Kysely<Database> = db): Promise<UserProfileRow | null> {
+      const row = await trx.selectFrom('users').select(PROFILE_COLUMNS).where('id', '=', id).executeTakeFirst()
+      return row ?? null
+    },
+
+    /** The user with their email: for the user themselves only. */
+    async findOwnById (id: number, trx: Kysely<Database> = db): Promise<PublicUserRow | null> {
+      const row = await trx.selectFrom('users').select(OWN_COLUMNS).where('id', '=', id).executeTakeFirst()
       return row ?? null
     },
 
@@ -44,11 +55,11 @@ export function createUserRepository (db: Kysely<Database>) {
      * (utf8mb4_unicode_ci) makes the match case-insensitive, and a prefix LIKE uses the
      * unique index on username.
      */
-    async searchByUsernamePrefix (prefix: string, limit: number, trx: Kysely<Database> = db): Promise<PublicUserRow[]> {
+    async searchByUsernamePrefix (prefix: string, limit: number, trx: Kysely<Database> = db): Promise<UserProfileRow[]> {
       const pattern = `${escapeLike(prefix)}%`
       // Kysely's `like` has no ESCAPE clause; an explicit escape character does not depend on
       // the server's NO_BACKSLASH_ESCAPES mode.
-      return await trx.selectFrom('users').select(PUBLIC_COLUMNS)
+      return await trx.selectFrom('users').select(PROFILE_COLUMNS)
         .where(sql<boolean>`${sql.ref('users.username')} LIKE ${pattern} ESCAPE '!'`)
         .orderBy('users.username').orderBy('users.id')
         .limit(limit)
@@ -67,10 +78,10 @@ export function createUserRepository (db: Kysely<Database>) {
     },
 
     /** The users `blockerId` has blocked, most recent first. */
-    async blockedBy (blockerId: number, trx: Kysely<Database> = db): Promise<PublicUserRow[]> {
+    async blockedBy (blockerId: number, trx: Kysely<Database> = db): Promise<UserProfileRow[]> {
       return await trx.selectFrom('user_blocks as b')
         .innerJoin('users', 'users.id', 'b.blocked_id')
-        .select(PUBLIC_COLUMNS)
+        .select(PROFILE_COLUMNS)
         .where('b.blocker_id', '=', blockerId)
         .orderBy('b.created_at', 'desc').orderBy('users.id')
         .execute()

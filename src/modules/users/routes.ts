@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Envelope, ErrorResponse, Ref } from '../../../schemas/common.ts'
 import {
-  BlockStateResponse, UpdateProfileRequest, UserIdPathParams, UserListResponse, UserResponse, UserSearchQuery
+  BlockStateResponse, UpdateProfileRequest, UserIdPathParams, UserListResponse, UserProfileResponse, UserResponse, UserSearchQuery
 } from '../../../schemas/users.ts'
 import { ok } from '../../lib/envelope.ts'
 
@@ -29,11 +29,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/me', {
     schema: {
       tags: ['users'],
-      summary: 'The caller\'s profile',
+      summary: 'The caller\'s own user, with their email',
       response: { 200: Envelope(Ref(UserResponse)), 401: Failure, 404: Failure, 429: Failure }
     }
   }, async (request) => {
-    return ok({ user: await fastify.userService.getUser(request.user.id) })
+    return ok({ user: await fastify.userService.getOwnUser(request.user.id) })
   })
 
   fastify.patch('/me', {
@@ -60,9 +60,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/:id', {
     schema: {
       tags: ['users'],
-      summary: 'A user\'s public profile',
+      summary: 'A user\'s public profile (never their email)',
       params: UserIdPathParams,
-      response: { 200: Envelope(Ref(UserResponse)), 400: Failure, 401: Failure, 404: Failure, 429: Failure }
+      response: { 200: Envelope(Ref(UserProfileResponse)), 400: Failure, 401: Failure, 404: Failure, 429: Failure }
     }
   }, async (request) => {
     return ok({ user: await fastify.userService.getUser(request.params.id) })

@@ -1,21 +1,27 @@
 import fp from 'fastify-plugin'
-import type { PublicUser, UpdateProfileRequest } from '../../../schemas/users.ts'
+import type { PublicUser, UpdateProfileRequest, UserProfile } from '../../../schemas/users.ts'
 import { AppError, notFound } from '../../lib/app-error.ts'
-import { createUserRepository, type ProfileChanges, type PublicUserRow } from './repository.ts'
+import { createUserRepository, type ProfileChanges, type PublicUserRow, type UserProfileRow } from './repository.ts'
 
+/*
+ * Another user is shown as a UserProfile (no email); a user's own PublicUser, with the email,
+ * only to themselves (DESIGN §4).
+ */
 export interface UserService {
-  /** The user with this id; NOT_FOUND if there is none. */
-  getUser: (id: number) => Promise<PublicUser>
+  /** The public profile of the user with this id; NOT_FOUND if there is none. */
+  getUser: (id: number) => Promise<UserProfile>
+  /** The caller's own user, with their email. */
+  getOwnUser: (id: number) => Promise<PublicUser>
   /** Changes the caller's display name and avatar; fields left out stay, null clears. */
   updateProfile: (userId: number, changes: UpdateProfileRequest) => Promise<PublicUser>
   /** Users whose username starts with `prefix` (case-insensitive), for @mention autocomplete. */
-  searchByUsername: (prefix: string, limit: number) => Promise<PublicUser[]>
+  searchByUsername: (prefix: string, limit: number) => Promise<UserProfile[]>
   /** `blockerId` blocks `blockedId`; idempotent. */
   block: (blockerId: number, blockedId: number) => Promise<void>
   /** Lifts a block; idempotent. */
   unblock: (blockerId: number, blockedId: number) => Promise<void>
   /** The users the caller has blocked, most recent first. */
-  listBlocked: (blockerId: number) => Promise<PublicUser[]>
+  listBlocked: (blockerId: number) => Promise<UserProfile[]>
   /** True when `blockerId` has blocked `blockedId`. */
   isBlocked: (blockerId: number, blockedId: number) => Promise<boolean>
   /** True when either user has blocked the other. */
@@ -32,18 +38,29 @@ declare module 'fastify' {
   }
 }
 
-/** A users row as the API shows it. */
+/** A users row as the user themselves sees it: with the email. */
 export function toPublicUser (row: PublicUserRow): PublicUser {
   return { id: row.id, username: row.username, email: row.email, displayName: row.display_name, avatarUrl: row.avatar_url }
+}
+
+/** A users row as anyone else sees it. */
+export function toUserProfile (row: UserProfileRow): UserProfile {
+  return { id: row.id, username: row.username, displayName: row.display_name, avatarUrl: row.avatar_url }
 }
 
 export default fp(async function userServicePlugin (fastify) {
   const users = createUserRepository(fastify.db)
 
-  async function existingUser (id: number): Promise<PublicUserRow> {
+  async function existingUser (id: number): Promise<UserProfileRow> {
     const row = await users.findById(id)
     if (row === null) throw notFound('User')
     return row
+  }
+
+  async function ownUser (id: number): Promise<PublicUser> {
+    const row = await users.findOwnById(id)
+    if (row === null) throw notFound('User')
+    return toPublicUser(row)
   }
 
   function refuseSelf (blockerId: number, blockedId: number): void {
@@ -54,19 +71,21 @@ export default fp(async function userServicePlugin (fastify) {
 
   const service: UserService = {
     async getUser (id) {
-      return toPublicUser(await existingUser(id))
+      return toUserProfile(await existingUser(id))
     },
+
+    getOwnUser: ownUser,
 
     async updateProfile (userId, changes) {
       const update: ProfileChanges = {}
       if (changes.displayName !== undefined) update.display_name = changes.displayName === null ? null : changes.displayName.trim()
       if (changes.avatarUrl !== undefined) update.avatar_url = changes.avatarUrl
       if (Object.keys(update).length > 0) await users.updateProfile(userId, update)
-      return toPublicUser(await existingUser(userId))
+      return await ownUser(userId)
     },
 
     async searchByUsername (prefix, limit) {
-      return (await users.searchByUsernamePrefix(prefix, limit)).map(toPublicUser)
+      return (await users.searchByUsernamePrefix(prefix, limit)).map(toUserProfile)
     },
 
     async block (blockerId, blockedId) {
@@ -82,7 +101,7 @@ export default fp(async function userServicePlugin (fastify) {
     },
 
     async listBlocked (blockerId) {
-      return (await users.blockedBy(blockerId)).map(toPublicUser)
+      return (await users.blockedBy(blockerId)).map(toUserProfile)
     },
 
     isBlocked: async (blockerId, blockedId) => await users.isBlocked(blockerId, blockedId),

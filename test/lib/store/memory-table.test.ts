@@ -2,7 +2,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { MEMORY_STORE_SWEEP_MS, MemoryTable } from '../../../src/lib/store/memory-table.ts'
-import { loginFailureKeys, presenceConnectionsKey, presenceUserKey, rateLimitKey, wsTicketKey } from '../../../src/lib/store/keys.ts'
+import { loginKeys, presenceConnectionsKey, presenceUserKey, rateLimitKey, wsTicketKey } from '../../../src/lib/store/keys.ts'
 import { ManualClock } from '../../helpers/clock.ts'
 
 // The in-process store (REDIS_URL=memory) drops what expired without waiting for reads, and
@@ -42,10 +42,10 @@ t.test('an entry outlives its expiry by at most one sweep interval', async (t) =
 
 t.test('an expired entry reads as absent even before the sweep reaches it', async (t) => {
   const { clock, table: store } = table(t)
-  store.set(loginFailureKeys.ip('10.0.0.1'), 3, clock.now() + 100)
+  store.set(loginKeys.address('10.0.0.1'), 3, clock.now() + 100)
   await clock.advance(100)
-  t.equal(store.get(loginFailureKeys.ip('10.0.0.1')), undefined)
-  t.equal(store.expiryOf(loginFailureKeys.ip('10.0.0.1')), null)
+  t.equal(store.get(loginKeys.address('10.0.0.1')), undefined)
+  t.equal(store.expiryOf(loginKeys.address('10.0.0.1')), null)
 })
 
 t.test('a rewritten expiry counts: a refreshed entry is not swept at its old expiry', async (t) => {

@@ -2,8 +2,8 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { appRedis, buildTestApp } from '../../helpers/app.ts'
 import { registerUser, uniqueClientIp } from '../../helpers/users.ts'
-import { LOGIN_FAILURE_LIMITS } from '../../../src/modules/auth/service.ts'
-import { loginFailureKeys } from '../../../src/lib/store/keys.ts'
+import { LOGIN_FAILURE_LIMITS, LOGIN_FAILURE_WINDOW_MS } from '../../../src/modules/auth/login-throttle.ts'
+import { loginKeys } from '../../../src/lib/store/keys.ts'
 
 // One app for the file: each test makes its own users, sessions and client addresses.
 const app = await buildTestApp(t, import.meta.url)
@@ -90,50 +90,96 @@ for (const [what, payload, field] of invalidBodies) {
   })
 }
 
-t.test('an account is locked after 10 failed sign-ins, even with the right password, with rate limit details', async (t) => {
+t.test('five failed sign-ins from one address lock that account for that address, even with the right password, with rate limit details', async (t) => {
   const { user, password } = await registerUser(app)
-  // Different client addresses: the account's counter is what locks, not the IP's.
-  for (let i = 0; i < LOGIN_FAILURE_LIMITS.account; i++) {
-    const res = await login(app, { email: user.email, password: `wrong password ${i}` })
+  const address = uniqueClientIp()
+  for (let i = 0; i < LOGIN_FAILURE_LIMITS.pair; i++) {
+    const res = await login(app, { email: user.email, password: `wrong password ${i}` }, address)
     t.equal(res.statusCode, 401, `failure ${i + 1} is a plain 401`)
   }
-  const locked = await login(app, { username: user.username, password })
+  const locked = await login(app, { username: user.username, password }, address)
   t.equal(locked.statusCode, 429)
   const body = locked.json()
-  t.match(body, { success: false, code: 'RATE_LIMIT_EXCEEDED', details: { retryAfter: Number, limit: LOGIN_FAILURE_LIMITS.account, remaining: 0, resetAt: String } })
-  t.ok(body.details.retryAfter > 0 && body.details.retryAfter <= 15 * 60)
+  t.match(body, { success: false, code: 'RATE_LIMIT_EXCEEDED', details: { retryAfter: Number, limit: LOGIN_FAILURE_LIMITS.pair, remaining: 0, resetAt: String } })
+  t.ok(body.details.retryAfter > 0 && body.details.retryAfter <= LOGIN_FAILURE_WINDOW_MS / 1000)
   t.ok(Date.parse(body.details.resetAt) > Date.now())
 })
 
-t.test('an unknown account locks after 10 failures just like a known one', async (t) => {
-  for (let i = 0; i < LOGIN_FAILURE_LIMITS.account; i++) {
-    t.equal((await login(app, { email: 'ghost@example.test', password: `wrong password ${i}` })).statusCode, 401)
+t.test('the right password from a fresh address still works after an attacker\'s failures from many other addresses', async (t) => {
+  const { user, password } = await registerUser(app)
+  for (let i = 0; i < 30; i++) {
+    t.equal((await login(app, { email: user.email, password: `guess ${i}` })).statusCode, 401, `attacker failure ${i + 1}`)
   }
-  const locked = await login(app, { email: 'ghost@example.test', password: 'another guess' })
-  t.equal(locked.statusCode, 429)
-  t.match(locked.json(), { code: 'RATE_LIMIT_EXCEEDED', details: { limit: LOGIN_FAILURE_LIMITS.account } })
+  const owner = await login(app, { email: user.email, password })
+  t.equal(owner.statusCode, 200)
+  t.match(owner.json().data, { token: String, user: { id: user.id } })
 })
 
-t.test('a successful sign-in clears the account failure counter', async (t) => {
+t.test('past the account\'s free failures, an address that failed on it waits before its next try, twice as long each time', async (t) => {
   const { user, password } = await registerUser(app)
-  for (let i = 0; i < LOGIN_FAILURE_LIMITS.account - 1; i++) {
-    await login(app, { email: user.email, password: 'wrong password' })
+  for (let i = 0; i < LOGIN_FAILURE_LIMITS.accountFree; i++) {
+    const address = uniqueClientIp()
+    t.equal((await login(app, { email: user.email, password: 'wrong password' }, address)).statusCode, 401)
+    t.equal(await redis.exists(loginKeys.wait(`user:${user.id}`, address)), 0, `no wait within the free failures (${i + 1})`)
   }
-  t.equal((await login(app, { email: user.email, password })).statusCode, 200)
-  t.equal(await redis.get(loginFailureKeys.user(user.id)), null)
-  // Nine more failures do not lock it: the count started again.
-  for (let i = 0; i < LOGIN_FAILURE_LIMITS.account - 1; i++) {
-    t.equal((await login(app, { email: user.email, password: 'wrong password' })).statusCode, 401)
+  const first = uniqueClientIp()
+  t.equal((await login(app, { email: user.email, password: 'wrong password' }, first)).statusCode, 401)
+  const slowed = await login(app, { email: user.email, password }, first)
+  t.equal(slowed.statusCode, 429, 'even the right password waits at that address')
+  t.match(slowed.json(), { code: 'RATE_LIMIT_EXCEEDED', details: { retryAfter: 1, limit: 1, remaining: 0 } })
+
+  const second = uniqueClientIp()
+  t.equal((await login(app, { email: user.email, password: 'wrong password' }, second)).statusCode, 401)
+  const wait = await redis.pttl(loginKeys.wait(`user:${user.id}`, second))
+  t.ok(wait > 1000 && wait <= 2000, `the next failure waits 2 s: ${wait} ms`)
+  t.match((await login(app, { email: user.email, password }, second)).json(), { details: { retryAfter: 2 } })
+
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  t.equal((await login(app, { email: user.email, password }, first)).statusCode, 200, 'after its wait the address signs in')
+})
+
+t.test('an unknown account is throttled just like a known one', async (t) => {
+  const address = uniqueClientIp()
+  for (let i = 0; i < LOGIN_FAILURE_LIMITS.pair; i++) {
+    t.equal((await login(app, { email: 'ghost@example.test', password: `wrong password ${i}` }, address)).statusCode, 401)
   }
-  t.equal((await login(app, { email: user.email, password })).statusCode, 200)
+  const locked = await login(app, { email: 'ghost@example.test', password: 'another guess' }, address)
+  t.equal(locked.statusCode, 429)
+  t.match(locked.json(), { code: 'RATE_LIMIT_EXCEEDED', details: { limit: LOGIN_FAILURE_LIMITS.pair } })
+})
+
+t.test('a successful sign-in clears that address\'s failures on the account and the account\'s count', async (t) => {
+  const { user, password } = await registerUser(app)
+  const address = uniqueClientIp()
+  for (let i = 0; i < LOGIN_FAILURE_LIMITS.pair - 1; i++) {
+    await login(app, { email: user.email, password: 'wrong password' }, address)
+  }
+  t.equal((await login(app, { email: user.email, password }, address)).statusCode, 200)
+  t.equal(await redis.get(loginKeys.pair(`user:${user.id}`, address)), null)
+  t.equal(await redis.get(loginKeys.account(`user:${user.id}`)), null)
+  // Four more failures do not lock it: the count started again.
+  for (let i = 0; i < LOGIN_FAILURE_LIMITS.pair - 1; i++) {
+    t.equal((await login(app, { email: user.email, password: 'wrong password' }, address)).statusCode, 401)
+  }
+  t.equal((await login(app, { email: user.email, password }, address)).statusCode, 200)
+})
+
+t.test('IPv6 clients are counted by their /64 network', async (t) => {
+  const { user, password } = await registerUser(app)
+  const network = `2001:db8:${(process.pid % 65536).toString(16)}:${(Date.now() % 65536).toString(16)}`
+  for (let i = 1; i <= LOGIN_FAILURE_LIMITS.pair; i++) {
+    t.equal((await login(app, { email: user.email, password: 'wrong password' }, `${network}::${i}`)).statusCode, 401)
+  }
+  t.equal((await login(app, { email: user.email, password }, `${network}:abcd::99`)).statusCode, 429, 'another address of the same /64 is the same client')
+  t.equal((await login(app, { email: user.email, password }, `2001:db8:ffff:${(process.pid % 65536).toString(16)}::1`)).statusCode, 200, 'another /64 is another client')
 })
 
 t.test('failed sign-ins are counted per client IP in Redis with an expiry', async (t) => {
   const ip = uniqueClientIp()
   await login(app, { email: 'first@example.test', password: 'wrong password' }, ip)
   await login(app, { username: 'second_user', password: 'wrong password' }, ip)
-  t.equal(await redis.get(loginFailureKeys.ip(ip)), '2')
-  const ttl = await redis.pttl(loginFailureKeys.ip(ip))
+  t.equal(await redis.get(loginKeys.address(ip)), '2')
+  const ttl = await redis.pttl(loginKeys.address(ip))
   t.ok(ttl > 0 && ttl <= 15 * 60_000, `ttl ${ttl}`)
 })
 
@@ -141,11 +187,11 @@ t.test('a client IP with too many failed sign-ins gets 429 even for another acco
   const { user, password } = await registerUser(app)
   const ip = uniqueClientIp()
   // As if this address had failed the limit's worth of sign-ins across many accounts.
-  await redis.set(loginFailureKeys.ip(ip), String(LOGIN_FAILURE_LIMITS.ip - 1), 'PX', 60_000)
+  await redis.set(loginKeys.address(ip), String(LOGIN_FAILURE_LIMITS.address - 1), 'PX', 60_000)
   t.equal((await login(app, { email: 'victim@example.test', password: 'wrong password' }, ip)).statusCode, 401)
   const res = await login(app, { email: user.email, password }, ip)
   t.equal(res.statusCode, 429)
-  t.match(res.json(), { code: 'RATE_LIMIT_EXCEEDED', details: { retryAfter: Number, limit: LOGIN_FAILURE_LIMITS.ip, remaining: 0, resetAt: String } })
+  t.match(res.json(), { code: 'RATE_LIMIT_EXCEEDED', details: { retryAfter: Number, limit: LOGIN_FAILURE_LIMITS.address, remaining: 0, resetAt: String } })
   // The same account from another address is fine.
   t.equal((await login(app, { email: user.email, password })).statusCode, 200)
 })

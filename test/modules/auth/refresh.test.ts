@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, uniqueClientIp } from '../../helpers/users.ts'
 import { toBin } from '../../../src/lib/ids.ts'
+import { REFRESH_LIMIT_PER_SESSION } from '../../../src/modules/auth/service.ts'
 
 // One app for the file: each test makes its own users, sessions and client addresses.
 const app = await buildTestApp(t, import.meta.url)
@@ -121,4 +122,27 @@ t.test('a refresh body without a usable token answers 400 with validationErrors'
     t.equal(res.statusCode, 400, String(refreshToken))
     t.match(res.json(), { success: false, code: 'VALIDATION_ERROR', validationErrors: [{ field: 'refreshToken' }] })
   }
+})
+
+t.test('refreshes are limited per session, not per address: sessions behind one shared address each have their own budget', async (t) => {
+  const sharedAddress = uniqueClientIp()
+  const users = await Promise.all(Array.from({ length: 25 }, async () => await registerUser(app)))
+  const statuses = await Promise.all(users.map(async (u) => (await app.inject({
+    method: 'POST', url: `${api}/refresh`, remoteAddress: sharedAddress, payload: { refreshToken: u.refreshToken }
+  })).statusCode))
+  t.same(statuses, Array<number>(25).fill(200), 'more than the per-address auth budget (20) from one address')
+})
+
+t.test('one session refreshing too often gets 429 with details, whatever address it uses', async (t) => {
+  const { refreshToken } = await registerUser(app)
+  let current = refreshToken
+  for (let i = 0; i < REFRESH_LIMIT_PER_SESSION; i++) {
+    const res = await refresh(app, current)
+    t.equal(res.statusCode, 200, `refresh ${i + 1}`)
+    current = res.json().data.refreshToken as string
+  }
+  const refused = await refresh(app, current)
+  t.equal(refused.statusCode, 429)
+  t.match(refused.json(), { success: false, code: 'RATE_LIMIT_EXCEEDED', details: { retryAfter: Number, limit: REFRESH_LIMIT_PER_SESSION, remaining: 0, resetAt: String } })
+  t.equal((await refresh(app, current)).statusCode, 429, 'the refused token was not used up: it is still the current one, and still limited')
 })

@@ -22,14 +22,19 @@ t.test('a ws-ticket is issued for 30 seconds', async (t) => {
   t.ok(remainingMs > 0 && remainingMs <= 30_000, `expiresAt is within 30 s: ${remainingMs}`)
 })
 
-t.test('the ticket is stored in Redis only by its hash, with the caller and a TTL of at most 30 s', async (t) => {
+/** The session and expiry (ms) of an access token. */
+const claimsOf = (token: string) => {
+  const decoded = app.jwt.decode<{ sessionId: string, exp: number }>(token)
+  return { sessionId: decoded?.sessionId, expiresAt: (decoded?.exp ?? 0) * 1000 }
+}
+
+t.test('the ticket is stored in Redis only by its hash, with the caller, their token\'s expiry and a TTL of at most 30 s', async (t) => {
   const { user, token, auth } = await registerUser(app)
   const { ticket } = (await app.inject({ method: 'POST', url, headers: auth })).json().data
   const ttl = await redis.ttl(keyOf(ticket))
   t.ok(ttl > 0 && ttl <= WS_TICKET_TTL_SECONDS, `ttl ${ttl}`)
   const stored = JSON.parse(await redis.get(keyOf(ticket)) ?? 'null')
-  const sessionId = app.jwt.decode<{ sessionId: string }>(token)?.sessionId
-  t.same(stored, { id: user.id, username: user.username, email: user.email, sessionId })
+  t.same(stored, { id: user.id, username: user.username, email: user.email, ...claimsOf(token) })
   t.equal(await redis.exists(wsTicketKey(ticket)), 0, 'the raw ticket is not a key')
   // The plugin's key prefix applies: the key lives under the app's namespace.
   const unprefixed = redis.duplicate({ keyPrefix: '' })
@@ -40,8 +45,7 @@ t.test('the ticket is stored in Redis only by its hash, with the caller and a TT
 t.test('consuming a ticket returns the caller once and null the second time', async (t) => {
   const { user, token, auth } = await registerUser(app)
   const { ticket } = (await app.inject({ method: 'POST', url, headers: auth })).json().data
-  const sessionId = app.jwt.decode<{ sessionId: string }>(token)?.sessionId
-  t.same(await consumeWsTicket(app.store, ticket), { id: user.id, username: user.username, email: user.email, sessionId })
+  t.same(await consumeWsTicket(app.store, ticket), { id: user.id, username: user.username, email: user.email, ...claimsOf(token) })
   t.equal(await consumeWsTicket(app.store, ticket), null)
 })
 

@@ -47,13 +47,35 @@ t.test('replaySince returns the chat:message events after a seq, ascending, as p
   t.equal(replay.truncated, false)
 })
 
-t.test('replaySince stops at its limit and says so', async (t) => {
+t.test('replaySince past its limit says so and reads and returns no message', async (t) => {
   const g = await createGroup(app)
   for (let i = 1; i <= 5; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
+  const replay = await app.chatService.replaySince(await callerOf(g, g.admin), 0, 4)
+  t.same(replay, { events: [], latestSeq: 5, truncated: true }, 'the join sends only chat:resync_required: nothing is read for it')
+})
+
+t.test('replaySince of exactly its limit returns every message', async (t) => {
+  const g = await createGroup(app)
+  for (let i = 1; i <= 5; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
+  const replay = await app.chatService.replaySince(await callerOf(g, g.admin), 1, 4)
+  t.same(replay.events.map((e) => e.payload.seq), [2, 3, 4, 5])
+  t.equal(replay.truncated, false)
+})
+
+t.test('replaySince counts only the messages after the caller\'s clear watermark toward its limit', async (t) => {
+  const g = await createGroup(app)
+  for (let i = 1; i <= 6; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
+  await clearFor(g, g.admin, 3)
   const replay = await app.chatService.replaySince(await callerOf(g, g.admin), 0, 3)
-  t.same(replay.events.map((e) => e.payload.seq), [1, 2, 3])
-  t.equal(replay.truncated, true)
-  t.equal(replay.latestSeq, 5)
+  t.same(replay.events.map((e) => e.payload.seq), [4, 5, 6])
+  t.equal(replay.truncated, false)
+  t.equal(replay.latestSeq, 6)
+})
+
+t.test('replaySince without a limit reads nothing and gives the position', async (t) => {
+  const g = await createGroup(app)
+  for (let i = 1; i <= 2; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
+  t.same(await app.chatService.replaySince(await callerOf(g, g.admin), Number.MAX_SAFE_INTEGER, 0), { events: [], latestSeq: 2, truncated: false })
 })
 
 t.test('replaySince honours the caller\'s clear watermark and marks messages deleted since', async (t) => {

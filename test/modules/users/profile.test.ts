@@ -17,7 +17,7 @@ t.test('GET /users/:id returns the public profile and never private fields', asy
   const bob = await registerUser(app)
   const res = await call(app, bob, 'GET', `/users/${alice.user.id}`)
   t.equal(res.statusCode, 200)
-  t.same(res.json().data, { user: { id: alice.user.id, username: alice.user.username, email: alice.user.email, displayName: 'Alice A', avatarUrl: null } })
+  t.same(res.json().data, { user: { id: alice.user.id, username: alice.user.username, displayName: 'Alice A', avatarUrl: null } })
   t.notMatch(res.body, /password/i)
 })
 
