@@ -152,7 +152,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     if (event.type === 'chat:typing' && event.payload.userId === me) return
     if (event.type === 'chat:reactions_updated') {
       // hasReacted is relative to whoever receives it.
-      const reactions = event.payload.reactions.map((r) => r.users === undefined ? r : { ...r, hasReacted: me !== undefined && r.users.includes(me) })
+      const reactions = event.payload.reactions.map((r) => ({ ...r, hasReacted: me !== undefined && r.users.includes(me) }))
       send(conn, { type: event.type, payload: { ...event.payload, reactions } })
       return
     }

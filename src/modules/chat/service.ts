@@ -220,7 +220,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     return row
   }
 
-  async function reactionsOfMessage (messageBin: Buffer, viewerId: number): Promise<ReactionSummary[]> {
+  async function reactionsOfMessage (messageBin: Buffer, viewerId: number): Promise<Array<Required<ReactionSummary>>> {
     return summarizeReactions(await repo.reactionsOf([messageBin]), viewerId).get(fromBin(messageBin)) ?? []
   }
 
