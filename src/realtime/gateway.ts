@@ -359,6 +359,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       sendError(conn, err, requestId)
       return
     }
+    registered.normalise?.(frame)
     const { command } = registered
     if (command.rateLimit !== undefined && !takeToken(conn, command.rateLimit, requestId)) return
     enqueue(conn, requestId, async () => {
