@@ -6,11 +6,21 @@ import { REDIS_QUIT_TIMEOUT_MS } from './redis.ts'
 
 /** Where an event goes: everyone subscribed to a group, or every connection of one user. */
 export type BusTarget = { groupId: string } | { userId: number }
-export type BusListener = (event: ServerEvent) => void
+
+/** About a publish, carried with the event to every instance. */
+export interface PublishOptions {
+  /**
+   * The WebSocket connection whose command caused the event (connection ids are unique
+   * across instances): the gateway does not send it the event, it has its ack.
+   */
+  originConnectionId?: string
+}
+
+export type BusListener = (event: ServerEvent, options: PublishOptions) => void
 
 export interface Bus {
   /** Delivers to local listeners now and to other instances through Redis pub/sub. */
-  publish: (target: BusTarget, event: ServerEvent) => void
+  publish: (target: BusTarget, event: ServerEvent, options?: PublishOptions) => void
   /** Listens to a target; the instance subscribes to its Redis channel while anyone listens. */
   subscribe: (target: BusTarget, listener: BusListener) => () => void
   /** Number of local listeners of a target. */
@@ -26,7 +36,10 @@ declare module 'fastify' {
 interface Envelope {
   origin: string
   event: ServerEvent
+  originConnectionId?: string
 }
+
+const NO_OPTIONS: PublishOptions = Object.freeze({})
 
 const channelOf = (target: BusTarget): string => 'groupId' in target ? `g:${target.groupId}` : `u:${target.userId}`
 
@@ -44,12 +57,12 @@ export default fp(async function busPlugin (fastify) {
   // still reach the other instances.
   const unanswered = new Set<Promise<unknown>>()
 
-  function deliver (channel: string, event: ServerEvent): void {
+  function deliver (channel: string, event: ServerEvent, options: PublishOptions): void {
     const set = listeners.get(channel)
     if (set === undefined) return
     for (const listener of [...set]) {
       try {
-        listener(event)
+        listener(event, options)
       } catch (err) {
         fastify.log.error({ err, type: event.type }, 'bus listener failed')
       }
@@ -64,16 +77,19 @@ export default fp(async function busPlugin (fastify) {
       let envelope: Envelope
       try { envelope = JSON.parse(raw) as Envelope } catch { return }
       if (envelope.origin === origin) return
-      deliver(channel.slice(prefix.length), envelope.event)
+      const options = envelope.originConnectionId === undefined ? NO_OPTIONS : { originConnectionId: envelope.originConnectionId }
+      deliver(channel.slice(prefix.length), envelope.event, options)
     })
   }
 
   const bus: Bus = {
-    publish (target, event) {
+    publish (target, event, options = NO_OPTIONS) {
       const channel = channelOf(target)
-      deliver(channel, event)
+      deliver(channel, event, options)
       if (fastify.redisShared) {
-        const envelope: Envelope = { origin, event }
+        const envelope: Envelope = options.originConnectionId === undefined
+          ? { origin, event }
+          : { origin, event, originConnectionId: options.originConnectionId }
         const published = fastify.redis.publish(prefix + channel, JSON.stringify(envelope)).catch((err: Error) => {
           fastify.log.warn({ err: { message: err.message }, channel }, 'bus publish failed; local delivery only')
         }).finally(() => { unanswered.delete(published) })
