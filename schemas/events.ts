@@ -91,10 +91,13 @@ export const MessageDeletedEvent = Type.Object({
 }, { $id: 'MessageDeletedEvent' })
 export type MessageDeletedEvent = Static<typeof MessageDeletedEvent>
 
-/** seed 01 §5.5.6; `hasReacted` is relative to the user who reacted (each summary lists its users). */
+/**
+ * seed 01 §5.5.6: every reaction lists its users, and `hasReacted` is relative to whoever
+ * receives the event (the gateway sets it per connection).
+ */
 export const ReactionsUpdatedEvent = Type.Object({
   type: Type.Literal('chat:reactions_updated'),
-  payload: Type.Object({ messageId: MessageId, groupId: GroupId, reactions: Type.Array(ReactionSummary) })
+  payload: Type.Object({ messageId: MessageId, groupId: GroupId, reactions: Type.Array(Type.Required(ReactionSummary)) })
 }, { $id: 'ReactionsUpdatedEvent' })
 export type ReactionsUpdatedEvent = Static<typeof ReactionsUpdatedEvent>
 

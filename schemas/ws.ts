@@ -30,7 +30,13 @@ const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 export const RequestId = Type.String({ minLength: 1, maxLength: 128, $id: 'RequestId' })
 export type RequestId = Static<typeof RequestId>
 
-/** Every `type` either side sends: seed 01 §6.1's 25 names plus the DESIGN §5 additions. */
+/**
+ * Every `type` either side sends: seed 01 §6.1's 25 names plus the additions the server emits.
+ * Only types the server really sends are listed, so a client never waits for an event that
+ * cannot come. Not emitted yet, and left out until they are (DESIGN §5 plans them):
+ * 'chat:messages_cleared', 'chat:preferences_updated', 'chat:key_changed', 'notification',
+ * 'upload_progress'.
+ */
 export const WSMessageType = Type.Union([
   // Client → Server
   Type.Literal('chat:join_group'),
@@ -68,14 +74,9 @@ export const WSMessageType = Type.Union([
   Type.Literal('chat:member_role_changed'),
   Type.Literal('chat:group_updated'),
   Type.Literal('chat:group_deleted'),
-  Type.Literal('chat:messages_cleared'),
-  Type.Literal('chat:preferences_updated'),
   Type.Literal('chat:unread_count'),
   Type.Literal('chat:message_pinned'),
-  Type.Literal('chat:message_unpinned'),
-  Type.Literal('chat:key_changed'),
-  Type.Literal('notification'),
-  Type.Literal('upload_progress')
+  Type.Literal('chat:message_unpinned')
 ], { $id: 'WSMessageType' })
 export type WSMessageType = Static<typeof WSMessageType>
 
@@ -85,12 +86,14 @@ export const WSMessage = <T extends TSchema>(payload: T) => Type.Object({
   payload,
   requestId: Type.Optional(Ref(RequestId))
 })
-/** Seed 01 §6.1: any frame, either direction. */
-export interface WSMessage<T = unknown> {
-  type: WSMessageType
-  payload: T
-  requestId?: string
-}
+/**
+ * Seed 01 §6.1 `WSMessage<T>`. With a payload type, a frame of any type carrying it. Without
+ * one, every frame the server sends (ServerMessage): a union discriminated by `type`, so
+ * `switch (message.type)` narrows `payload` to that frame's fields.
+ */
+export type WSMessage<T = never> = [T] extends [never]
+  ? ServerMessage
+  : { type: WSMessageType, payload: T, requestId?: string }
 
 /** What every client frame must be before its type is known; anything else is malformed. */
 export const ClientFrameEnvelope = Type.Object({
@@ -326,6 +329,14 @@ export const GatewayFrames = [GroupJoinedFrame, GroupLeftFrame, AckFrame, ErrorF
 /** Every server → client frame: the bus events plus the gateway's own. */
 export const ServerFrame = Type.Union([...ServerEvent.anyOf, ...GatewayFrames])
 export type ServerFrame = ServerEvent | GroupJoinedFrame | GroupLeftFrame | AckFrame | ErrorFrame | PongFrame | ResyncRequiredFrame | SyncFrame
+
+/**
+ * Every server → client frame as a client receives it, one member per `type`: `requestId` may
+ * come with any of them (the answer to a command carries the command's).
+ */
+export type ServerMessage = {
+  [K in ServerFrame['type']]: { type: K, payload: Extract<ServerFrame, { type: K }>['payload'], requestId?: string }
+}[ServerFrame['type']]
 
 /** WebSocket close codes (seed 01 §5.2 plus the standard ones the gateway uses). */
 export const WS_CLOSE_CODES = {

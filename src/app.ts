@@ -13,6 +13,7 @@ import errorsPlugin from './plugins/errors.ts'
 import busPlugin from './plugins/bus.ts'
 import docsPlugin from './plugins/docs.ts'
 import healthPlugin from './plugins/health.ts'
+import uuidNormalisationPlugin from './plugins/uuid-normalisation.ts'
 import authService from './modules/auth/service.ts'
 import userService from './modules/users/service.ts'
 import groupService from './modules/groups/service.ts'
@@ -93,6 +94,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     done()
   })
 
+  // First: it lower-cases the UUIDs of every route declared after it.
+  await app.register(uuidNormalisationPlugin)
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, statementPoolSize: SEND_LANES })
   await app.register(cryptoPlugin, { masterKey: config.encryptionMasterKey })
   await app.register(storePlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })

@@ -6,7 +6,17 @@ import { REDIS_QUIT_TIMEOUT_MS } from '../lib/store/store.ts'
 
 /** Where an event goes: everyone subscribed to a group, or every connection of one user. */
 export type BusTarget = { groupId: string } | { userId: number }
-export type BusListener = (event: ServerEvent) => void
+
+/** About a publish, carried with the event to every instance. */
+export interface PublishOptions {
+  /**
+   * The WebSocket connection whose command caused the event (connection ids are unique
+   * across instances): the gateway does not send it the event, it has its ack.
+   */
+  originConnectionId?: string
+}
+
+export type BusListener = (event: ServerEvent, options: PublishOptions) => void
 
 /**
  * Sessions that ended (logout, refresh-token reuse, password change): every instance drops them
@@ -27,7 +37,7 @@ export type NoticeListener = (notice: InternalNotice) => void
 
 export interface Bus {
   /** Delivers to local listeners now and to other instances through Redis pub/sub. */
-  publish: (target: BusTarget, event: ServerEvent) => void
+  publish: (target: BusTarget, event: ServerEvent, options?: PublishOptions) => void
   /** Listens to a target; the instance subscribes to its Redis channel while anyone listens. */
   subscribe: (target: BusTarget, listener: BusListener) => () => void
   /** Number of local listeners of a target. */
@@ -47,12 +57,15 @@ declare module 'fastify' {
 interface Envelope {
   origin: string
   event: ServerEvent
+  originConnectionId?: string
 }
 
 interface NoticeEnvelope {
   origin: string
   notice: InternalNotice
 }
+
+const NO_OPTIONS: PublishOptions = Object.freeze({})
 
 const channelOf = busChannel
 
@@ -71,12 +84,12 @@ export default fp(async function busPlugin (fastify) {
   // still reach the other instances.
   const unanswered = new Set<Promise<unknown>>()
 
-  function deliver (channel: string, event: ServerEvent): void {
+  function deliver (channel: string, event: ServerEvent, options: PublishOptions): void {
     const set = listeners.get(channel)
     if (set === undefined) return
     for (const listener of [...set]) {
       try {
-        listener(event)
+        listener(event, options)
       } catch (err) {
         fastify.log.error({ err, type: event.type }, 'bus listener failed')
       }
@@ -109,7 +122,8 @@ export default fp(async function busPlugin (fastify) {
       if (channel === BUS_NOTICE_CHANNEL) {
         if ('notice' in envelope) deliverNotice(envelope.notice)
       } else if ('event' in envelope) {
-        deliver(channel, envelope.event)
+        const options = envelope.originConnectionId === undefined ? NO_OPTIONS : { originConnectionId: envelope.originConnectionId }
+        deliver(channel, envelope.event, options)
       }
     })
     // Every instance hears every notice, from the start (ioredis re-subscribes on reconnect).
@@ -119,10 +133,12 @@ export default fp(async function busPlugin (fastify) {
   }
 
   const bus: Bus = {
-    publish (target, event) {
+    publish (target, event, options = NO_OPTIONS) {
       const channel = channelOf(target)
-      deliver(channel, event)
-      publishRemote(channel, { origin, event })
+      deliver(channel, event, options)
+      publishRemote(channel, options.originConnectionId === undefined
+        ? { origin, event }
+        : { origin, event, originConnectionId: options.originConnectionId })
     },
     subscribe (target, listener) {
       const channel = channelOf(target)

@@ -5,7 +5,8 @@ import type { Membership } from '../modules/groups/guard.ts'
 import type { ErrorCode } from '../../schemas/common.ts'
 import type { ServerFrame } from '../../schemas/ws.ts'
 import type { WsRateCategory } from './rate-limit.ts'
-import { compileFrame } from './frames.ts'
+import type { UuidNormaliser } from '../lib/uuid-normalisation.ts'
+import { compileFrame, frameUuidNormaliser } from './frames.ts'
 
 /** Who runs a command in a group: the same value REST routes build from the membership guard. */
 export interface Caller {
@@ -43,6 +44,8 @@ export interface WsCommand<S extends TSchema = TSchema> {
 export interface RegisteredCommand {
   command: WsCommand
   check: TypeCheck<TSchema>
+  /** Lower-cases the frame's UUID fields once it passed `check`; null when it has none. */
+  normalise: UuidNormaliser | null
 }
 
 /** The dispatch table: frame type → command. Areas fill it from their ws.ts. */
@@ -54,7 +57,7 @@ export class CommandTable {
     const type = (command.frame.properties as { type?: { const?: unknown } } | undefined)?.type?.const
     if (typeof type !== 'string') throw new Error('A WebSocket command frame needs a literal `type`')
     if (this.commands.has(type)) throw new Error(`WebSocket command ${type} is registered twice`)
-    this.commands.set(type, { command: command as WsCommand, check: compileFrame(command.frame) })
+    this.commands.set(type, { command: command as WsCommand, check: compileFrame(command.frame), normalise: frameUuidNormaliser(command.frame) })
   }
 
   get (type: string): RegisteredCommand | undefined {

@@ -3,6 +3,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { FieldError } from '../lib/app-error.ts'
 import { AppError } from '../lib/app-error.ts'
 import { hasPrototypeKeys } from '../lib/json-bounds.ts'
+import { uuidNormaliser, type UuidNormaliser } from '../lib/uuid-normalisation.ts'
 import { sharedSchemas } from '../../schemas/index.ts'
 import { ClientFrameEnvelope, wsFrameSchemas } from '../../schemas/ws.ts'
 
@@ -37,6 +38,17 @@ const references = [...sharedSchemas, ...wsFrameSchemas]
 /** Compiles a frame schema; the shared and frame schemas are its references, so `Ref()`s resolve. */
 export function compileFrame<T extends TSchema> (schema: T): TypeCheck<T> {
   return TypeCompiler.Compile(schema, references)
+}
+
+const referencesById = new Map(references.flatMap((schema) => typeof schema.$id === 'string' ? [[schema.$id, schema] as const] : []))
+
+/**
+ * Lower-cases, in place, the `format: 'uuid'` fields a frame schema declares (DESIGN §6: UUIDs
+ * are normalised where they enter), for frames that passed that schema; null when it declares
+ * none. Content and other user text are never touched.
+ */
+export function frameUuidNormaliser (schema: TSchema): UuidNormaliser | null {
+  return uuidNormaliser(schema, (id) => referencesById.get(id))
 }
 
 /** `/payload/metadata/mentions/0` → `metadata.mentions.0`: the field names REST uses too. */

@@ -144,13 +144,21 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     fastify.store.subscribers.remove({ groupId, connectionId: conn.id }).catch(() => {})
   }
 
+  /**
+   * Events published on behalf of a connection's command (a chat:send_message), by that
+   * connection's id. The event still passes through the connection's subscription, so its seq
+   * counts as seen there, and is dropped only at delivery: that connection has its ack.
+   */
+  const originOf = new WeakMap<ServerEvent, string>()
+
   /** Sends one group event to one connection, shaped for its user. */
   function deliverGroupEvent (conn: Connection, groupId: string, event: ServerEvent): void {
+    if (originOf.get(event) === conn.id) return
     const me = conn.user?.id
     if (event.type === 'chat:typing' && event.payload.userId === me) return
     if (event.type === 'chat:reactions_updated') {
       // hasReacted is relative to whoever receives it.
-      const reactions = event.payload.reactions.map((r) => r.users === undefined ? r : { ...r, hasReacted: me !== undefined && r.users.includes(me) })
+      const reactions = event.payload.reactions.map((r) => ({ ...r, hasReacted: me !== undefined && r.users.includes(me) }))
       send(conn, { type: event.type, payload: { ...event.payload, reactions } })
       return
     }
@@ -212,7 +220,8 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       onError: (err) => { log.warn({ err, groupId }, 'gap fill failed') }
     })
     // Subscribe before reading the database: whatever commits from now on arrives live.
-    const unsubscribe = fastify.bus.subscribe({ groupId }, (event) => {
+    const unsubscribe = fastify.bus.subscribe({ groupId }, (event, { originConnectionId }) => {
+      if (originConnectionId !== undefined) originOf.set(event, originConnectionId)
       const eviction = evictionOf(conn, event)
       if (eviction !== null) evict(conn, eviction.groupId, eviction.reason, event)
       else subscription.push(event)
@@ -441,6 +450,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       sendError(conn, err, requestId)
       return
     }
+    registered.normalise?.(frame)
     const { command } = registered
     if (command.rateLimit !== undefined && !takeToken(conn, command.rateLimit, requestId)) return
     enqueue(conn, requestId, async () => {

@@ -64,6 +64,37 @@ t.test('concurrent sends on both instances reach subscribers on both in seq orde
   }
 })
 
+t.test('the sending connection gets its ack and not its own chat:message; the sender\'s other connections get it on both instances', async (t) => {
+  const alice = await registerUser(a)
+  const bob = await registerUser(a)
+  const groupId = await createGroup(a, alice, [bob])
+  const [sending, aliceElsewhereOnA, aliceOnB, bobOnB] = [await joined(a, alice, groupId), await joined(a, alice, groupId), await joined(b, alice, groupId), await joined(b, bob, groupId)]
+  t.teardown(async () => { await Promise.all([sending, aliceElsewhereOnA, aliceOnB, bobOnB].map(async (c) => await c.close())) })
+  const ack = await sending.request('chat:send_message', { groupId, content: 'from my phone', clientMessageId: 'phone-1' })
+  t.match(ack, { type: 'chat:ack', payload: { clientMessageId: 'phone-1', seq: 1 } })
+  for (const [name, client] of [['Alice\'s other connection on A', aliceElsewhereOnA], ['Alice on B', aliceOnB], ['Bob on B', bobOnB]] as const) {
+    t.match((await client.next('chat:message')).payload, { id: ack.payload.messageId, clientMessageId: 'phone-1', senderUserId: alice.user.id, seq: 1 }, name)
+  }
+  t.ok(await sending.quiet('chat:message', 300), 'the sending connection has its ack instead')
+  // The skipped seq still counts as seen there: the next message comes alone, no gap fill resends seq 1.
+  await send(b, bob, groupId, 'reply')
+  t.equal((await sending.next('chat:message')).payload.seq, 2)
+  t.same(sending.frames.filter((f) => f.type === 'chat:message').map((f) => f.payload.seq), [2])
+})
+
+t.test('a message sent over REST reaches every connection of its sender, on both instances', async (t) => {
+  const alice = await registerUser(a)
+  const bob = await registerUser(a)
+  const groupId = await createGroup(a, alice, [bob])
+  const [aliceOnA, aliceOnB] = [await joined(a, alice, groupId), await joined(b, alice, groupId)]
+  t.teardown(async () => { await Promise.all([aliceOnA.close(), aliceOnB.close()]) })
+  const res = await a.inject({ method: 'POST', url: `${api}/groups/${groupId}/chat/messages`, headers: alice.auth, payload: { content: 'from the web', clientMessageId: 'web-1' } })
+  t.equal(res.statusCode, 201)
+  for (const client of [aliceOnA, aliceOnB]) {
+    t.match((await client.next('chat:message')).payload, { senderUserId: alice.user.id, clientMessageId: 'web-1', seq: 1 })
+  }
+})
+
 t.test('a member removed on one instance stops receiving on the other within a second and is told why', async (t) => {
   const alice = await registerUser(a)
   const bob = await registerUser(a)

@@ -51,3 +51,20 @@ t.test('the README says where the API documents are', async (t) => {
 t.test('the README has a Benchmarks section', async (t) => {
   t.match(readme, /^## Benchmarks$/m)
 })
+
+t.test('the README lists its differences from seed 01 instead of claiming the contract unchanged', async (t) => {
+  t.notMatch(readme, /\bunchanged\b/i, 'no claim that seed 01 is followed unchanged')
+  const section = readme.split(/^## /m).find((part) => part.startsWith('Differences from seed 01\n')) ?? ''
+  t.ok(section.length > 0, 'a Differences from seed 01 section')
+  const items = section.split('\n- ').slice(1)
+  t.ok(items.length >= 5, `${items.length} differences listed`)
+  for (const [topic, pattern] of [
+    ['presence per user', /Presence is per user/],
+    ['system messages admin-only', /`system` messages/],
+    ['4003 versus chat:group_left', /4003[\s\S]*chat:group_left|chat:group_left[\s\S]*4003/],
+    ['content not broadcast', /WS_BROADCAST_CONTENT/],
+    ['seq', /`seq`/]
+  ] as const) {
+    t.ok(items.some((item) => pattern.test(item)), `names ${topic}`)
+  }
+})

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
+import { ClientFrames, ServerFrame, WSMessageType } from '../../schemas/ws.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url))
@@ -135,6 +136,54 @@ t.test('the WebSocket half of the sample client compiles against the package', a
   }
   const diagnostics = compile({ 'sample-ws-client.ts': readFileSync(join(fixtures, 'sample-ws-client.ts'), 'utf8') })
   t.equal(diagnostics.length, 0, describe(diagnostics))
+})
+
+t.test('a seed 01 §7.2 event router narrows every server frame by its type, with the fields of §5.5', async (t) => {
+  const diagnostics = compile({ 'seed-event-router.ts': readFileSync(join(fixtures, 'seed-event-router.ts'), 'utf8') })
+  t.equal(diagnostics.length, 0, describe(diagnostics))
+})
+
+t.test('WSMessage without a type argument is the union of server frames, never any', async (t) => {
+  const diagnostics = compile({
+    'narrowing.ts': [
+      "import type { WSMessage } from '@parley/types'",
+      'declare const message: WSMessage',
+      // Before narrowing only what every frame has is known; after it, only that frame's fields.
+      'export const early: string = message.payload.groupId',
+      "export const wrongField: number = message.type === 'pong' ? message.payload.subscriberCount : 0",
+      "export const notSent: boolean = message.type === 'upload_progress'",
+      "export const right: number = message.type === 'chat:group_joined' ? message.payload.subscriberCount : 0"
+    ].join('\n')
+  })
+  const messages = describe(diagnostics)
+  t.equal(diagnostics.length, 3, messages)
+  t.match(messages, /groupId/, 'payload.groupId needs narrowing first')
+  t.match(messages, /subscriberCount/, 'pong has no subscriberCount')
+  t.match(messages, /upload_progress/, 'a type the server never sends is not in the union')
+})
+
+t.test('WSMessage<T> is still a frame with the given payload', async (t) => {
+  const diagnostics = compile({
+    'generic.ts': [
+      "import type { WSMessage } from '@parley/types'",
+      "export const join: WSMessage<{ groupId: string }> = { type: 'chat:join_group', payload: { groupId: 'g' }, requestId: 'r1' }",
+      'declare const raw: WSMessage<Record<string, unknown>>',
+      'export const field: unknown = raw.payload.anything'
+    ].join('\n')
+  })
+  t.equal(diagnostics.length, 0, describe(diagnostics))
+})
+
+t.test('WSMessageType lists exactly the types either side sends, and the server sends each of its own', async (t) => {
+  const constOf = (schema: { properties: { type: unknown } }): string => (schema.properties.type as { const: string }).const
+  const clientTypes = ClientFrames.map(constOf)
+  const serverTypes = ServerFrame.anyOf.map(constOf)
+  const listed = WSMessageType.anyOf.map((literal) => literal.const as string)
+  t.same([...listed].sort(), [...new Set([...clientTypes, ...serverTypes])].sort(), 'no type the server never sends, none missing')
+  const sources = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [readFileSync(join(dir, entry.name), 'utf8')] : [])
+  const code = sources(join(root, 'src')).join('\n')
+  for (const type of serverTypes) t.ok(code.includes(`type: '${type}'`), `src/ builds ${type} frames`)
 })
 
 t.test('a wrong field access does not compile', async (t) => {

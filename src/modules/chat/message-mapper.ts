@@ -48,8 +48,8 @@ export function toChatMessage (row: MessageView, opened: OpenedMessage): ChatMes
  * Reaction rows (in the order they were added) as per-emoji summaries relative to `viewerId`,
  * grouped by message id.
  */
-export function summarizeReactions (rows: ReactionRow[], viewerId: number): Map<string, ReactionSummary[]> {
-  const byMessage = new Map<string, Map<string, ReactionSummary & { users: number[] }>>()
+export function summarizeReactions (rows: ReactionRow[], viewerId: number): Map<string, Array<Required<ReactionSummary>>> {
+  const byMessage = new Map<string, Map<string, Required<ReactionSummary>>>()
   for (const row of rows) {
     const messageId = fromBin(row.message_id)
     let emojis = byMessage.get(messageId)
@@ -66,7 +66,7 @@ export function summarizeReactions (rows: ReactionRow[], viewerId: number): Map<
     summary.users.push(row.user_id)
     if (row.user_id === viewerId) summary.hasReacted = true
   }
-  const result = new Map<string, ReactionSummary[]>()
+  const result = new Map<string, Array<Required<ReactionSummary>>>()
   for (const [messageId, emojis] of byMessage) result.set(messageId, [...emojis.values()])
   return result
 }

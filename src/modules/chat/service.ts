@@ -20,6 +20,7 @@ import {
 } from '../../../schemas/chat.ts'
 import type { ChatMessageEvent } from '../../../schemas/events.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
+import type { PublishOptions } from '../../plugins/bus.ts'
 import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
 import { DecryptionError } from '../../lib/keyring.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
@@ -69,8 +70,12 @@ export interface ReplayResult {
 
 /** The chat area's operations, shared by the REST routes and the WebSocket commands. */
 export interface ChatService {
-  /** Sends a message; a retry with the same clientMessageId returns the original message (`created: false`). */
-  sendMessage: (caller: Caller, input: SendMessageRequest) => Promise<{ message: ChatMessage, created: boolean }>
+  /**
+   * Sends a message; a retry with the same clientMessageId returns the original message (`created: false`).
+   * `published.originConnectionId`: the WebSocket connection that sent it, which gets its ack
+   * instead of the chat:message (the sender's other connections get both).
+   */
+  sendMessage: (caller: Caller, input: SendMessageRequest, published?: PublishOptions) => Promise<{ message: ChatMessage, created: boolean }>
   /** A page of history, newest first (see GetMessagesResponse for the cursors). */
   listMessages: (caller: Caller, query: GetMessagesRequest) => Promise<GetMessagesResponse>
   /** One message with its reactions and readers. */
@@ -236,7 +241,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     return row
   }
 
-  async function reactionsOfMessage (messageBin: Buffer, viewerId: number): Promise<ReactionSummary[]> {
+  async function reactionsOfMessage (messageBin: Buffer, viewerId: number): Promise<Array<Required<ReactionSummary>>> {
     return summarizeReactions(await repo.reactionsOf([messageBin]), viewerId).get(fromBin(messageBin)) ?? []
   }
 
@@ -269,7 +274,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   }
 
   const service: ChatService = {
-    async sendMessage (caller, input) {
+    async sendMessage (caller, input, published) {
       const { user, membership } = caller
       const groupId = groupIdOf(caller)
       const groupBin = membership.groupIdBin
@@ -352,7 +357,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       }
       const message = toChatMessage(row, { content, metadata })
       message.reactions = []
-      bus.publish({ groupId }, toMessageEvent(message, seq, broadcastContent))
+      bus.publish({ groupId }, toMessageEvent(message, seq, broadcastContent), published)
       for (const [userId, mentionType] of mentioned) {
         bus.publish({ userId }, { type: 'chat:mention', payload: { message, groupId, mentionType } })
       }

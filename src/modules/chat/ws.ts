@@ -19,7 +19,8 @@ export default fp(async function chatWsCommands (fastify) {
     async run (ctx, frame) {
       const { groupId, ...input } = frame.payload
       const caller = await ctx.callerIn(groupId)
-      const { message } = await fastify.chatService.sendMessage(caller, input)
+      // This connection has the ack; the chat:message goes to everyone else, the sender's other devices included.
+      const { message } = await fastify.chatService.sendMessage(caller, input, { originConnectionId: ctx.connectionId })
       // Delivered = the other members with a live connection anywhere; the rest get it on their next sync.
       const recipients = (await fastify.groupService.memberUserIds(groupId)).filter((id) => id !== ctx.user.id)
       const online = await fastify.presenceService.onlineUserIds(recipients)

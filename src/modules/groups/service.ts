@@ -94,6 +94,12 @@ declare module 'fastify' {
 
 type Outbox = Array<[BusTarget, ServerEvent]>
 
+/**
+ * A group id from another area in the one form events, subscriptions and caches use. The
+ * edges lower-case UUIDs already (DESIGN §6); callers inside the process may not have.
+ */
+const canonicalGroupId = (groupId: string): string => groupId.toLowerCase()
+
 /** A UUID from outside (WS frames, other areas) as BINARY(16); a malformed id is no group. */
 function groupIdBinOf (groupId: string): Buffer | null {
   try { return toBin(groupId) } catch { return null }
@@ -263,6 +269,7 @@ export default fp(async function groupServicePlugin (fastify) {
   }
 
   async function leave (groupId: string, userId: number): Promise<void> {
+    groupId = canonicalGroupId(groupId)
     await changeMembership(groupId, userId, async ({ trx, groupIdBin, type, actor }, outbox) => {
       noAdministration(type, 'be left')
       await groups.deleteMember(groupIdBin, userId, trx)
@@ -393,6 +400,7 @@ export default fp(async function groupServicePlugin (fastify) {
     },
 
     async updateGroup (groupId, actorId, changes) {
+      groupId = canonicalGroupId(groupId)
       const updatedAt = new Date()
       const changed = await changeMembership(groupId, actorId, async ({ trx, groupIdBin, type, actor }) => {
         noAdministration(type, 'be edited')
@@ -412,6 +420,7 @@ export default fp(async function groupServicePlugin (fastify) {
     },
 
     async joinGroup (groupId, userId) {
+      groupId = canonicalGroupId(groupId)
       const groupIdBin = requireGroupIdBin(groupId)
       const joined = await fastify.db.transaction().execute(async (trx) => {
         const group = await groups.lockGroup(groupIdBin, trx)
@@ -437,6 +446,7 @@ export default fp(async function groupServicePlugin (fastify) {
     },
 
     async addMember (groupId, actorId, request) {
+      groupId = canonicalGroupId(groupId)
       const role = request.role ?? 'member'
       return await changeMembership(groupId, actorId, async ({ trx, groupIdBin, type, actor }, outbox) => {
         noAdministration(type, 'take more members')
@@ -454,6 +464,7 @@ export default fp(async function groupServicePlugin (fastify) {
     },
 
     async changeRole (groupId, actorId, targetUserId, role) {
+      groupId = canonicalGroupId(groupId)
       return await changeMembership(groupId, actorId, async ({ trx, groupIdBin, type, actor }, outbox) => {
         noAdministration(type, 'change roles')
         const target = await groups.findMember(groupIdBin, targetUserId, trx)
@@ -481,6 +492,7 @@ export default fp(async function groupServicePlugin (fastify) {
     },
 
     async removeMember (groupId, actorId, targetUserId) {
+      groupId = canonicalGroupId(groupId)
       if (targetUserId === actorId) {
         await leave(groupId, actorId)
         return
@@ -498,6 +510,7 @@ export default fp(async function groupServicePlugin (fastify) {
     },
 
     async getMembership (groupId, userId) {
+      groupId = canonicalGroupId(groupId)
       const groupIdBin = groupIdBinOf(groupId)
       if (groupIdBin === null) return null
       const access = await accessByBin(groupIdBin, userId)
