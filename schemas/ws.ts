@@ -19,7 +19,7 @@ export {
   ServerEvent,
   MemberJoinedEvent, MemberLeftEvent, MemberRoleChangedEvent, GroupUpdatedEvent, GroupDeletedEvent,
   ChatMessageEvent, MessageEditedEvent, MessageDeletedEvent, ReactionsUpdatedEvent, MessageReadEvent,
-  MentionEvent, UnreadCountEvent, TypingEvent, PresenceEvent
+  MentionEvent, UnreadCountEvent, TypingEvent, PresenceEvent, KeyChangedEvent
 } from './events.ts'
 
 const GroupId = Type.String({ format: 'uuid' })

@@ -3,11 +3,13 @@ import * as foundation from './0001_foundation.ts'
 import * as groupKeys from './0002_group_keys.ts'
 import * as messages from './0003_messages.ts'
 import * as searchTokensByGroup from './0004_search_tokens_by_group.ts'
+import * as moderationAndKeys from './0007_moderation_and_keys.ts'
 
 /** Every migration in order. Listed explicitly so the same code runs from .ts and from a build. */
 export const migrations: Record<string, Migration> = {
   '0001_foundation': foundation,
   '0002_group_keys': groupKeys,
   '0003_messages': messages,
-  '0004_search_tokens_by_group': searchTokensByGroup
+  '0004_search_tokens_by_group': searchTokensByGroup,
+  '0007_moderation_and_keys': moderationAndKeys
 }

@@ -39,6 +39,7 @@ export default fp(async function busPlugin (fastify) {
   const origin = randomUUID()
   const listeners = new Map<string, Set<BusListener>>()
   const prefix = fastify.redisName('bus:')
+  const meter = fastify.meter
   let subscriber: Redis | null = null
   // Publishes not yet answered by Redis: shutdown waits for them, so the last events before it
   // still reach the other instances.
@@ -75,6 +76,7 @@ export default fp(async function busPlugin (fastify) {
       if (fastify.redisShared) {
         const envelope: Envelope = { origin, event }
         const published = fastify.redis.publish(prefix + channel, JSON.stringify(envelope)).catch((err: Error) => {
+          meter.busPublishFailed()
           fastify.log.warn({ err: { message: err.message }, channel }, 'bus publish failed; local delivery only')
         }).finally(() => { unanswered.delete(published) })
         unanswered.add(published)
@@ -116,4 +118,4 @@ export default fp(async function busPlugin (fastify) {
     ])
     clearTimeout(cutOff)
   })
-}, { name: 'bus', dependencies: ['redis'] })
+}, { name: 'bus', dependencies: ['redis', 'metrics'] })

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
 import type { Pool } from 'mysql2/promise'
+import type { Pool as CorePool } from 'mysql2'
 import type { Database } from '../../db/database.ts'
 import { createDatabase, createStatementPool } from '../../db/connection.ts'
 
@@ -9,6 +10,8 @@ declare module 'fastify' {
     db: Kysely<Database>
     /** Connections that take multi-statement scripts of placeholders: the send transaction's. */
     statementPool: Pool
+    /** The pool under `db`, for its usage figures (metrics, /status). */
+    queryPool: CorePool
   }
 }
 
@@ -21,10 +24,11 @@ export interface DbPluginOptions {
 
 /** Kysely over a mysql2 pool, and the statement pool beside it; both close with the app. */
 export default fp<DbPluginOptions>(async function dbPlugin (fastify, opts) {
-  const { db } = createDatabase(opts.databaseUrl, opts.poolSize)
+  const { db, pool } = createDatabase(opts.databaseUrl, opts.poolSize)
   const statementPool = createStatementPool(opts.databaseUrl, opts.statementPoolSize)
   fastify.decorate('db', db)
   fastify.decorate('statementPool', statementPool)
+  fastify.decorate('queryPool', pool)
   fastify.addHook('onClose', async () => {
     await Promise.all([db.destroy(), statementPool.end()])
   })

@@ -83,6 +83,7 @@ const errorFrame = (err: AppError, requestId: string | undefined): ErrorFrame =>
 export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   const { config } = fastify
   const log = fastify.log.child({ module: 'gateway' })
+  const meter = fastify.meter
   const commands = new CommandTable()
   const connections = new Map<string, Connection>()
   /** Presence goodbyes of closed connections, awaited before Redis and the database close. */
@@ -150,6 +151,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   function deliverGroupEvent (conn: Connection, groupId: string, event: ServerEvent): void {
     const me = conn.user?.id
     if (event.type === 'chat:typing' && event.payload.userId === me) return
+    meter.eventDelivered()
     if (event.type === 'chat:reactions_updated') {
       // hasReacted is relative to whoever receives it.
       const reactions = event.payload.reactions.map((r) => r.users === undefined ? r : { ...r, hasReacted: me !== undefined && r.users.includes(me) })
@@ -267,6 +269,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       evict(conn, eviction.groupId, eviction.reason, event)
       return
     }
+    meter.eventDelivered()
     send(conn, event)
   }
 
@@ -622,7 +625,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       open: conn.open
     }))
   } satisfies Gateway)
-}, { name: 'gateway', dependencies: ['auth', 'bus', 'redis', 'health', 'chat-service', 'group-service', 'presence-service'] })
+}, { name: 'gateway', dependencies: ['auth', 'bus', 'redis', 'health', 'metrics', 'chat-service', 'group-service', 'presence-service'] })
 
 async function waitAtMost (work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined

@@ -135,6 +135,12 @@ export function chatRepository (db: Kysely<Database>) {
       return row !== undefined
     },
 
+    /** A message of the group whoever asks (moderation); deleted ones included. */
+    async findInGroup (groupBin: Buffer, messageBin: Buffer, trx: Executor = db): Promise<MessageView | null> {
+      const row = await anyMessages(trx).where('m.group_id', '=', groupBin).where('m.id', '=', messageBin).executeTakeFirst()
+      return row ?? null
+    },
+
     async findByClientMessageId (groupBin: Buffer, senderId: number, clientMessageId: string, trx: Executor = db): Promise<MessageView | null> {
       const row = await anyMessages(trx)
         .where('m.group_id', '=', groupBin)

@@ -77,9 +77,10 @@ function refusalOf (message: PendingMessage, locks: SendLocks): AppError | null 
  * message in it is retried in a transaction of its own, so one bad send fails alone and the
  * caller sees exactly the error a lone send would have met.
  *
- * `pool` must allow multiple statements; every value in them is a placeholder.
+ * `pool` must allow multiple statements; every value in them is a placeholder. `onCommitted`
+ * hears the size of every committed transaction (the metrics).
  */
-export function createSendBatcher (pool: Pool): SendBatcher {
+export function createSendBatcher (pool: Pool, onCommitted: (messages: number) => void = () => {}): SendBatcher {
   const lanes: Lane[] = Array.from({ length: SEND_LANES }, () => ({ queue: [], busy: false, scheduled: false }))
 
   async function store (batch: PendingMessage[]): Promise<Outcome> {
@@ -113,6 +114,7 @@ export function createSendBatcher (pool: Pool): SendBatcher {
         return { ...message, seq }
       })
       await insertAndCommit(connection, stored)
+      onCommitted(stored.length)
       return { seqs: stored.map((s) => s.seq) }
     } catch (err) {
       reusable = await rollback(connection)
