@@ -12,7 +12,7 @@ import errorsPlugin from './plugins/errors.ts'
 import busPlugin from './plugins/bus.ts'
 import docsPlugin from './plugins/docs.ts'
 import healthPlugin from './plugins/health.ts'
-import metricsPlugin from './plugins/metrics.ts'
+import metricsPlugin, { metricsRoute } from './plugins/metrics.ts'
 import authService from './modules/auth/service.ts'
 import userService from './modules/users/service.ts'
 import groupService from './modules/groups/service.ts'
@@ -98,7 +98,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(cryptoPlugin, { masterKey: config.encryptionMasterKey })
   await app.register(redisPlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
   // Before every route it measures, and before the bus and the gateway, which count through it.
-  await app.register(metricsPlugin, { token: config.metricsToken })
+  await app.register(metricsPlugin)
   await app.register(docsPlugin, { apiPrefix: config.apiPrefix })
   await app.register(rateLimitPlugin, { scale: config.rateLimitScale })
   await app.register(errorsPlugin)
@@ -120,6 +120,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(presenceWs)
   await app.register(asyncApiRoutes)
   await app.register(opsRoutes)
+  await app.register(metricsRoute, { token: config.metricsToken })
 
   await app.register(async function api (api) {
     await api.register(authRoutes, { prefix: '/auth' })

@@ -2,7 +2,8 @@ import fp from 'fastify-plugin'
 import fastifyMetrics from 'fastify-metrics'
 import client, { type Counter, type Registry } from 'prom-client'
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { ErrorResponse, Ref } from '../../schemas/common.ts'
 import { AppError } from '../lib/app-error.ts'
 
 export type MetricsRegistry = Registry
@@ -119,12 +120,13 @@ function createMeter (registry: MetricsRegistry): Meter {
 }
 
 /**
- * GET /metrics in Prometheus text: HTTP metrics per route (fastify-metrics: a duration
+ * Metrics in Prometheus text: HTTP metrics per route (fastify-metrics: a duration
  * histogram labelled method, route and status), the Node.js process metrics, and Parley's own
- * (`fastify.meter`). Every app has a registry of its own, so several apps in one process (tests,
- * a second instance) never share or collide. Registered before the routes it measures.
+ * (`fastify.meter`), served by `metricsRoute`. Every app has a registry of its own, so several
+ * apps in one process (tests, a second instance) never share or collide. Registered before the
+ * routes it measures.
  */
-export default fp<MetricsPluginOptions>(async function metricsPlugin (fastify, opts) {
+export default fp(async function metricsPlugin (fastify) {
   const registry = new client.Registry()
   // A CommonJS module: its plugin is the `default` export of module.exports.
   await fastify.register(fastifyMetrics.default, {
@@ -139,13 +141,24 @@ export default fp<MetricsPluginOptions>(async function metricsPlugin (fastify, o
     }
   })
   fastify.decorate('meter', createMeter(registry))
+}, { name: 'metrics' })
 
+/**
+ * GET /metrics, registered after the docs plugin so OpenAPI lists it (the metrics plugin itself
+ * comes before every route it measures). Outside the API prefix, like /health.
+ */
+export const metricsRoute: FastifyPluginAsync<MetricsPluginOptions> = async (fastify, opts) => {
+  const registry = fastify.meter.registry
   fastify.get('/metrics', {
-    schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format); a bearer token when METRICS_TOKEN is set', hide: false },
+    schema: {
+      tags: ['ops'],
+      summary: 'Prometheus metrics (text exposition format 0.0.4); needs `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set',
+      response: { 401: Ref(ErrorResponse) }
+    },
     config: { rateLimit: false, disableMetrics: true },
     ...(opts.token === null ? {} : { preHandler: requireToken(opts.token) })
   }, async (_request, reply) => {
     const text = await registry.metrics()
     return await reply.type(registry.contentType).send(text)
   })
-}, { name: 'metrics' })
+}
