@@ -287,7 +287,7 @@ export default fp(async function groupServicePlugin (fastify) {
         const heir = await groups.nextOwner(groupIdBin, trx)
         if (heir !== null) {
           await groups.setRole(groupIdBin, heir, 'owner', trx)
-          outbox.push([{ groupId }, roleChangedEvent(groupId, heir, 'owner', userId)])
+          outbox.push([{ groupId }, roleChangedEvent(groupId, heir, 'owner', removedBy ?? userId)])
         }
       }
     })

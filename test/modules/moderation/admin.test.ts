@@ -94,6 +94,16 @@ t.test('remove_sender takes the sender out of the group: chat:member_left, and t
   t.equal((await call(app, offender, 'GET', `/groups/${groupId}/chat/messages`)).statusCode, 403, 'no longer a member')
 })
 
+t.test('remove_sender removes even the group\'s owner: ownership passes on, announced as the administrator\'s doing', async (t) => {
+  const { groupId, owner, admin, members } = await createGroup(app)
+  const message = await sendMessage(app, owner, groupId, 'owner gone rogue')
+  const reportId = await report(groupId, message.id, members[0]!, { reason: 'inappropriate' })
+  const events = recordEvents(app, { groupId }, t)
+  t.equal((await review(moderator, reportId, { status: 'reviewed', action: 'remove_sender' })).statusCode, 200)
+  t.match(eventsOfType(events, 'chat:member_left').map((e) => e.payload), [{ userId: owner.user.id, reason: 'removed', removedBy: moderator.user.id }])
+  t.match(eventsOfType(events, 'chat:member_role_changed').map((e) => e.payload), [{ userId: admin.user.id, role: 'owner', changedBy: moderator.user.id }])
+})
+
 t.test('a dismissal records the review and takes no action', async (t) => {
   const { groupId, owner, members } = await createGroup(app)
   const message = await sendMessage(app, owner, groupId, 'fine')
