@@ -150,6 +150,70 @@ export interface MessageSearchTokensTable {
   message_id: Bin16
 }
 
+/** A system administrator granted with `npm run admin -- grant` (ADMIN_USER_IDS are the others). */
+export interface SystemAdminsTable {
+  user_id: number
+  granted_at: Timestamp
+}
+
+export type ReportReasonName = 'spam' | 'harassment' | 'inappropriate' | 'other'
+export type ReportStatusName = 'pending' | 'reviewed' | 'dismissed'
+export type ModerationActionName = 'none' | 'delete_message' | 'remove_sender'
+
+export interface MessageReportsTable {
+  id: Bin16
+  group_id: Bin16
+  message_id: Bin16
+  reported_user_id: number
+  reporter_id: number
+  reason: ReportReasonName
+  /** Sealed under the group's key (field 'report-details'); null without details. */
+  details: Buffer | null
+  details_key_version: number | null
+  status: ColumnType<ReportStatusName, ReportStatusName | undefined, ReportStatusName>
+  /** Generated: 1 while pending, else NULL (the unique key of open reports). Never written. */
+  open_flag: ColumnType<number | null, never, never>
+  action: ModerationActionName | null
+  review_notes: string | null
+  reviewed_by: number | null
+  reviewed_at: NullableTimestamp
+  created_at: Timestamp
+}
+
+export type PublicKeyTypeName = 'x25519' | 'ed25519' | 'ec-p256' | 'ec-p384' | 'ec-p521' | 'rsa'
+export type KeyChangeKindName = 'added' | 'replaced' | 'revoked'
+
+export interface UserDeviceKeysTable {
+  user_id: number
+  key_id: string
+  device_id: string
+  key_type: PublicKeyTypeName
+  public_key: string
+  fingerprint: string
+  created_at: Timestamp
+  revoked_at: NullableTimestamp
+}
+
+export interface UserKeyVerificationsTable {
+  verifier_id: number
+  user_id: number
+  key_id: string
+  fingerprint: string
+  verified_at: Date
+}
+
+/** Append-only: rows are inserted, never updated or deleted (see the keys repository). */
+export interface UserKeyChangesTable {
+  id: Generated<number>
+  user_id: number
+  device_id: string
+  key_id: string
+  kind: KeyChangeKindName
+  fingerprint: string
+  previous_key_id: string | null
+  changed_at: Date
+}
+
 export interface Database {
   users: UsersTable
   auth_sessions: AuthSessionsTable
@@ -163,6 +227,11 @@ export interface Database {
   mirror_group_pinned_messages: PinnedMessagesTable
   mirror_group_message_search_tokens: MessageSearchTokensTable
   group_data_keys: GroupDataKeysTable
+  system_admins: SystemAdminsTable
+  message_reports: MessageReportsTable
+  user_device_keys: UserDeviceKeysTable
+  user_key_verifications: UserKeyVerificationsTable
+  user_key_changes: UserKeyChangesTable
 }
 
 export type UserRow = Selectable<UsersTable>

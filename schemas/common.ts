@@ -34,7 +34,8 @@ export const ErrorCode = Type.Union([
   Type.Literal('PAYLOAD_TOO_LARGE'),
   Type.Literal('UNSUPPORTED_MEDIA_TYPE'),
   Type.Literal('SERVICE_UNAVAILABLE'),
-  Type.Literal('INTERNAL_ERROR')
+  Type.Literal('INTERNAL_ERROR'),
+  Type.Literal('SPAM_DETECTED')
 ], { $id: 'ErrorCode' })
 export type ErrorCode = Static<typeof ErrorCode>
 

@@ -156,6 +156,26 @@ export const PresenceEvent = Type.Object({
 }, { $id: 'PresenceEvent' })
 export type PresenceEvent = Static<typeof PresenceEvent>
 
+// ---- the key directory (seed 05 §6); published by the keys service after commit ----
+
+/**
+ * A user's device key was added, replaced or revoked: to that user and to everyone who shares a
+ * group with them, so clients re-fetch the keys and warn about an unverified change.
+ */
+export const KeyChangedEvent = Type.Object({
+  type: Type.Literal('chat:key_changed'),
+  payload: Type.Object({
+    userId: UserIdInt,
+    deviceId: Type.String(),
+    keyId: Type.String(),
+    change: Type.Union([Type.Literal('added'), Type.Literal('replaced'), Type.Literal('revoked')]),
+    fingerprint: Type.String({ description: 'SHA-256 hex of the key\'s SPKI DER' }),
+    previousKeyId: Type.Union([Type.String(), Type.Null()]),
+    changedAt: IsoTime
+  })
+}, { $id: 'KeyChangedEvent', description: 'A device key of a user you share a group with (or your own) changed' })
+export type KeyChangedEvent = Static<typeof KeyChangedEvent>
+
 /** Every event the bus carries. Areas add theirs here. */
 export const ServerEvent = Type.Union([
   TypingEvent,
@@ -173,6 +193,7 @@ export const ServerEvent = Type.Union([
   MentionEvent,
   UnreadCountEvent,
   MessagePinnedEvent,
-  MessageUnpinnedEvent
+  MessageUnpinnedEvent,
+  KeyChangedEvent
 ])
 export type ServerEvent = Static<typeof ServerEvent>

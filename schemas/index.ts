@@ -5,6 +5,9 @@ import { chatSchemas } from './chat.ts'
 import { groupSchemas } from './groups.ts'
 import { authSchemas } from './auth.ts'
 import { wsSchemas } from './ws.ts'
+import { moderationSchemas } from './moderation.ts'
+import { keySchemas } from './keys.ts'
+import { opsSchemas } from './ops.ts'
 
 /** Every schema with an `$id`, registered once with the app and named in OpenAPI. */
 export const sharedSchemas: TSchema[] = [
@@ -13,5 +16,8 @@ export const sharedSchemas: TSchema[] = [
   ...chatSchemas,
   ...groupSchemas,
   ...authSchemas,
-  ...wsSchemas
+  ...wsSchemas,
+  ...moderationSchemas,
+  ...keySchemas,
+  ...opsSchemas
 ]

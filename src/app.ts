@@ -14,6 +14,7 @@ import busPlugin from './plugins/bus.ts'
 import docsPlugin from './plugins/docs.ts'
 import healthPlugin from './plugins/health.ts'
 import uuidNormalisationPlugin from './plugins/uuid-normalisation.ts'
+import metricsPlugin, { metricsRoute } from './plugins/metrics.ts'
 import authService from './modules/auth/service.ts'
 import userService from './modules/users/service.ts'
 import groupService from './modules/groups/service.ts'
@@ -28,6 +29,14 @@ import presenceRoutes from './modules/presence/routes.ts'
 import presenceWs from './modules/presence/ws.ts'
 import chatWs from './modules/chat/ws.ts'
 import gateway from './realtime/gateway.ts'
+import adminService from './modules/admins/service.ts'
+import moderationService from './modules/moderation/service.ts'
+import reportRoutes from './modules/moderation/routes.ts'
+import adminRoutes from './modules/moderation/admin-routes.ts'
+import keyService from './modules/keys/service.ts'
+import keyRoutes from './modules/keys/routes.ts'
+import opsService from './modules/ops/service.ts'
+import opsRoutes from './modules/ops/routes.ts'
 import { asyncApiRoutes } from './realtime/asyncapi.ts'
 
 declare module 'fastify' {
@@ -99,6 +108,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, statementPoolSize: SEND_LANES })
   await app.register(cryptoPlugin, { masterKey: config.encryptionMasterKey })
   await app.register(storePlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
+  // Before every route it measures, and before the bus and the gateway, which count through it.
+  await app.register(metricsPlugin)
   await app.register(docsPlugin, { apiPrefix: config.apiPrefix })
   await app.register(rateLimitPlugin, { scale: config.rateLimitScale })
   await app.register(errorsPlugin)
@@ -111,10 +122,16 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(userService)
   await app.register(groupService)
   await app.register(presenceService)
+  await app.register(adminService)
+  await app.register(moderationService)
+  await app.register(keyService)
   await app.register(gateway)
+  await app.register(opsService)
   await app.register(chatWs)
   await app.register(presenceWs)
   await app.register(asyncApiRoutes)
+  await app.register(opsRoutes)
+  await app.register(metricsRoute, { token: config.metricsToken })
 
   await app.register(async function api (api) {
     await api.register(authRoutes, { prefix: '/auth' })
@@ -122,6 +139,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await api.register(groupRoutes, { prefix: '/groups' })
     await api.register(chatRoutes, { prefix: '/groups/:groupId/chat' })
     await api.register(presenceRoutes, { prefix: '/groups/:groupId/chat' })
+    await api.register(reportRoutes, { prefix: '/groups/:groupId/chat' })
+    await api.register(keyRoutes, { prefix: '/chat/encryption' })
+    await api.register(adminRoutes, { prefix: '/admin' })
   }, { prefix: config.apiPrefix })
 
   return app

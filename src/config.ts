@@ -42,7 +42,10 @@ export const Environment = Type.Object({
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
   ], { default: 'info' }),
-  SECRETS_FILE: Type.String({ default: '.parley-secrets.json' })
+  SECRETS_FILE: Type.String({ default: '.parley-secrets.json' }),
+  ADMIN_USER_IDS: Type.String({ pattern: '^[0-9, ]*$', default: '' }),
+  SPAM_KEYWORDS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, pattern: '^[\\x21-\\x7E]+$' }))
 })
 export type Environment = Static<typeof Environment>
 
@@ -85,6 +88,12 @@ export interface Config {
   rateLimitScale: number
   bodyLimitBytes: number
   logLevel: Environment['LOG_LEVEL']
+  /** System administrators by configuration; `npm run admin -- grant` adds others in the database. */
+  adminUserIds: number[]
+  /** The words and phrases of SPAM_KEYWORDS_FILE, read at start; empty without the file. */
+  spamKeywords: string[]
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken: string | null
 }
 
 /** An external identity provider whose tokens are accepted beside the service's own. */
@@ -166,7 +175,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: splitList(parsed.TRUST_PROXY),
     rateLimitScale: parsed.RATE_LIMIT_SCALE,
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
-    logLevel: parsed.LOG_LEVEL
+    logLevel: parsed.LOG_LEVEL,
+    adminUserIds: parseUserIds(parsed.ADMIN_USER_IDS),
+    spamKeywords: parsed.SPAM_KEYWORDS_FILE === undefined ? [] : readKeywordList(resolve(parsed.SPAM_KEYWORDS_FILE)),
+    metricsToken: parsed.METRICS_TOKEN ?? null
   }
 }
 
@@ -215,6 +227,29 @@ function describeEnvironmentErrors (err: Error & { errors?: unknown }): string {
 
 function splitList (value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
+}
+
+function parseUserIds (value: string): number[] {
+  const ids = splitList(value).map(Number)
+  const bad = ids.find((id) => !Number.isSafeInteger(id) || id < 1 || id > 4294967295)
+  if (bad !== undefined) throw new ConfigError(`Invalid environment: ADMIN_USER_IDS must be comma-separated user ids, got "${value}"`)
+  return [...new Set(ids)]
+}
+
+/**
+ * One keyword or phrase per line; blank lines and lines starting with # are skipped. Read once
+ * at start: a file that cannot be read stops the start, like any bad setting.
+ */
+function readKeywordList (path: string): string[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`Invalid environment: SPAM_KEYWORDS_FILE ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+  const keywords = text.split(/\r?\n/).map((line) => line.trim())
+    .filter((line) => line.length > 0 && !line.startsWith('#'))
+  return [...new Set(keywords)]
 }
 
 function readOrCreateDevSecrets (path: string): DevSecrets {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -116,6 +116,34 @@ t.test('the defaults follow DESIGN §3', async (t) => {
     trustProxy: []
   })
   t.equal(loadConfig({ SECRETS_FILE: join(scratch, 'dev-secrets-3.json'), REDIS_URL: 'memory' }).redisUrl, null, 'REDIS_URL=memory runs without Redis')
+})
+
+t.test('ADMIN_USER_IDS is a comma-separated list of user ids', async (t) => {
+  const secrets = join(scratch, 'dev-secrets-4.json')
+  t.same(loadConfig({ SECRETS_FILE: secrets }).adminUserIds, [], 'nobody by default')
+  t.same(loadConfig({ SECRETS_FILE: secrets, ADMIN_USER_IDS: '3, 17,3' }).adminUserIds, [3, 17])
+  t.throws(() => loadConfig({ SECRETS_FILE: secrets, ADMIN_USER_IDS: 'alice' }), { name: 'ConfigError', message: /ADMIN_USER_IDS/ })
+  t.throws(() => loadConfig({ SECRETS_FILE: secrets, ADMIN_USER_IDS: '0' }), { name: 'ConfigError', message: /ADMIN_USER_IDS/ })
+})
+
+t.test('SPAM_KEYWORDS_FILE is read at start: one keyword or phrase a line, # comments and blank lines skipped', async (t) => {
+  const secrets = join(scratch, 'dev-secrets-5.json')
+  const file = join(scratch, 'spam-words.txt')
+  writeFileSync(file, '# promotions\nfree money\n\n  casino  \r\ncasino\n')
+  t.same(loadConfig({ SECRETS_FILE: secrets, SPAM_KEYWORDS_FILE: file }).spamKeywords, ['free money', 'casino'])
+  t.same(loadConfig({ SECRETS_FILE: secrets }).spamKeywords, [], 'no list without the file')
+})
+
+t.test('a SPAM_KEYWORDS_FILE that cannot be read stops the start naming it', async (t) => {
+  const missing = join(scratch, 'no-such-list.txt')
+  t.throws(() => loadConfig({ SECRETS_FILE: join(scratch, 'dev-secrets-6.json'), SPAM_KEYWORDS_FILE: missing }), { name: 'ConfigError', message: /SPAM_KEYWORDS_FILE .*no-such-list\.txt.*ENOENT/ })
+})
+
+t.test('METRICS_TOKEN is optional and at least 16 characters when set', async (t) => {
+  const secrets = join(scratch, 'dev-secrets-7.json')
+  t.equal(loadConfig({ SECRETS_FILE: secrets }).metricsToken, null)
+  t.equal(loadConfig({ SECRETS_FILE: secrets, METRICS_TOKEN: 'scrape-me-please-0001' }).metricsToken, 'scrape-me-please-0001')
+  t.throws(() => loadConfig({ SECRETS_FILE: secrets, METRICS_TOKEN: 'short' }), { name: 'ConfigError', message: /METRICS_TOKEN/ })
 })
 
 t.test('.gitignore keeps the default secrets file out of git', async (t) => {

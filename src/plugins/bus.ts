@@ -80,6 +80,7 @@ export default fp(async function busPlugin (fastify) {
   const noticeListeners = new Set<NoticeListener>()
   // Other instances, through Redis; none on a single node (REDIS_URL=memory).
   const transport = fastify.store.busTransport
+  const meter = fastify.meter
   // Publishes not yet answered by Redis: shutdown waits for them, so the last events before it
   // still reach the other instances.
   const unanswered = new Set<Promise<unknown>>()
@@ -109,6 +110,7 @@ export default fp(async function busPlugin (fastify) {
   function publishRemote (channel: string, message: Envelope | NoticeEnvelope): void {
     if (transport === null) return
     const published = transport.publish(channel, JSON.stringify(message)).catch((err: Error) => {
+      meter.busPublishFailed()
       fastify.log.warn({ err: { message: err.message }, channel }, 'bus publish failed; local delivery only')
     }).finally(() => { unanswered.delete(published) })
     unanswered.add(published)
@@ -185,4 +187,4 @@ export default fp(async function busPlugin (fastify) {
     ])
     clearTimeout(cutOff)
   })
-}, { name: 'bus', dependencies: ['store'] })
+}, { name: 'bus', dependencies: ['store', 'metrics'] })

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
 import type { Pool } from 'mysql2/promise'
+import type { Pool as CorePool } from 'mysql2'
 import type { Database } from '../../db/database.ts'
 import { createDatabase, createStatementPool } from '../../db/connection.ts'
 
@@ -9,6 +10,8 @@ declare module 'fastify' {
     db: Kysely<Database>
     /** Connections that take multi-statement scripts of placeholders: the send transaction's. */
     statementPool: Pool
+    /** The pool under `db`, for its usage figures (metrics, /status). */
+    queryPool: CorePool
   }
 }
 
@@ -25,10 +28,11 @@ export interface DbPluginOptions {
  * it listens. Nothing connects here, so the app builds without a database (export scripts).
  */
 export default fp<DbPluginOptions>(async function dbPlugin (fastify, opts) {
-  const { db } = createDatabase(opts.databaseUrl, opts.poolSize)
+  const { db, pool } = createDatabase(opts.databaseUrl, opts.poolSize)
   const statementPool = createStatementPool(opts.databaseUrl, opts.statementPoolSize)
   fastify.decorate('db', db)
   fastify.decorate('statementPool', statementPool)
+  fastify.decorate('queryPool', pool)
   fastify.addHook('onClose', async () => {
     await Promise.all([db.destroy(), statementPool.end()])
   })

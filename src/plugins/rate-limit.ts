@@ -13,6 +13,8 @@ export const HTTP_RATE_LIMITS = {
   reactions: 60,
   search: 20,
   other: 100,
+  /** The E2E key directory (seed 05 §6 asks for a limit of its own): uploads, reads, verifications. */
+  keys: 60,
   /** Unauthenticated auth endpoints, per client IP. */
   auth: 20
 } as const

@@ -90,6 +90,7 @@ const errorFrame = (err: AppError, requestId: string | undefined): ErrorFrame =>
 export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   const { config } = fastify
   const log = fastify.log.child({ module: 'gateway' })
+  const meter = fastify.meter
   const commands = new CommandTable()
   const connections = new Map<string, Connection>()
   /** Presence goodbyes of closed connections, awaited before Redis and the database close. */
@@ -156,6 +157,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     if (originOf.get(event) === conn.id) return
     const me = conn.user?.id
     if (event.type === 'chat:typing' && event.payload.userId === me) return
+    meter.eventDelivered()
     if (event.type === 'chat:reactions_updated') {
       // hasReacted is relative to whoever receives it.
       const reactions = event.payload.reactions.map((r) => ({ ...r, hasReacted: me !== undefined && r.users.includes(me) }))
@@ -274,6 +276,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       evict(conn, eviction.groupId, eviction.reason, event)
       return
     }
+    meter.eventDelivered()
     send(conn, event)
   }
 
@@ -738,7 +741,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       open: conn.open
     }))
   } satisfies Gateway)
-}, { name: 'gateway', dependencies: ['auth', 'bus', 'store', 'health', 'chat-service', 'group-service', 'presence-service'] })
+}, { name: 'gateway', dependencies: ['auth', 'bus', 'store', 'health', 'metrics', 'chat-service', 'group-service', 'presence-service'] })
 
 async function waitAtMost (work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined

@@ -84,6 +84,29 @@ t.test('every declared error response of the API is the error envelope', async (
   t.same(wrong, [], 'every 4xx and 5xx response references ErrorResponse')
 })
 
+t.test('the moderation, key directory and ops routes are documented with their schemas', async (t) => {
+  const document = await openApi()
+  const expected: Array<[string, typeof METHODS[number]]> = [
+    [`${apiPrefix}/groups/{groupId}/chat/messages/{messageId}/report`, 'post'],
+    [`${apiPrefix}/admin/reports`, 'get'],
+    [`${apiPrefix}/admin/reports/{reportId}`, 'put'],
+    [`${apiPrefix}/chat/encryption/keys`, 'post'],
+    [`${apiPrefix}/chat/encryption/keys/{userId}`, 'get'],
+    [`${apiPrefix}/chat/encryption/keys/{userId}/changes`, 'get'],
+    [`${apiPrefix}/chat/encryption/keys/{keyId}`, 'delete'],
+    [`${apiPrefix}/chat/encryption/verify`, 'post'],
+    ['/status', 'get'],
+    ['/metrics', 'get']
+  ]
+  for (const [path, method] of expected) t.ok(document.paths[path]?.[method], `${method.toUpperCase()} ${path}`)
+  const names = Object.keys(document.components?.schemas ?? {})
+  for (const name of ['ReportMessageRequest', 'AdminReport', 'ReviewReportRequest', 'UploadKeyRequest', 'EncryptionKey', 'KeyChange', 'ServerStatus']) {
+    t.ok(names.includes(name), `${name} is a component`)
+  }
+  const errorCode = JSON.stringify(document.components?.schemas?.ErrorCode)
+  t.ok(errorCode.includes('SPAM_DETECTED'), 'SPAM_DETECTED is an ErrorCode')
+})
+
 t.test('/docs serves the documentation UI', async (t) => {
   let res = await app.inject({ method: 'GET', url: '/docs' })
   if (res.statusCode >= 300 && res.statusCode < 400 && typeof res.headers.location === 'string') {

@@ -49,6 +49,15 @@ t.test('the document lists every client frame as received and every server frame
   }
 })
 
+t.test('chat:key_changed is documented as sent, with its payload', async (t) => {
+  const doc = (await app.inject({ method: 'GET', url: '/asyncapi.json' })).json() as {
+    components: { messages: Record<string, { name: string }>, schemas: Record<string, { properties?: { payload?: { properties?: Record<string, unknown>, required?: string[] } } }> }
+  }
+  t.equal(doc.components.messages.KeyChangedEvent?.name, 'chat:key_changed')
+  const payload = doc.components.schemas.KeyChangedEvent?.properties?.payload
+  for (const field of ['userId', 'deviceId', 'keyId', 'change', 'fingerprint']) t.ok(payload?.required?.includes(field), `payload.${field}`)
+})
+
 t.test('every client frame type the document lists is one the gateway dispatches', async (t) => {
   const dispatched = new Set([...app.gateway.commands.types(), 'auth'])
   for (const frame of ClientFrames) t.ok(dispatched.has(frame.properties.type.const as string), frame.properties.type.const as string)

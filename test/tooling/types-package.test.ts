@@ -107,6 +107,16 @@ t.test('every exported type of every schema file is in the package', async (t) =
   t.same(missing, [], 'no exported schema type is missing from the package')
 })
 
+t.test('the moderation, key directory and ops shapes are exported', async (t) => {
+  for (const name of ['ReportReason', 'ReportMessageRequest', 'MessageReport', 'AdminReport', 'AdminReportsResponse', 'ReviewReportRequest',
+    'UploadKeyRequest', 'UploadKeyResponse', 'EncryptionKey', 'UserKeysResponse', 'VerifyKeyRequest', 'KeyChange', 'KeyChangesResponse',
+    'KeyChangedEvent', 'ServerStatus', 'ErrorCode']) {
+    t.ok(exported.has(name), `${name} is exported`)
+  }
+  t.match(dts, /'chat:key_changed'/, 'the event type is in the unions')
+  t.match(dts, /'SPAM_DETECTED'/)
+})
+
 t.test('generic types keep their type parameters', async (t) => {
   t.match(dts, /export interface ApiResponse<T> \{/)
   t.match(dts, /data\?: T/)

@@ -33,6 +33,10 @@ export const loginKeys = {
 /** WebSocket upgrades of one client address in a fixed window. */
 export const wsUpgradeKey = (address: string): string => `wsupgrade:${address}`
 
+/** The spam rule's claim on recent content: one per (group, sender, hash of the normalised text). */
+export const recentContentKey = (groupId: string, senderId: number, contentHash: string): string =>
+  `spam:recent:${groupId}:${senderId}:${contentHash}`
+
 /** An HTTP rate-limit window: a category (send, search, other…) and who spends it (`u<id>`, `ip<address>`). */
 export const rateLimitKey = (category: string, who: string): string => `rl:${category}:${who}`
 

@@ -4,10 +4,10 @@ import { redisBusTransport, type BusTransport } from './bus-transport.ts'
 import { memoryWindowCounters, redisWindowCounters, type WindowCounters } from './counters.ts'
 import { MemoryTable, type MemoryTableOptions } from './memory-table.ts'
 import { memorySubscriberSets, redisSubscriberSets, type SubscriberSets } from './subscribers.ts'
-import { memorySingleUseValues, redisSingleUseValues, type SingleUseValues } from './tickets.ts'
+import { memoryClaims, memorySingleUseValues, redisClaims, redisSingleUseValues, type Claims, type SingleUseValues } from './tickets.ts'
 
 /*
- * The shared state of DESIGN §6 — rate limits, failed sign-ins, WebSocket tickets, subscriber
+ * The shared state of DESIGN §6 — rate limits, failed sign-ins, WebSocket tickets, spam claims, subscriber
  * counts, presence and typing, the bus — behind operations named for what they do, with two
  * implementations: Redis, shared by every instance, and an in-process one for a single node
  * (REDIS_URL=memory). Areas with operations of their own (presence) build them on `backend`.
@@ -22,6 +22,7 @@ export interface Store {
   readonly backend: StoreBackend
   readonly counters: WindowCounters
   readonly tickets: SingleUseValues
+  readonly claims: Claims
   readonly subscribers: SubscriberSets
   /** Cross-instance delivery for the bus; null on a single node. */
   readonly busTransport: BusTransport | null
@@ -69,6 +70,7 @@ export function createRedisStore (options: RedisStoreOptions): Store {
     backend: { kind: 'redis', redis },
     counters: redisWindowCounters(redis),
     tickets: redisSingleUseValues(redis),
+    claims: redisClaims(redis),
     subscribers: redisSubscriberSets(redis, options.clock),
     busTransport,
     async check () {
@@ -97,6 +99,7 @@ export function createMemoryStore (options: MemoryTableOptions): Store {
     backend: { kind: 'memory', table },
     counters: memoryWindowCounters(table),
     tickets: memorySingleUseValues(table),
+    claims: memoryClaims(table),
     subscribers: memorySubscriberSets(table),
     busTransport: null,
     async check () {

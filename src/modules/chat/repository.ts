@@ -135,9 +135,9 @@ export function chatRepository (db: Kysely<Database>) {
       return row !== undefined
     },
 
-    /** A message of the group, whoever may see it. */
-    async findInGroup (groupBin: Buffer, messageBin: Buffer): Promise<MessageView | null> {
-      const row = await anyMessages().where('m.group_id', '=', groupBin).where('m.id', '=', messageBin).executeTakeFirst()
+    /** A message of the group, whoever may see it (moderation too); deleted ones included. */
+    async findInGroup (groupBin: Buffer, messageBin: Buffer, trx: Executor = db): Promise<MessageView | null> {
+      const row = await anyMessages(trx).where('m.group_id', '=', groupBin).where('m.id', '=', messageBin).executeTakeFirst()
       return row ?? null
     },
 

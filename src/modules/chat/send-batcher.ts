@@ -107,9 +107,10 @@ function settle (batch: PendingMessage[], locks: SendLocks): Array<Settled | nul
  * message in it is retried in a transaction of its own, so the caller sees exactly what a lone
  * send would have met.
  *
- * `pool` must allow multiple statements; every value in them is a placeholder.
+ * `pool` must allow multiple statements; every value in them is a placeholder. `onCommitted`
+ * hears the size of every committed transaction (the metrics).
  */
-export function createSendBatcher (pool: Pool): SendBatcher {
+export function createSendBatcher (pool: Pool, onCommitted: (messages: number) => void = () => {}): SendBatcher {
   const lanes: Lane[] = Array.from({ length: SEND_LANES }, () => ({ queue: [], busy: false, scheduled: false }))
 
   async function store (batch: PendingMessage[]): Promise<Settled[]> {
@@ -158,6 +159,7 @@ export function createSendBatcher (pool: Pool): SendBatcher {
         return unused > 0 ? [{ groupBin, count: unused }] : []
       })
       await insertAndCommit(connection, stored, givenBack)
+      onCommitted(stored.length)
       return settled as Settled[]
     } catch (err) {
       reusable = await rollback(connection)

@@ -84,6 +84,10 @@ export interface ChatService {
   editMessage: (caller: Caller, messageId: string, input: EditMessageRequest) => Promise<ChatMessage>
   /** Soft-deletes a message (its sender, or a group admin or the owner); idempotent. */
   deleteMessage: (caller: Caller, messageId: string) => Promise<DeleteMessageResponse>
+  /** A message as a system administrator reviewing a report sees it, member or not; null when it does not exist. */
+  messageForModeration: (groupId: string, messageId: string) => Promise<ChatMessage | null>
+  /** Soft-deletes a message on a system administrator's decision, as deleteMessage does; idempotent. */
+  deleteForModeration: (groupId: string, messageId: string, moderatorId: number) => Promise<DeleteMessageResponse>
   /** Adds the caller's reaction (a no-op when they already have it). */
   addReaction: (caller: Caller, messageId: string, emoji: string) => Promise<ReactionSummary[]>
   /** Removes the caller's reaction (a no-op when they do not have it). */
@@ -173,7 +177,7 @@ function previewOf (text: string): string {
 export function createChatService (fastify: FastifyInstance): ChatService {
   const db = fastify.db
   const repo = chatRepository(db)
-  const sendBatcher = createSendBatcher(fastify.statementPool)
+  const sendBatcher = createSendBatcher(fastify.statementPool, fastify.meter.sendsCommitted)
   const keyring = fastify.keyring
   const bus = fastify.bus
   const broadcastContent = fastify.config.ws.broadcastContent
@@ -260,6 +264,27 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     for (const id of all) if (id !== caller.user.id) mentioned.set(id, 'everyone')
     for (const id of members) mentioned.set(id, 'user')
     return mentioned
+  }
+
+  /** Soft-deletes a stored message and tells its group (once: a concurrent delete finds nothing to do). */
+  async function softDelete (row: MessageView, deletedBy: number): Promise<void> {
+    const groupId = fromBin(row.group_id)
+    const groupBin = row.group_id
+    // A record that no longer decrypts can still be deleted; its tokens cannot be recomputed,
+    // and search never returns a deleted message anyway.
+    const content = await open(row).then((opened) => opened.content, (err: unknown) => {
+      if (err instanceof DecryptionError) return ''
+      throw err
+    })
+    const deleted = await db.transaction().execute(async (trx) => {
+      // The sealed content stays in the row for compliance; it is never served again and
+      // no longer searchable.
+      if (!await repo.softDelete(groupBin, row.id, deletedBy, new Date(), trx)) return false
+      await repo.deleteSearchTokens(groupBin, row.id, keyring.indexTokens(groupId, content), trx)
+      await repo.deletePin(groupBin, row.id, trx)
+      return true
+    })
+    if (deleted) bus.publish({ groupId }, { type: 'chat:message_deleted', payload: { messageId: fromBin(row.id), groupId, deletedBy } })
   }
 
   async function eventOf (row: MessageView): Promise<ChatMessageEvent> {
@@ -453,30 +478,27 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     },
 
     async deleteMessage (caller, messageId) {
-      const groupId = groupIdOf(caller)
-      const groupBin = caller.membership.groupIdBin
       const row = await findVisibleOrThrow(caller, messageId)
       const id = fromBin(row.id)
       if (row.sender_user_id !== caller.user.id && !hasRole(caller.membership.role, 'admin')) {
         throw forbidden('Only the sender or a group admin can delete this message')
       }
-      if (row.is_deleted) return { deleted: true, messageId: id }
-      // A record that no longer decrypts can still be deleted; its tokens cannot be recomputed,
-      // and search never returns a deleted message anyway.
-      const content = await open(row).then((opened) => opened.content, (err: unknown) => {
-        if (err instanceof DecryptionError) return ''
-        throw err
-      })
-      const deleted = await db.transaction().execute(async (trx) => {
-        // The sealed content stays in the row for compliance; it is never served again and
-        // no longer searchable.
-        if (!await repo.softDelete(groupBin, row.id, caller.user.id, new Date(), trx)) return false
-        await repo.deleteSearchTokens(groupBin, row.id, keyring.indexTokens(groupId, content), trx)
-        await repo.deletePin(groupBin, row.id, trx)
-        return true
-      })
-      if (deleted) bus.publish({ groupId }, { type: 'chat:message_deleted', payload: { messageId: id, groupId, deletedBy: caller.user.id } })
+      if (!row.is_deleted) await softDelete(row, caller.user.id)
       return { deleted: true, messageId: id }
+    },
+
+    async messageForModeration (groupId, messageId) {
+      const row = await repo.findInGroup(toBin(groupId), messageBinOf(messageId))
+      if (row === null) return null
+      const [message] = await present([row], 0, { reactions: false, readBy: false })
+      return message ?? null
+    },
+
+    async deleteForModeration (groupId, messageId, moderatorId) {
+      const row = await repo.findInGroup(toBin(groupId), messageBinOf(messageId))
+      if (row === null) throw notFound('Message')
+      if (!row.is_deleted) await softDelete(row, moderatorId)
+      return { deleted: true, messageId: fromBin(row.id) }
     },
 
     async addReaction (caller, messageId, emoji) {
@@ -676,4 +698,4 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 /** Decorates the app with the chat service (fastify.chatService). */
 export default fp(async function chatServicePlugin (fastify) {
   fastify.decorate('chatService', createChatService(fastify))
-}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto'] })
+}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics'] })

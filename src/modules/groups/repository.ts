@@ -172,6 +172,27 @@ export function createGroupRepository (db: Kysely<Database>) {
       return rows.map((r) => r.user_id)
     },
 
+    /** True when the two users are members of at least one common group. */
+    async shareAGroup (userId: number, otherUserId: number): Promise<boolean> {
+      const row = await db.selectFrom('mirror_group_members as a')
+        .innerJoin('mirror_group_members as b', 'b.group_id', 'a.group_id')
+        .select('a.group_id')
+        .where('a.user_id', '=', userId).where('b.user_id', '=', otherUserId)
+        .limit(1)
+        .executeTakeFirst()
+      return row !== undefined
+    },
+
+    /** Everyone who shares at least one group with the user, the user included if in any group. */
+    async peersOf (userId: number): Promise<number[]> {
+      const rows = await db.selectFrom('mirror_group_members as mine')
+        .innerJoin('mirror_group_members as peer', 'peer.group_id', 'mine.group_id')
+        .select('peer.user_id').distinct()
+        .where('mine.user_id', '=', userId)
+        .execute()
+      return rows.map((r) => r.user_id)
+    },
+
     async groupIdsOf (userId: number, trx: Kysely<Database> = db): Promise<Buffer[]> {
       const rows = await trx.selectFrom('mirror_group_members').select('group_id').where('user_id', '=', userId).execute()
       return rows.map((r) => r.group_id)

@@ -76,6 +76,12 @@ export interface GroupService {
   changeRole: (groupId: string, actorId: number, targetUserId: number, role: MemberRole) => Promise<GroupMember>
   /** Removes a member (see the rule table); removing oneself is leaving. */
   removeMember: (groupId: string, actorId: number, targetUserId: number) => Promise<void>
+  /**
+   * Removes a member on a system administrator's decision (moderation), whatever their role: as
+   * if they left (ownership passes on, the last member out deletes the group), but announced as
+   * removed by the administrator. False when they were not a member.
+   */
+  removeByModerator: (groupId: string, targetUserId: number, moderatorId: number) => Promise<boolean>
   /** The user's membership, or null when the group does not exist or they are not in it. */
   getMembership: (groupId: string, userId: number) => Promise<Membership | null>
   /** The group's type and the user's role in it (null if not a member); null for no group. */
@@ -84,6 +90,10 @@ export interface GroupService {
   memberUserIds: (groupId: string) => Promise<readonly number[]>
   /** Every group the user is a member of. */
   groupIdsOf: (userId: number) => Promise<string[]>
+  /** True when the two users are members of a common group (a direct chat counts). */
+  shareAGroup: (userId: number, otherUserId: number) => Promise<boolean>
+  /** Everyone who shares a group with the user (the user too, when in any group). */
+  peersOf: (userId: number) => Promise<number[]>
 }
 
 declare module 'fastify' {
@@ -268,12 +278,13 @@ export default fp(async function groupServicePlugin (fastify) {
     if (type === 'direct') throw forbidden(`Direct chats cannot ${action}`)
   }
 
-  async function leave (groupId: string, userId: number): Promise<void> {
+  /** The user leaves, or is taken out by a system administrator (`removedBy`). */
+  async function leave (groupId: string, userId: number, removedBy: number | null = null): Promise<void> {
     groupId = canonicalGroupId(groupId)
     await changeMembership(groupId, userId, async ({ trx, groupIdBin, type, actor }, outbox) => {
-      noAdministration(type, 'be left')
+      noAdministration(type, removedBy === null ? 'be left' : 'lose members')
       await groups.deleteMember(groupIdBin, userId, trx)
-      announceLeave(outbox, groupId, userId, null)
+      announceLeave(outbox, groupId, userId, removedBy)
       if (await groups.countMembers(groupIdBin, trx) === 0) {
         await groups.deleteGroup(groupIdBin, trx)
         outbox.push([{ groupId }, { type: 'chat:group_deleted', payload: { groupId } }])
@@ -283,7 +294,7 @@ export default fp(async function groupServicePlugin (fastify) {
         const heir = await groups.nextOwner(groupIdBin, trx)
         if (heir !== null) {
           await groups.setRole(groupIdBin, heir, 'owner', trx)
-          outbox.push([{ groupId }, roleChangedEvent(groupId, heir, 'owner', userId)])
+          outbox.push([{ groupId }, roleChangedEvent(groupId, heir, 'owner', removedBy ?? userId)])
         }
       }
     })
@@ -509,6 +520,13 @@ export default fp(async function groupServicePlugin (fastify) {
       })
     },
 
+    async removeByModerator (groupId, targetUserId, moderatorId) {
+      // Read uncached: a member who left a moment ago is not removed again.
+      if (await groups.findMember(requireGroupIdBin(groupId), targetUserId) === null) return false
+      await leave(groupId, targetUserId, moderatorId)
+      return true
+    },
+
     async getMembership (groupId, userId) {
       groupId = canonicalGroupId(groupId)
       const groupIdBin = groupIdBinOf(groupId)
@@ -536,7 +554,10 @@ export default fp(async function groupServicePlugin (fastify) {
 
     async groupIdsOf (userId) {
       return (await groups.groupIdsOf(userId)).map(fromBin)
-    }
+    },
+
+    shareAGroup: async (userId, otherUserId) => await groups.shareAGroup(userId, otherUserId),
+    peersOf: async (userId) => await groups.peersOf(userId)
   }
 
   fastify.decorate('groupService', service)

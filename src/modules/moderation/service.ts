@@ -1,0 +1,43 @@
+import fp from 'fastify-plugin'
+import type {
+  AdminReport, AdminReportsQuery, AdminReportsResponse, MessageReport, ReportMessageRequest, ReviewReportRequest
+} from '../../../schemas/moderation.ts'
+import type { Caller } from '../chat/service.ts'
+import { moderationRepository } from './repository.ts'
+import { reportMessage } from './reports.ts'
+import { listReports, reviewReport } from './review.ts'
+import { createSpamCheck, type CheckSpam } from './spam.ts'
+import { recentContentClaims } from './spam-duplicates.ts'
+
+/** Reports by members, their review by system administrators, and the spam rules of sends. */
+export interface ModerationService {
+  /** Reports a message the caller can see; one open report per reporter and message. */
+  reportMessage: (caller: Caller, messageId: string, request: ReportMessageRequest) => Promise<MessageReport>
+  /** A page of reports for administrators, newest first. */
+  listReports: (query: AdminReportsQuery) => Promise<AdminReportsResponse>
+  /** Resolves a pending report and carries out its action, recording who and when. */
+  reviewReport: (reportId: string, adminId: number, request: ReviewReportRequest) => Promise<AdminReport>
+  /** The send path's spam check: throws SPAM_DETECTED, or resolves when the message may be stored. */
+  checkSpam: CheckSpam
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    moderationService: ModerationService
+  }
+}
+
+export default fp(async function moderationServicePlugin (fastify) {
+  const repo = moderationRepository(fastify.db)
+  const deps = { repo, chat: fastify.chatService, groups: fastify.groupService, keyring: fastify.keyring }
+  const service: ModerationService = {
+    reportMessage: async (caller, messageId, request) => await reportMessage(deps, caller, messageId, request),
+    listReports: async (query) => await listReports(deps, query),
+    reviewReport: async (reportId, adminId, request) => await reviewReport(deps, reportId, adminId, request),
+    checkSpam: createSpamCheck({
+      keywords: fastify.config.spamKeywords,
+      claimRecentContent: recentContentClaims(fastify.store.claims, fastify.log.child({ module: 'spam' }))
+    })
+  }
+  fastify.decorate('moderationService', service)
+}, { name: 'moderation-service', dependencies: ['db', 'store', 'crypto', 'chat-service', 'group-service'] })
