@@ -12,6 +12,8 @@ import errorsPlugin from './plugins/errors.ts'
 import busPlugin from './plugins/bus.ts'
 import docsPlugin from './plugins/docs.ts'
 import healthPlugin from './plugins/health.ts'
+import securityPlugin from './plugins/security.ts'
+import demoPlugin from './plugins/demo.ts'
 import authService from './modules/auth/service.ts'
 import userService from './modules/users/service.ts'
 import groupService from './modules/groups/service.ts'
@@ -85,6 +87,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     done()
   })
 
+  await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, statementPoolSize: SEND_LANES })
   await app.register(cryptoPlugin, { masterKey: config.encryptionMasterKey })
   await app.register(redisPlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
@@ -112,6 +115,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await api.register(chatRoutes, { prefix: '/groups/:groupId/chat' })
     await api.register(presenceRoutes, { prefix: '/groups/:groupId/chat' })
   }, { prefix: config.apiPrefix })
+  if (config.serveDemo) await app.register(demoPlugin, { apiPrefix: config.apiPrefix, wsPath: config.ws.path })
 
   return app
 }

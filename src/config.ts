@@ -41,7 +41,9 @@ export const Environment = Type.Object({
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
   ], { default: 'info' }),
-  SECRETS_FILE: Type.String({ default: '.parley-secrets.json' })
+  SECRETS_FILE: Type.String({ default: '.parley-secrets.json' }),
+  CORS_ORIGINS: Type.String({ default: '' }),
+  SERVE_DEMO: Type.Optional(Type.Boolean())
 })
 export type Environment = Static<typeof Environment>
 
@@ -84,6 +86,10 @@ export interface Config {
   rateLimitScale: number
   bodyLimitBytes: number
   logLevel: Environment['LOG_LEVEL']
+  /** Origins a browser may call the API from; empty allows any origin, without credentials. */
+  corsOrigins: string[]
+  /** Serve the demo chat app (web/) at `/`. */
+  serveDemo: boolean
 }
 
 interface DevSecrets {
@@ -120,6 +126,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     jwtSecret ??= secrets.JWT_SECRET
     masterKey ??= secrets.ENCRYPTION_MASTER_KEY
   }
+
+  const corsOrigins = splitList(parsed.CORS_ORIGINS)
+  const notOrigins = corsOrigins.filter((origin) => !/^https?:\/\/[^/\s]+$/.test(origin))
+  if (notOrigins.length > 0) throw new ConfigError(`Invalid environment: CORS_ORIGINS must list origins such as https://app.example.com (not ${notOrigins.join(', ')})`)
 
   const external = parsed.JWT_PUBLIC_KEY === undefined
     ? null
@@ -158,7 +168,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: splitList(parsed.TRUST_PROXY),
     rateLimitScale: parsed.RATE_LIMIT_SCALE,
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
-    logLevel: parsed.LOG_LEVEL
+    logLevel: parsed.LOG_LEVEL,
+    corsOrigins,
+    serveDemo: parsed.SERVE_DEMO ?? !production
   }
 }
 
