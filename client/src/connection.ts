@@ -321,4 +321,3 @@ export class Connection {
     }, this.options.heartbeat.intervalMs)
   }
 }
-

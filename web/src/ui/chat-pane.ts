@@ -159,7 +159,8 @@ export class ChatPane {
     const receipt = newestOwn ? this.receiptOf(chat, message) : ''
     const grouped = previous !== undefined && previous.senderUserId === message.senderUserId &&
       new Date(message.createdAt).getTime() - new Date(previous.createdAt).getTime() < 5 * 60_000 && sameDay(new Date(previous.createdAt), new Date(message.createdAt))
-    const key = JSON.stringify([message.content, message.isEdited, message.isDeleted, message.reactions, receipt, grouped])
+    const sender = this.store.users.get(message.senderUserId)
+    const key = JSON.stringify([message.content, message.isEdited, message.isDeleted, message.reactions, receipt, grouped, sender?.displayName])
     const known = this.rows.get(message.id)
     if (known !== undefined && known.key === key) return known.element
     const element = this.buildRow(chat, message, grouped, receipt)
@@ -169,8 +170,7 @@ export class ChatPane {
 
   private buildRow (chat: ChatView, message: ChatMessage, grouped: boolean, receipt: string): HTMLElement {
     const own = message.senderUserId === this.store.me.id
-    const sender = this.store.users.get(message.senderUserId)
-    const name = sender !== undefined ? displayName(sender) : message.senderUsername ?? 'Someone'
+    const name = this.nameOf(message)
     const quote = message.metadata?.replyPreview
     const quoted = quote === undefined ? undefined : chat.messages.get(quote.messageId)
     const quotedSender = quoted === undefined ? undefined : this.store.users.get(quoted.senderUserId)
@@ -368,7 +368,11 @@ export class ChatPane {
         class: 'search-result',
         'data-testid': 'search-result',
         onclick: () => { this.reveal(message.id) }
-      }, h('strong', {}, message.senderUsername ?? ''), h('span', {}, message.content), h('time', {}, clockTime(message.createdAt)))))
+      }, h('strong', {}, this.nameOf(message)), h('span', {}, message.content), h('time', {}, clockTime(message.createdAt)))))
+  }
+
+  private nameOf (message: ChatMessage): string {
+    const sender = this.store.users.get(message.senderUserId)
+    return sender !== undefined ? displayName(sender) : message.senderUsername ?? 'Someone'
   }
 }
-
