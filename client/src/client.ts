@@ -9,8 +9,9 @@ import { ParleyError, toParleyError } from './errors.ts'
 import type { ClientEvents } from './events.ts'
 import { Http } from './http.ts'
 import { Outbox, type OutboxEntry, type OutboxStorage } from './outbox.ts'
+import { Pacer } from './pacer.ts'
 import {
-  platformFetch, platformNetwork, platformOrigin, platformWebSocket,
+  platformFetch, platformNetwork, platformOrigin, platformWebSocket, setTimer,
   type FetchLike, type NetworkMonitor, type WebSocketConstructor
 } from './platform.ts'
 import { restApi, type RestApi } from './rest/index.ts'
@@ -45,6 +46,10 @@ export interface ParleyClientOptions {
 
 const DEFAULT_RECONNECT: ReconnectOptions = { ...DEFAULT_BACKOFF, rateLimitedMs: 5000 }
 const DEFAULT_HEARTBEAT: HeartbeatOptions = { intervalMs: 25_000, timeoutMs: 10_000 }
+/** Joins sent per second at most: well under the server's 50 frames/s per connection. */
+const JOINS_PER_SECOND = 20
+/** A join refused with these codes will not be accepted later either. */
+const JOIN_REFUSALS = new Set(['FORBIDDEN', 'NOT_FOUND', 'VALIDATION_ERROR'])
 
 /**
  * The Parley client: typed REST (`client.rest`), and a realtime connection that delivers each
@@ -72,6 +77,7 @@ export class ParleyClient {
   /** Groups whose join was sent on the current socket: 'pending' until acknowledged. */
   private readonly subscriptions = new Map<string, 'pending' | 'joined'>()
   private readonly backoff: ReconnectOptions
+  private readonly joinPacer = new Pacer(JOINS_PER_SECOND)
   private connectedBefore = false
   private closed = false
 
@@ -320,19 +326,29 @@ export class ParleyClient {
   }
 
   private subscribe (stream: GroupStream): void {
+    this.subscriptions.set(stream.groupId, 'pending')
+    this.joinPacer.run(() => { this.sendJoin(stream) })
+  }
+
+  private sendJoin (stream: GroupStream): void {
+    if (this.streams.get(stream.groupId) !== stream) return
     const sinceSeq = stream.sinceSeq
     const payload = sinceSeq === undefined ? { groupId: stream.groupId } : { groupId: stream.groupId, sinceSeq }
-    this.subscriptions.set(stream.groupId, 'pending')
     this.connection.request({ type: 'chat:join_group', payload }).then(() => {
       if (this.streams.get(stream.groupId) !== stream) return
       this.subscriptions.set(stream.groupId, 'joined')
       this.settleJoin(stream.groupId)
     }, (err: unknown) => {
-      if (this.subscriptions.get(stream.groupId) === 'pending') this.subscriptions.delete(stream.groupId)
+      if (this.streams.get(stream.groupId) !== stream) return
       const error = toParleyError(err)
-      // A dropped socket rejoins on the next connection; anything else is a refusal.
-      if (error.code === 'CONNECTION_CLOSED' || error.code === 'TIMEOUT') return
-      if (this.streams.get(stream.groupId) === stream) this.groupLost(stream.groupId, error)
+      // A dropped socket rejoins on the next connection.
+      if (error.code === 'CONNECTION_CLOSED') return
+      if (JOIN_REFUSALS.has(error.code)) {
+        this.groupLost(stream.groupId, error)
+        return
+      }
+      // Rate limited, timed out, a server failure: ask again a little later.
+      setTimer(() => { if (this.connection.isOpen && this.subscriptions.get(stream.groupId) === 'pending') this.sendJoin(stream) }, error.retryAfterMs ?? this.backoff.initialMs)
     })
   }
 
@@ -365,6 +381,7 @@ export class ParleyClient {
 
   private opened (): void {
     this.subscriptions.clear()
+    this.joinPacer.clear()
     for (const stream of this.streams.values()) {
       this.subscribe(stream)
       stream.resume()

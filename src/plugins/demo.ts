@@ -59,7 +59,7 @@ export default fp<DemoPluginOptions>(async function demoPlugin (fastify, opts) {
   }
 
   // Static files served from memory: no per-user rate limit.
-  const config = { rateLimit: false }
+  const config = { rateLimit: false as const }
   fastify.get('/', { config, schema: { hide: true } }, async (request, reply) => await serve('index.html', request, reply))
   fastify.get('/demo/:file', { config, schema: { hide: true } }, async (request: FastifyRequest<{ Params: { file: string } }>, reply) => {
     return await serve(request.params.file, request, reply)

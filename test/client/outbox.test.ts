@@ -2,7 +2,7 @@
  * The offline outbox of @parley/client against a real Parley: sends while disconnected are
  * queued with their clientMessageId, bounded, optionally persisted, and stored exactly once.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { OutboxEntry, OutboxStorage } from '../../client/src/index.ts'
 import { clientOf, collect, contents, history, numbered, signUp, startServer, until } from './harness.ts'
 
@@ -18,7 +18,7 @@ function memoryStorage (): OutboxStorage & { saved: OutboxEntry[] } {
   return storage
 }
 
-async function groupOf (t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<{ groupId: string, owner: ReturnType<typeof clientOf> }> {
+async function groupOf (t: Test): Promise<{ groupId: string, owner: ReturnType<typeof clientOf> }> {
   const owner = clientOf(t, server)
   await signUp(owner, 'owner')
   const { group } = await owner.rest.groups.create({ name: 'Outbox' })

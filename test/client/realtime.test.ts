@@ -3,7 +3,7 @@
  * exactly-once in-order delivery across dropped sockets and close codes, resync past the
  * replay window, in-place re-authentication.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { ChatMessage } from '@parley/types'
 import { ParleyClient, type WebSocketConstructor } from '../../client/src/index.ts'
 import { clientOf, collect, contents, history, numbered, serverSockets, signUp, startServer, until, type Server } from './harness.ts'
@@ -36,7 +36,7 @@ interface Pair {
 }
 
 /** Alice and Bob, both connected, in a new group both follow. */
-async function pair (t: Parameters<Parameters<typeof t.test>[1]>[0], target: Server = server, options: Parameters<typeof clientOf>[2] = {}): Promise<Pair> {
+async function pair (t: Test, target: Server = server, options: Parameters<typeof clientOf>[2] = {}): Promise<Pair> {
   const alice = clientOf(t, target)
   const bob = clientOf(t, target, options)
   await signUp(alice, 'alice')

@@ -2,12 +2,12 @@
  * @parley/client across a restart of the server: the app closes (its sockets get 1001) and a
  * new one starts on the same database and port, as a deploy does.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { clientOf, collect, contents, history, numbered, signUp, startServer, until } from './harness.ts'
 
 const server = await startServer(t, import.meta.url)
 
-async function pair (t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function pair (t: Test) {
   const alice = clientOf(t, server)
   const bob = clientOf(t, server)
   await signUp(alice, 'alice')

@@ -118,10 +118,17 @@ export class Store {
     return chat
   }
 
+  /** The other users of direct chats: their names, and whether they are online (the list shows both). */
   private async loadPeers (items: ChatListItem[]): Promise<void> {
-    const unknown = [...new Set(items.map((item) => item.peerUserId).filter((id): id is number => id !== null && !this.users.has(id)))]
-    const users = await Promise.all(unknown.map(async (id) => await this.client.rest.users.get(id).then(({ user }) => user, () => null)))
-    for (const user of users) if (user !== null) this.users.set(user.id, user)
+    const direct = items.filter((item) => item.type === 'direct' && item.peerUserId !== null)
+    await Promise.all(direct.map(async (item) => {
+      const [profile, presence] = await Promise.all([
+        this.users.has(item.peerUserId ?? 0) ? null : this.client.rest.users.get(item.peerUserId ?? 0).catch(() => null),
+        this.client.rest.presence.presence(item.id).catch(() => null)
+      ])
+      if (profile !== null) this.users.set(profile.user.id, profile.user)
+      for (const state of presence?.presence ?? []) this.presence.set(state.userId, state.status)
+    }))
   }
 
   /** Opens a chat: its recent history, members and presence, and marks it read. */
@@ -395,6 +402,7 @@ export class Store {
         this.changed()
       }, () => {})
     })
+    client.on('groupUnavailable', ({ groupId }) => { this.forget(groupId) })
     client.on('state', (state) => { this.connection = state; this.changed() })
     client.on('outbox', (entries) => { this.pending = [...entries]; this.changed() })
     client.on('sendFailed', ({ error }) => { this.notice = `Not sent: ${error.message}`; this.changed() })
