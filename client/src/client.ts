@@ -129,7 +129,10 @@ export class ParleyClient {
       renewSession: async () => await this.session.refresh(),
       onOpen: () => { this.opened() },
       onFrame: (frame) => { this.received(frame) },
-      onClose: (info) => { this.events.emit('disconnected', info) },
+      onClose: (info) => {
+        this.subscriptions.clear()
+        this.events.emit('disconnected', info)
+      },
       onReconnecting: (info) => { this.events.emit('reconnecting', info) },
       onGiveUp: (reason, error) => {
         if (reason === 'auth') this.sessionEnded(error)
@@ -218,6 +221,7 @@ export class ParleyClient {
   /** Closes the socket and stops reconnecting; joined groups and queued sends are kept for the next `connect()`. */
   disconnect (): void {
     this.connection.stop()
+    this.subscriptions.clear()
   }
 
   /** Disconnects for good and releases every timer; the client cannot be used again. */
@@ -406,7 +410,8 @@ export class ParleyClient {
         for (const group of frame.payload.groups) this.streams.get(group.groupId)?.advance(group.latestSeq)
         break
       case 'chat:group_left':
-        if (frame.payload.reason !== 'left') {
+        // leaveGroup() forgets the stream first: a group still followed was left elsewhere, or taken away.
+        if (this.streams.has(frame.payload.groupId)) {
           this.groupLost(frame.payload.groupId, new ParleyError({ code: 'FORBIDDEN', message: `No longer in the group (${frame.payload.reason})` }))
         }
         break

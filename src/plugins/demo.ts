@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../lib/app-error.ts'
+import type * as DemoBuild from '../../scripts/build-demo.ts'
 
 export interface DemoPluginOptions {
   apiPrefix: string
@@ -12,6 +13,8 @@ export interface DemoPluginOptions {
 }
 
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url))
+// The sources run as .ts (type stripping); a compiled build (dist/app) has .js files.
+const DEMO_BUILD = new URL(`../../scripts/build-demo.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url).href
 
 interface Asset {
   contentType: string
@@ -28,17 +31,18 @@ const assetOf = (contentType: string, body: string): Asset => ({
 /**
  * SERVE_DEMO: the demo chat app of web/ at `/`, its bundle at /demo/app.js and /demo/app.css.
  * The bundle is built in memory by esbuild (a development dependency) at the first request and
- * kept; the production image carries neither web/ nor esbuild, so the demo is off there.
+ * kept. A build without web/ beside it (the production image, dist/app) serves no demo.
  */
 export default fp<DemoPluginOptions>(async function demoPlugin (fastify, opts) {
   if (!existsSync(join(WEB_DIR, 'index.html'))) {
-    throw new Error(`SERVE_DEMO is on but ${WEB_DIR} is missing (the production image has no demo): set SERVE_DEMO=false`)
+    fastify.log.warn({ webDir: WEB_DIR }, 'SERVE_DEMO is on, but there is no web/ beside this build: the demo is not served')
+    return
   }
   // Loaded lazily, with esbuild, the first time the demo is asked for.
   let assets: Promise<Map<string, Asset>> | null = null
   const load = async (): Promise<Map<string, Asset>> => {
     assets ??= (async () => {
-      const { bundleDemo, demoPage } = await import('../../scripts/build-demo.ts')
+      const { bundleDemo, demoPage } = await import(DEMO_BUILD) as typeof DemoBuild
       const files = await bundleDemo()
       const map = new Map<string, Asset>([...files].map(([name, file]) => [name, assetOf(file.contentType, file.body)]))
       map.set('index.html', assetOf('text/html; charset=utf-8', demoPage({ baseUrl: '', apiPrefix: opts.apiPrefix, wsPath: opts.wsPath })))

@@ -6,11 +6,12 @@
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
 import type { ChatMessage } from '@parley/types'
 import { buildApp } from '../../src/app.ts'
 import type { Config } from '../../src/config.ts'
 import { testConfig } from '../helpers/app.ts'
-import { ParleyClient, type ParleyClientOptions } from '../../client/src/index.ts'
+import { ParleyClient, type ParleyClientOptions, type WebSocketConstructor } from '../../client/src/index.ts'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -122,3 +123,43 @@ export const contents = (messages: ChatMessage[]): string[] => messages.map((m) 
 
 /** `prefix-0` … `prefix-(n-1)`. */
 export const numbered = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`)
+
+/** The platform WebSocket, recording the URLs it opens and the frames it sends. */
+export function recordingWebSocket (): { WebSocket: WebSocketConstructor, urls: string[], sent: Array<Record<string, unknown>> } {
+  const urls: string[] = []
+  const sent: Array<Record<string, unknown>> = []
+  class Recording extends WebSocket {
+    constructor (url: string) {
+      urls.push(url)
+      super(url)
+    }
+
+    override send (data: string): void {
+      sent.push(JSON.parse(data) as Record<string, unknown>)
+      super.send(data)
+    }
+  }
+  return { WebSocket: Recording as unknown as WebSocketConstructor, urls, sent }
+}
+
+export interface Pair {
+  alice: ParleyClient
+  bob: ParleyClient
+  groupId: string
+  bobId: number
+}
+
+/** Alice and Bob, both connected, in a new group both follow. */
+export async function pair (t: Test, target: Server, options: Parameters<typeof clientOf>[2] = {}): Promise<Pair> {
+  const alice = clientOf(t, target)
+  const bob = clientOf(t, target, options)
+  await signUp(alice, 'alice')
+  const bobId = await signUp(bob, 'bob')
+  const { group } = await alice.rest.groups.create({ name: 'Pair', memberIds: [bobId] })
+  await Promise.all([alice.connect(), bob.connect()])
+  await Promise.all([alice.joinGroup(group.id), bob.joinGroup(group.id)])
+  return { alice, bob, groupId: group.id, bobId }
+}
+
+/** Seqs strictly ascending. */
+export const isSeqOrdered = (messages: ChatMessage[]): boolean => messages.every((m, i) => i === 0 || (m.seq ?? 0) > (messages[i - 1]?.seq ?? 0))

@@ -1,53 +1,15 @@
 /*
  * @parley/client's realtime connection against a real Parley: ticket auth, typed events,
- * exactly-once in-order delivery across dropped sockets and close codes, resync past the
- * replay window, in-place re-authentication.
+ * exactly-once in-order delivery across dropped sockets, rejoin with sinceSeq. Close codes are
+ * in close-codes.test.ts, the resync past the replay window in resync.test.ts.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { ChatMessage } from '@parley/types'
-import { ParleyClient, type WebSocketConstructor } from '../../client/src/index.ts'
-import { clientOf, collect, contents, history, numbered, serverSockets, signUp, startServer, until, type Server } from './harness.ts'
+import {
+  clientOf, collect, contents, history, isSeqOrdered, numbered, pair, recordingWebSocket, serverSockets, signUp, startServer, until
+} from './harness.ts'
 
 const server = await startServer(t, import.meta.url)
-
-/** The platform WebSocket, recording the URLs it opens and the frames it sends. */
-function recordingWebSocket (): { WebSocket: WebSocketConstructor, urls: string[], sent: Array<Record<string, unknown>> } {
-  const urls: string[] = []
-  const sent: Array<Record<string, unknown>> = []
-  class Recording extends WebSocket {
-    constructor (url: string) {
-      urls.push(url)
-      super(url)
-    }
-
-    override send (data: string): void {
-      sent.push(JSON.parse(data) as Record<string, unknown>)
-      super.send(data)
-    }
-  }
-  return { WebSocket: Recording as unknown as WebSocketConstructor, urls, sent }
-}
-
-interface Pair {
-  alice: ParleyClient
-  bob: ParleyClient
-  groupId: string
-  bobId: number
-}
-
-/** Alice and Bob, both connected, in a new group both follow. */
-async function pair (t: Test, target: Server = server, options: Parameters<typeof clientOf>[2] = {}): Promise<Pair> {
-  const alice = clientOf(t, target)
-  const bob = clientOf(t, target, options)
-  await signUp(alice, 'alice')
-  const bobId = await signUp(bob, 'bob')
-  const { group } = await alice.rest.groups.create({ name: 'Pair', memberIds: [bobId] })
-  await Promise.all([alice.connect(), bob.connect()])
-  await Promise.all([alice.joinGroup(group.id), bob.joinGroup(group.id)])
-  return { alice, bob, groupId: group.id, bobId }
-}
-
-const isSeqOrdered = (messages: ChatMessage[]): boolean => messages.every((m, i) => i === 0 || (m.seq ?? 0) > (messages[i - 1]?.seq ?? 0))
 
 t.test('the socket is opened with a single-use ticket, never with the access token in the URL', async (t) => {
   const recording = recordingWebSocket()
@@ -63,7 +25,7 @@ t.test('the socket is opened with a single-use ticket, never with the access tok
 })
 
 t.test('a message sent by one member reaches the other once, with its content, and the sender sees its own', async (t) => {
-  const { alice, bob, groupId } = await pair(t)
+  const { alice, bob, groupId } = await pair(t, server)
   const atBob = collect(bob)
   const atAlice = collect(alice)
   const ack = await alice.send(groupId, { content: 'hello bob' })
@@ -77,7 +39,7 @@ t.test('a message sent by one member reaches the other once, with its content, a
 })
 
 t.test('frames arrive as typed events: typing, reactions, read receipts and edits', async (t) => {
-  const { alice, bob, groupId, bobId } = await pair(t)
+  const { alice, bob, groupId, bobId } = await pair(t, server)
   const typing: unknown[] = []
   const reactions: unknown[] = []
   const reads: unknown[] = []
@@ -108,7 +70,7 @@ t.test('frames arrive as typed events: typing, reactions, read receipts and edit
 })
 
 t.test('a socket dropped again and again mid-burst loses nothing, duplicates nothing and keeps the order', async (t) => {
-  const { alice, bob, groupId } = await pair(t)
+  const { alice, bob, groupId } = await pair(t, server)
   const atBob = collect(bob)
   const atAlice = collect(alice)
   const texts = numbered('burst', 150)
@@ -156,84 +118,13 @@ t.test('after a drop every joined group is rejoined with sinceSeq = the last seq
   t.same(contents(atBob.messages), [...numbered('before', 3), 'after'])
 })
 
-t.test('a 1013 close mid-burst reconnects and loses nothing', async (t) => {
-  const { alice, bob, groupId } = await pair(t)
-  const atBob = collect(bob)
-  const texts = numbered('slow', 60)
-  const sends = texts.map(async (content) => await alice.send(groupId, { content }))
-  await until(() => atBob.messages.length >= 20)
-  const closes: number[] = []
-  bob.on('disconnected', ({ code }) => { closes.push(code) })
-  for (const socket of serverSockets(server)) socket.close(1013, 'Send buffer full')
-  await Promise.all(sends)
-  await atBob.waitFor(60)
-  t.ok(closes.includes(1013), 'bob saw the 1013')
-  t.same(contents(atBob.messages), texts)
-})
-
-t.test('a 4429 close is retried, no sooner than the rate-limit delay', async (t) => {
-  const recording = recordingWebSocket()
-  const client = clientOf(t, server, { WebSocket: recording.WebSocket, reconnect: { initialMs: 10, maxMs: 50, rateLimitedMs: 600 } })
-  await signUp(client)
-  await client.connect()
-  const closedAt = Date.now()
-  const reconnected = new Promise((resolve) => { client.once('connected', resolve) })
-  for (const socket of serverSockets(server)) socket.close(4429, 'Too many connections')
-  await reconnected
-  t.equal(recording.urls.length, 2, 'one new socket')
-  t.ok(Date.now() - closedAt >= 600, `waited ${Date.now() - closedAt} ms`)
-})
-
-t.test('a 4001 close refreshes the token once and reconnects with it', async (t) => {
-  const { alice, bob, groupId } = await pair(t)
-  const atBob = collect(bob)
-  const before = bob.tokens?.refreshToken
-  const refreshed: string[] = []
-  bob.on('tokens', ({ token }) => { refreshed.push(token) })
-  const reconnected = new Promise((resolve) => { bob.once('connected', resolve) })
-  for (const socket of serverSockets(server)) socket.close(4001, 'Token expired')
-  await reconnected
-  t.equal(refreshed.length, 1, 'one refresh')
-  t.not(bob.tokens?.refreshToken, before, 'the session was renewed (refresh tokens rotate)')
-  await alice.send(groupId, { content: 'still here' })
-  t.match(await atBob.waitFor(1), [{ content: 'still here' }])
-})
-
-t.test('a 4001 that a refresh cannot cure ends with authFailed, and no more reconnects', async (t) => {
-  const recording = recordingWebSocket()
-  const client = clientOf(t, server, { WebSocket: recording.WebSocket })
-  await signUp(client)
-  await client.connect()
-  const failures: unknown[] = []
-  client.on('authFailed', (error) => { failures.push(error) })
-  // The session ends on the server (sign-out elsewhere): its refresh token is refused from now on.
-  await client.rest.auth.logout()
-  for (const socket of serverSockets(server)) socket.close(4001, 'Session revoked')
-  t.ok(await until(() => failures.length > 0), 'authFailed')
-  t.match(failures[0], { name: 'ParleyError', code: 'UNAUTHORIZED' })
-  t.equal(client.state, 'stopped')
-  t.notOk(await until(() => recording.urls.length > 1, 500), 'no new socket')
-  t.equal(client.tokens, null, 'the session is gone')
-})
-
-t.test('more than 1,000 missed messages are paged over REST: each once, in order', async (t) => {
-  const { alice, bob, groupId } = await pair(t)
-  const atBob = collect(bob)
-  const resyncs: unknown[] = []
-  bob.on('chat:resync_required', (payload) => { resyncs.push(payload) })
-  await alice.send(groupId, { content: 'seen' })
-  await atBob.waitFor(1)
-  bob.disconnect()
-  const texts = numbered('missed', 1050)
-  const auth = { authorization: `Bearer ${alice.tokens?.token ?? ''}` }
-  for (const content of texts) {
-    const res = await server.app.inject({ method: 'POST', url: `${server.config.apiPrefix}/groups/${groupId}/chat/messages`, headers: auth, payload: { content } })
-    if (res.statusCode !== 201) throw new Error(res.body)
-  }
-  await bob.connect()
-  await atBob.waitFor(1051, 60_000)
-  t.equal(resyncs.length, 1, 'the server asked for a resync')
-  t.match(resyncs[0], { groupId })
-  t.same(contents(atBob.messages), ['seen', ...texts])
-  t.ok(isSeqOrdered(atBob.messages))
+t.test('a member removed from a group stops following it and is told by groupUnavailable', async (t) => {
+  const { alice, bob, groupId, bobId } = await pair(t, server)
+  const unavailable: Array<{ groupId: string, code: string }> = []
+  bob.on('groupUnavailable', ({ groupId, error }) => { unavailable.push({ groupId, code: error.code }) })
+  await alice.rest.groups.removeMember(groupId, bobId)
+  t.ok(await until(() => unavailable.length > 0))
+  t.same(unavailable, [{ groupId, code: 'FORBIDDEN' }])
+  t.notOk(bob.joinedGroups.includes(groupId), 'no longer followed')
+  t.equal(bob.state, 'open', 'the connection itself stays')
 })
