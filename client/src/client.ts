@@ -80,6 +80,8 @@ export class ParleyClient {
   private readonly joinPacer = new Pacer(JOINS_PER_SECOND)
   private connectedBefore = false
   private closed = false
+  /** authFailed was told for the current session (the HTTP layer and the socket may both find out). */
+  private sessionOver = false
 
   constructor (options: ParleyClientOptions = {}) {
     const baseUrl = (options.baseUrl ?? platformOrigin() ?? '').replace(/\/+$/, '')
@@ -443,6 +445,7 @@ export class ParleyClient {
   }
 
   private tokensChanged (tokens: SessionTokens): void {
+    this.sessionOver = false
     // Re-authenticate the open socket in place, so it outlives the old token.
     if (this.connection.isOpen) this.connection.request({ type: 'auth', token: tokens.token }).catch(() => {})
     this.events.emit('tokens', tokens)
@@ -451,6 +454,8 @@ export class ParleyClient {
   private sessionEnded (error: ParleyError): void {
     this.connection.stop()
     this.session.clear()
+    if (this.sessionOver) return
+    this.sessionOver = true
     this.events.emit('authFailed', error)
   }
 }

@@ -63,7 +63,19 @@ t.test('a 4001 that a refresh cannot cure ends with authFailed, and no more reco
   for (const socket of serverSockets(server)) socket.close(4001, 'Session revoked')
   t.ok(await until(() => failures.length > 0), 'authFailed')
   t.match(failures[0], { name: 'ParleyError', code: 'UNAUTHORIZED' })
+  t.notOk(await until(() => failures.length > 1, 300), 'told once')
   t.equal(client.state, 'stopped')
   t.notOk(await until(() => recording.urls.length > 1, 500), 'no new socket')
   t.equal(client.tokens, null, 'the session is gone')
+})
+
+t.test('a session that ended while disconnected is told once, and connect() rejects', async (t) => {
+  const client = clientOf(t, server)
+  await signUp(client)
+  const failures: unknown[] = []
+  client.on('authFailed', (error) => { failures.push(error) })
+  await client.rest.auth.logout()
+  await t.rejects(client.connect(), { name: 'ParleyError', code: 'UNAUTHORIZED' })
+  t.equal(failures.length, 1, 'authFailed once')
+  t.equal(client.state, 'stopped')
 })
