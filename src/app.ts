@@ -15,6 +15,8 @@ import docsPlugin from './plugins/docs.ts'
 import healthPlugin from './plugins/health.ts'
 import uuidNormalisationPlugin from './plugins/uuid-normalisation.ts'
 import metricsPlugin, { metricsRoute } from './plugins/metrics.ts'
+import securityPlugin from './plugins/security.ts'
+import demoPlugin from './plugins/demo.ts'
 import authService from './modules/auth/service.ts'
 import userService from './modules/users/service.ts'
 import groupService from './modules/groups/service.ts'
@@ -105,6 +107,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   // First: it lower-cases the UUIDs of every route declared after it.
   await app.register(uuidNormalisationPlugin)
+  await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, statementPoolSize: SEND_LANES })
   await app.register(cryptoPlugin, { masterKey: config.encryptionMasterKey })
   await app.register(storePlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
@@ -143,6 +146,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await api.register(keyRoutes, { prefix: '/chat/encryption' })
     await api.register(adminRoutes, { prefix: '/admin' })
   }, { prefix: config.apiPrefix })
+  if (config.serveDemo) await app.register(demoPlugin, { apiPrefix: config.apiPrefix, wsPath: config.ws.path })
 
   return app
 }

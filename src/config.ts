@@ -45,7 +45,9 @@ export const Environment = Type.Object({
   SECRETS_FILE: Type.String({ default: '.parley-secrets.json' }),
   ADMIN_USER_IDS: Type.String({ pattern: '^[0-9, ]*$', default: '' }),
   SPAM_KEYWORDS_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, pattern: '^[\\x21-\\x7E]+$' }))
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, pattern: '^[\\x21-\\x7E]+$' })),
+  CORS_ORIGINS: Type.String({ default: '' }),
+  SERVE_DEMO: Type.Optional(Type.Boolean())
 })
 export type Environment = Static<typeof Environment>
 
@@ -94,6 +96,10 @@ export interface Config {
   spamKeywords: string[]
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   metricsToken: string | null
+  /** Origins a browser may call the API from; empty allows any origin, without credentials. */
+  corsOrigins: string[]
+  /** Serve the demo chat app (web/) at `/`. */
+  serveDemo: boolean
 }
 
 /** An external identity provider whose tokens are accepted beside the service's own. */
@@ -141,6 +147,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const external = externalProviderOf(parsed)
+  const corsOrigins = splitList(parsed.CORS_ORIGINS)
+  const notOrigins = corsOrigins.filter((origin) => !/^https?:\/\/[^/\s]+$/.test(origin))
+  if (notOrigins.length > 0) throw new ConfigError(`Invalid environment: CORS_ORIGINS must list origins such as https://app.example.com (not ${notOrigins.join(', ')})`)
 
   return {
     production,
@@ -178,7 +187,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: parsed.LOG_LEVEL,
     adminUserIds: parseUserIds(parsed.ADMIN_USER_IDS),
     spamKeywords: parsed.SPAM_KEYWORDS_FILE === undefined ? [] : readKeywordList(resolve(parsed.SPAM_KEYWORDS_FILE)),
-    metricsToken: parsed.METRICS_TOKEN ?? null
+    metricsToken: parsed.METRICS_TOKEN ?? null,
+    corsOrigins,
+    serveDemo: parsed.SERVE_DEMO ?? !production
   }
 }
 

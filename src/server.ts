@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { assertSqlModePinned, prepareDatabase } from '../db/connection.ts'
 import { buildApp } from './app.ts'
+import { prettyLogStream, startLine, startUrls } from './lib/startup.ts'
 
 /** How long in-flight requests and commands get to finish on SIGTERM. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -19,7 +20,8 @@ async function main (): Promise<void> {
   }
 
   await prepareDatabase(config.databaseUrl)
-  const app = await buildApp(config)
+  const logStream = await prettyLogStream(config, process.stdout)
+  const app = await buildApp(config, logStream === undefined ? {} : { logStream })
   // No request is served on connections whose sql_mode could not be pinned (db/connection.ts).
   try {
     await assertSqlModePinned(app.db, app.statementPool)
@@ -36,6 +38,8 @@ async function main (): Promise<void> {
   })
 
   await app.listen({ port: config.port, host: config.host })
+  const urls = startUrls(config, app.server.address())
+  app.log.info(urls, startLine(urls))
 }
 
 await main()

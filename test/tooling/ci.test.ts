@@ -35,6 +35,13 @@ t.test('.ci/run checks MariaDB and Redis and starts them only when they do not a
   t.match(script, /wait_for redis_up \d+/, 'a bounded wait for Redis')
 })
 
+t.test('.ci/run installs Chromium for the browser tests when it is missing', async (t) => {
+  t.match(script, /if \[ ! -x \/usr\/bin\/chromium \]; then/)
+  t.match(script, /apt-get update\b.*&& .*apt-get install -y chromium\b/)
+  const install = commands.findIndex((line) => line.includes('apt-get install -y chromium'))
+  t.ok(install >= 0 && install < commands.findIndex((line) => line.startsWith('npm test')), 'before the tests run')
+})
+
 t.test('.ci/run ends with the README\'s test command and reads no stdin', async (t) => {
   t.match(commands.at(-1), /^npm test\b.*< \/dev\/null$/)
   for (const line of commands.filter((l) => /^npm /.test(l))) t.match(line, /< \/dev\/null$/, `${line} reads no stdin`)

@@ -1,0 +1,26 @@
+import type { Call } from '../http.ts'
+import { adminApi } from './admin.ts'
+import { authApi } from './auth.ts'
+import { chatApi } from './chat.ts'
+import { groupsApi } from './groups.ts'
+import { keysApi } from './keys.ts'
+import { presenceApi } from './presence.ts'
+import { usersApi } from './users.ts'
+
+/**
+ * Every REST endpoint as a typed method, by area: `rest.chat.listMessages(groupId, { limit })`.
+ * An endpoint is one line in its area's file: its method, path, request and answer types.
+ */
+export function restApi (call: Call) {
+  return {
+    auth: authApi(call),
+    users: usersApi(call),
+    groups: groupsApi(call),
+    chat: chatApi(call),
+    presence: presenceApi(call),
+    keys: keysApi(call),
+    admin: adminApi(call)
+  }
+}
+
+export type RestApi = ReturnType<typeof restApi>
