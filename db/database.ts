@@ -214,6 +214,27 @@ export interface UserKeyChangesTable {
   changed_at: Date
 }
 
+/** An uploaded file's metadata; its bytes are in the attachment storage under storage_key, encrypted. */
+export interface AttachmentsTable {
+  id: Bin16
+  group_id: Bin16
+  uploader_user_id: number
+  client_upload_id: string | null
+  /** Sealed under the group's data key (field 'file_name', record = the attachment id). */
+  file_name: Buffer
+  file_name_key_version: number
+  mime_type: string
+  file_size: ColumnType<number, number, number>
+  width: number | null
+  height: number | null
+  /** Null when there is no thumbnail. */
+  thumbnail_size: number | null
+  storage_key: string
+  /** Null until a send claims it. */
+  message_id: Bin16 | null
+  created_at: Timestamp
+}
+
 export interface Database {
   users: UsersTable
   auth_sessions: AuthSessionsTable
@@ -232,6 +253,7 @@ export interface Database {
   user_device_keys: UserDeviceKeysTable
   user_key_verifications: UserKeyVerificationsTable
   user_key_changes: UserKeyChangesTable
+  mirror_group_chat_attachments: AttachmentsTable
 }
 
 export type UserRow = Selectable<UsersTable>
@@ -244,3 +266,4 @@ export type GroupUpdate = Updateable<GroupsTable>
 export type MemberRow = Selectable<GroupMembersTable>
 export type MessageRow = Selectable<MessagesTable>
 export type NewMessage = Insertable<MessagesTable>
+export type AttachmentRow = Selectable<AttachmentsTable>

@@ -32,7 +32,9 @@ export const CHAT_LIMITS = {
   /** Levels of objects and arrays in metadata.custom, itself included. */
   customMaxDepth: 8,
   /** Keys and array items in metadata.custom, at every level together. */
-  customMaxEntries: 200
+  customMaxEntries: 200,
+  /** Attachments one message carries. */
+  attachmentsMax: 10
 } as const
 
 /**
@@ -141,19 +143,28 @@ export const ReactionSummary = Type.Object({
 }, { $id: 'ReactionSummary' })
 export type ReactionSummary = Static<typeof ReactionSummary>
 
+/**
+ * A file in a message (seed 01 §6.1), plus where it came from. `filePath` and `thumbnailPath`
+ * are the download URLs (absolute paths on this server, members only); `messageId` is "" until
+ * a send carries the upload. `fileType` is what the bytes are, sniffed on upload.
+ */
 export const ChatAttachment = Type.Object({
   id: Type.String(),
-  messageId: Type.String(),
+  messageId: Type.String({ description: 'The message carrying it; "" while the upload is not attached yet' }),
   fileName: Type.String(),
-  fileType: Type.String({ description: 'MIME type' }),
+  fileType: Type.String({ description: 'MIME type, sniffed from the bytes' }),
   fileSize: Type.Integer({ minimum: 0, description: 'Bytes' }),
-  filePath: Type.String(),
-  thumbnailPath: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  filePath: Type.String({ description: 'Download URL (path on this server): GET streams it decrypted, with Range support' }),
+  thumbnailPath: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Thumbnail URL (images only), else null' })),
   width: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
   height: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
   duration: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   isEncrypted: Type.Boolean(),
-  processingStatus: Type.Union(literals('pending', 'processing', 'completed', 'failed'))
+  processingStatus: Type.Union(literals('pending', 'processing', 'completed', 'failed')),
+  groupId: Type.Optional(UuidString),
+  uploaderUserId: Type.Optional(Type.Integer()),
+  uploadId: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'The client upload id it was uploaded under' })),
+  createdAt: Type.Optional(DateTime)
 }, { $id: 'ChatAttachment' })
 export type ChatAttachment = Static<typeof ChatAttachment>
 
@@ -247,7 +258,11 @@ export const SendMessageRequest = Type.Object({
     maxLength: CHAT_LIMITS.clientMessageIdMaxLength,
     description: 'Client-generated id (a UUID) for deduplication: a retry returns the original message'
   })),
-  metadata: Type.Optional(MessageMetadata)
+  metadata: Type.Optional(MessageMetadata),
+  attachmentIds: Type.Optional(Type.Array(UuidString, {
+    maxItems: CHAT_LIMITS.attachmentsMax,
+    description: 'Uploads of the sender in this group, not attached to another message (at most 10)'
+  }))
 }, { $id: 'SendMessageRequest' })
 export type SendMessageRequest = Static<typeof SendMessageRequest>
 

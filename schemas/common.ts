@@ -35,7 +35,8 @@ export const ErrorCode = Type.Union([
   Type.Literal('UNSUPPORTED_MEDIA_TYPE'),
   Type.Literal('SERVICE_UNAVAILABLE'),
   Type.Literal('INTERNAL_ERROR'),
-  Type.Literal('SPAM_DETECTED')
+  Type.Literal('SPAM_DETECTED'),
+  Type.Literal('RANGE_NOT_SATISFIABLE')
 ], { $id: 'ErrorCode' })
 export type ErrorCode = Static<typeof ErrorCode>
 

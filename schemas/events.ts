@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ChatMessage, MessageContentType, MessageMetadata, MessageStatus, PresenceStatus, ReactionSummary } from './chat.ts'
+import { UploadProgressEvent } from './attachments.ts'
+import { ChatAttachment, ChatMessage, MessageContentType, MessageMetadata, MessageStatus, PresenceStatus, ReactionSummary } from './chat.ts'
 
 /*
  * Server → client events: what services publish on the bus and the gateway sends as
@@ -72,7 +73,8 @@ export const ChatMessageEvent = Type.Object({
     encryptedContent: Type.Literal(true),
     seq: Type.Integer({ minimum: 1 }),
     isDeleted: Type.Boolean(),
-    content: Type.Optional(Type.String())
+    content: Type.Optional(Type.String()),
+    attachments: Type.Optional(Type.Array(ChatAttachment, { description: 'Always present from this server; empty for a deleted message' }))
   })
 }, { $id: 'ChatMessageEvent' })
 export type ChatMessageEvent = Static<typeof ChatMessageEvent>
@@ -194,6 +196,7 @@ export const ServerEvent = Type.Union([
   UnreadCountEvent,
   MessagePinnedEvent,
   MessageUnpinnedEvent,
-  KeyChangedEvent
+  KeyChangedEvent,
+  UploadProgressEvent
 ])
 export type ServerEvent = Static<typeof ServerEvent>

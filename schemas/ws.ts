@@ -21,6 +21,7 @@ export {
   ChatMessageEvent, MessageEditedEvent, MessageDeletedEvent, ReactionsUpdatedEvent, MessageReadEvent,
   MentionEvent, UnreadCountEvent, TypingEvent, PresenceEvent, KeyChangedEvent
 } from './events.ts'
+export { UploadProgressEvent } from './attachments.ts'
 
 const GroupId = Type.String({ format: 'uuid' })
 const MessageId = Type.String({ format: 'uuid' })
@@ -34,7 +35,7 @@ export type RequestId = Static<typeof RequestId>
  * Every `type` either side sends: seed 01 §6.1's 25 names plus the additions the server emits.
  * Only types the server really sends are listed, so a client never waits for an event that
  * cannot come. Not emitted yet, and left out until they are (DESIGN §5 plans them):
- * 'chat:messages_cleared', 'chat:preferences_updated', 'notification', 'upload_progress'.
+ * 'chat:messages_cleared', 'chat:preferences_updated', 'notification'.
  */
 export const WSMessageType = Type.Union([
   // Client → Server
@@ -76,7 +77,8 @@ export const WSMessageType = Type.Union([
   Type.Literal('chat:unread_count'),
   Type.Literal('chat:message_pinned'),
   Type.Literal('chat:message_unpinned'),
-  Type.Literal('chat:key_changed')
+  Type.Literal('chat:key_changed'),
+  Type.Literal('upload_progress')
 ], { $id: 'WSMessageType' })
 export type WSMessageType = Static<typeof WSMessageType>
 

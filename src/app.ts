@@ -40,6 +40,8 @@ import keyRoutes from './modules/keys/routes.ts'
 import opsService from './modules/ops/service.ts'
 import opsRoutes from './modules/ops/routes.ts'
 import { asyncApiRoutes } from './realtime/asyncapi.ts'
+import attachmentService from './modules/attachments/service.ts'
+import attachmentRoutes from './modules/attachments/routes.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -118,6 +120,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(errorsPlugin)
   await app.register(authPlugin, { secret: config.jwt.secret, accessTtlSeconds: config.jwt.accessTtlSeconds, external: config.jwt.external })
   await app.register(busPlugin)
+  await app.register(attachmentService)
   await app.register(chatServicePlugin)
   await app.register(healthPlugin)
   await app.register(authService)
@@ -143,6 +146,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await api.register(chatRoutes, { prefix: '/groups/:groupId/chat' })
     await api.register(presenceRoutes, { prefix: '/groups/:groupId/chat' })
     await api.register(reportRoutes, { prefix: '/groups/:groupId/chat' })
+    await api.register(attachmentRoutes, { prefix: '/groups/:groupId/chat' })
     await api.register(keyRoutes, { prefix: '/chat/encryption' })
     await api.register(adminRoutes, { prefix: '/admin' })
   }, { prefix: config.apiPrefix })

@@ -47,7 +47,9 @@ export const Environment = Type.Object({
   SPAM_KEYWORDS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, pattern: '^[\\x21-\\x7E]+$' })),
   CORS_ORIGINS: Type.String({ default: '' }),
-  SERVE_DEMO: Type.Optional(Type.Boolean())
+  SERVE_DEMO: Type.Optional(Type.Boolean()),
+  ATTACHMENTS_DIR: Type.String({ minLength: 1, default: './data/attachments' }),
+  ATTACHMENT_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 4294967296, default: 26214400 })
 })
 export type Environment = Static<typeof Environment>
 
@@ -100,6 +102,12 @@ export interface Config {
   corsOrigins: string[]
   /** Serve the demo chat app (web/) at `/`. */
   serveDemo: boolean
+  attachments: {
+    /** Where the local attachment storage keeps its encrypted files (absolute; created on start). */
+    dir: string
+    /** The largest file an upload accepts; larger ones answer 413 and leave nothing behind. */
+    maxBytes: number
+  }
 }
 
 /** An external identity provider whose tokens are accepted beside the service's own. */
@@ -189,7 +197,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     spamKeywords: parsed.SPAM_KEYWORDS_FILE === undefined ? [] : readKeywordList(resolve(parsed.SPAM_KEYWORDS_FILE)),
     metricsToken: parsed.METRICS_TOKEN ?? null,
     corsOrigins,
-    serveDemo: parsed.SERVE_DEMO ?? !production
+    serveDemo: parsed.SERVE_DEMO ?? !production,
+    attachments: {
+      dir: resolve(parsed.ATTACHMENTS_DIR),
+      maxBytes: parsed.ATTACHMENT_MAX_BYTES
+    }
   }
 }
 

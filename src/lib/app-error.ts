@@ -8,6 +8,8 @@ const statusByCode: Record<ErrorCode, number> = {
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  // A download's Range lies outside the file.
+  RANGE_NOT_SATISFIABLE: 416,
   // A content rule refused the message (duplicate flood, too many links, a listed keyword).
   SPAM_DETECTED: 422,
   RATE_LIMIT_EXCEEDED: 429,

@@ -48,6 +48,13 @@ export interface Keyring {
    * For after a group is deleted. Returns how many key versions were removed.
    */
   destroyGroupKeys: (groupId: string) => Promise<number>
+  /**
+   * The group's newest data key itself, for sealing what is too large for one record: files,
+   * sealed chunk by chunk as they stream (src/modules/attachments/sealed-stream.ts).
+   */
+  dataKey: (groupId: string) => Promise<{ version: number, key: KeyObject }>
+  /** A version of the group's data key, to open what `dataKey` sealed; DecryptionError when it does not exist. */
+  dataKeyOfVersion: (groupId: string, version: number) => Promise<KeyObject>
 }
 
 export interface KeyringOptions {
@@ -379,6 +386,15 @@ export function createKeyring (options: KeyringOptions): Keyring {
       const removed = await repository.deleteGroup(toBin(id))
       groups.delete(id)
       return removed
+    },
+
+    async dataKey (groupId) {
+      return await newestKey(canonicalGroupId(groupId))
+    },
+
+    async dataKeyOfVersion (groupId, version) {
+      if (!Number.isInteger(version) || version < 1) throw new DecryptionError(`Cannot decrypt: invalid key version ${String(version)}`)
+      return await keyOfVersion(canonicalGroupId(groupId), version)
     }
   }
 }

@@ -15,6 +15,8 @@ export const HTTP_RATE_LIMITS = {
   other: 100,
   /** The E2E key directory (seed 05 §6 asks for a limit of its own): uploads, reads, verifications. */
   keys: 60,
+  /** Attachment uploads (each up to ATTACHMENT_MAX_BYTES). */
+  uploads: 30,
   /** Unauthenticated auth endpoints, per client IP. */
   auth: 20
 } as const
