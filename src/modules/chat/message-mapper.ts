@@ -90,5 +90,6 @@ export function toMessageEvent (message: ChatMessage, seq: number, broadcastCont
     isDeleted: message.isDeleted
   }
   if (broadcastContent) payload.content = message.content
+  payload.attachments = message.attachments ?? []
   return { type: 'chat:message', payload }
 }

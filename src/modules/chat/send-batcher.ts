@@ -1,5 +1,6 @@
 import type { Pool } from 'mysql2/promise'
-import { forbidden, notFound, type AppError } from '../../lib/app-error.ts'
+import { AppError, forbidden, notFound } from '../../lib/app-error.ts'
+import { fromBin } from '../../lib/ids.ts'
 import { hasRole } from '../groups/guard.ts'
 import { isDeadlock } from './repository.ts'
 import {
@@ -15,6 +16,8 @@ export interface PendingMessage {
   threadRootBin: Buffer | null
   /** Why the sender may not post unless they are an admin or the owner (a broadcast group, a system message); null when any member may. */
   adminOnly: string | null
+  /** Uploads to attach (distinct): the sender's, in the same group, not attached to any message yet. */
+  attachmentBins?: Buffer[]
 }
 
 /**
@@ -70,21 +73,53 @@ function refusalOf (message: PendingMessage, locks: SendLocks): AppError | null 
 }
 
 /**
+ * The uploads a message may not carry: unknown, of another group or uploader, attached to a
+ * message already, or claimed by a message earlier in the batch. Records the others as claimed.
+ */
+function unclaimable (message: PendingMessage, locks: SendLocks, taken: Set<string>): Buffer[] {
+  const { row } = message
+  const attachmentBins = message.attachmentBins ?? []
+  const refused = attachmentBins.filter((bin) => {
+    const key = bin.toString('hex')
+    const found = locks.attachments.get(key)
+    return found === undefined || taken.has(key) || found.messageBin !== null ||
+      !found.groupBin.equals(row.group_id) || found.uploaderId !== row.sender_user_id
+  })
+  if (refused.length === 0) for (const bin of attachmentBins) taken.add(bin.toString('hex'))
+  return refused
+}
+
+export function attachmentsRefused (bins: Buffer[]): AppError {
+  const attachmentIds = bins.map((bin) => fromBin(bin))
+  return new AppError('VALIDATION_ERROR', 'Validation failed', { attachmentIds }, [{
+    field: 'attachmentIds',
+    message: `attachmentIds must be your own uploads in this group, not attached to a message yet: ${attachmentIds.join(', ')}`
+  }])
+}
+
+/**
  * What phase 1's reads make of each message: refused, a retry answered by its original (a
  * message stored before, or one earlier in this batch), or null when it is to be stored.
+ * A retry is answered before its attachments are looked at: its original carries them.
  */
 function settle (batch: PendingMessage[], locks: SendLocks): Array<Settled | null> {
   const claimed = new Map(locks.originals)
+  const taken = new Set<string>()
   return batch.map((message) => {
     const refused = refusalOf(message, locks)
     if (refused !== null) return { stored: false, refused }
     const { row } = message
-    if (row.client_message_id === null) return null
-    const key = retryKey(row.group_id, row.sender_user_id, row.client_message_id)
-    const originalId = claimed.get(key)
-    if (originalId !== undefined) return { stored: false, originalId }
-    claimed.set(key, row.id)
-    return null
+    if (row.client_message_id !== null) {
+      const key = retryKey(row.group_id, row.sender_user_id, row.client_message_id)
+      const originalId = claimed.get(key)
+      if (originalId !== undefined) return { stored: false, originalId }
+      const unattachable = unclaimable(message, locks, taken)
+      if (unattachable.length > 0) return { stored: false, refused: attachmentsRefused(unattachable) }
+      claimed.set(key, row.id)
+      return null
+    }
+    const unattachable = unclaimable(message, locks, taken)
+    return unattachable.length > 0 ? { stored: false, refused: attachmentsRefused(unattachable) } : null
   })
 }
 
@@ -117,8 +152,10 @@ export function createSendBatcher (pool: Pool, onCommitted: (messages: number) =
     const counts = new Map<string, { groupBin: Buffer, count: number }>()
     const senders = new Map<string, { groupBin: Buffer, userId: number }>()
     const retries = new Map<string, SenderRetries>()
+    const attachmentBins: Buffer[] = []
     let activityAt = new Date(0)
-    for (const { row } of batch) {
+    for (const { row, attachmentBins: bins } of batch) {
+      if (bins !== undefined) attachmentBins.push(...bins)
       const key = row.group_id.toString('hex')
       const entry = counts.get(key) ?? { groupBin: row.group_id, count: 0 }
       entry.count += 1
@@ -136,7 +173,7 @@ export function createSendBatcher (pool: Pool, onCommitted: (messages: number) =
     const connection = await pool.getConnection()
     let reusable = true
     try {
-      const locks = await lockGroups(connection, counts, [...senders.values()], [...retries.values()], activityAt)
+      const locks = await lockGroups(connection, counts, [...senders.values()], [...retries.values()], activityAt, attachmentBins)
       const settled = settle(batch, locks)
       const fresh = batch.flatMap((message, i) => settled[i] === null ? [{ message, i }] : [])
       if (fresh.length === 0) {

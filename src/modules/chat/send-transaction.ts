@@ -14,7 +14,8 @@ import type { MemberRole, MessageContentTypeName } from '../../../db/database.ts
  *      messages already stored under the batch's clientMessageIds (after the lock, see below).
  *   2. give back the seqs of the messages phase 1 left out (refused, or retries of a stored
  *      clientMessageId); insert the others, their search tokens, mentions and thread reply
- *      counts; COMMIT. Or ROLLBACK, when phase 1 left nothing to store.
+ *      counts, and claim their attachments; COMMIT. Or ROLLBACK, when phase 1 left nothing
+ *      to store.
  */
 
 /** A message row as a send inserts it: every column the send sets, the table's defaults for the rest. */
@@ -40,6 +41,16 @@ export interface StoredSend {
   tokens: Buffer[]
   mentions: Array<{ mentionedUserId: number, type: 'user' | 'everyone' }>
   threadRootBin: Buffer | null
+  /** Uploads the message carries: claimed (message_id set) in the same commit. */
+  attachmentBins?: Buffer[]
+}
+
+/** An upload named by a send of the batch, as phase 1 read it (locked). */
+export interface AttachmentClaimRow {
+  groupBin: Buffer
+  uploaderId: number
+  /** The message that carries it already; null while unattached. */
+  messageBin: Buffer | null
 }
 
 /** What phase 1 found, keyed by group (hex), by `group:sender` and by `retryKey`. */
@@ -50,6 +61,8 @@ export interface SendLocks {
   roles: Map<string, MemberRole>
   /** The id of the message already stored under a clientMessageId of the batch. */
   originals: Map<string, Buffer>
+  /** The uploads the batch's sends name, by id (hex); absent when there is no such upload. */
+  attachments: Map<string, AttachmentClaimRow>
 }
 
 /** The clientMessageIds of the batch, per sender and group. */
@@ -111,7 +124,8 @@ export async function lockGroups (
   counts: Map<string, { groupBin: Buffer, count: number }>,
   senders: Array<{ groupBin: Buffer, userId: number }>,
   retries: SenderRetries[],
-  activityAt: Date
+  activityAt: Date,
+  attachmentBins: Buffer[] = []
 ): Promise<SendLocks> {
   const groups = [...counts.values()]
   const ids = groups.map((g) => literal(connection, g.groupBin)).join(', ')
@@ -126,14 +140,22 @@ export async function lockGroups (
       `AND client_message_id IN (${r.clientMessageIds.map((id) => literal(connection, id)).join(', ')}))`).join(' OR ')
     sql += `; SELECT group_id, sender_user_id, client_message_id, id FROM mirror_group_messages WHERE ${stored}`
   }
+  // Locking reads: the sweep deleting an unattached upload waits for this commit, or this
+  // send sees the upload gone. Claims themselves are serialized by the group row lock above.
+  if (attachmentBins.length > 0) {
+    sql += `; SELECT id, group_id, uploader_user_id, message_id FROM mirror_group_chat_attachments WHERE id IN (${attachmentBins.map((bin) => literal(connection, bin)).join(', ')}) FOR UPDATE`
+  }
   const [results] = await connection.query<RowDataPacket[][]>(sql)
   const tops = results[2] as Array<{ id: Buffer, last_seq: number }>
   const roles = results[3] as Array<{ group_id: Buffer, user_id: number, role: MemberRole }>
-  const originals = (results[4] ?? []) as Array<{ group_id: Buffer, sender_user_id: number, client_message_id: string, id: Buffer }>
+  let next = 4
+  const originals = (retries.length > 0 ? results[next++] : []) as Array<{ group_id: Buffer, sender_user_id: number, client_message_id: string, id: Buffer }>
+  const claims = (attachmentBins.length > 0 ? results[next++] : []) as Array<{ id: Buffer, group_id: Buffer, uploader_user_id: number, message_id: Buffer | null }>
   return {
     tops: new Map(tops.map((r) => [r.id.toString('hex'), Number(r.last_seq)])),
     roles: new Map(roles.map((m) => [memberKey(m.group_id, m.user_id), m.role])),
-    originals: new Map(originals.map((o) => [retryKey(o.group_id, o.sender_user_id, o.client_message_id), o.id]))
+    originals: new Map(originals.map((o) => [retryKey(o.group_id, o.sender_user_id, o.client_message_id), o.id])),
+    attachments: new Map(claims.map((a) => [a.id.toString('hex'), { groupBin: a.group_id, uploaderId: a.uploader_user_id, messageBin: a.message_id }]))
   }
 }
 
@@ -167,6 +189,12 @@ export async function insertAndCommit (connection: PoolConnection, stored: Store
 
   const mentions = stored.flatMap(({ row: r, mentions }) => mentions.map((m) => row(connection, [r.id, m.mentionedUserId, r.group_id, m.type])))
   if (mentions.length > 0) statements.push(INSERT_MENTIONS + mentions.join(', '))
+
+  for (const { row: r, attachmentBins } of stored) {
+    if (attachmentBins === undefined || attachmentBins.length === 0) continue
+    statements.push(`UPDATE mirror_group_chat_attachments SET message_id = ${literal(connection, r.id)} ` +
+      `WHERE group_id = ${literal(connection, r.group_id)} AND message_id IS NULL AND id IN (${attachmentBins.map((bin) => literal(connection, bin)).join(', ')})`)
+  }
 
   // Roots in a fixed order, so two batches replying to the same roots lock them alike.
   const replies = new Map<string, { groupBin: Buffer, rootBin: Buffer, count: number }>()

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import {
   CHAT_LIMITS,
+  type ChatAttachment,
   type ChatMessage,
   type DeleteMessageResponse,
   type EditMessageRequest,
@@ -168,6 +169,20 @@ function messageBinOf (messageId: string, field = 'messageId'): Buffer {
   }
 }
 
+/** A send's attachmentIds as distinct BINARY(16) ids; at most CHAT_LIMITS.attachmentsMax. */
+function attachmentBinsOf (attachmentIds: unknown): Buffer[] {
+  if (attachmentIds === undefined) return []
+  if (!Array.isArray(attachmentIds) || attachmentIds.length > CHAT_LIMITS.attachmentsMax) {
+    throw invalid('attachmentIds', `attachmentIds must be a list of at most ${CHAT_LIMITS.attachmentsMax} ids`)
+  }
+  const distinct = new Map<string, Buffer>()
+  for (const id of attachmentIds) {
+    const bin = messageBinOf(String(id), 'attachmentIds')
+    distinct.set(bin.toString('hex'), bin)
+  }
+  return [...distinct.values()]
+}
+
 /** The first characters of a text, whole code points. */
 function previewOf (text: string): string {
   const chars = [...text.slice(0, PREVIEW_CHARACTERS * 2)]
@@ -181,6 +196,13 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   const keyring = fastify.keyring
   const bus = fastify.bus
   const broadcastContent = fastify.config.ws.broadcastContent
+  const attachments = fastify.attachmentService
+
+  /** The attachments of the live messages among `rows`, by message id (hex). */
+  async function attachmentsOf (rows: MessageView[]): Promise<Map<string, ChatAttachment[]>> {
+    const live = rows.filter((row) => !row.is_deleted).map((row) => row.id)
+    return live.length === 0 ? new Map() : await attachments.ofMessages(live)
+  }
 
   /** The group id as the bus and the keyring know it (lowercase), whatever the URL's spelling. */
   const groupIdOf = (caller: Caller): string => fromBin(caller.membership.groupIdBin)
@@ -210,15 +232,17 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   async function present (rows: MessageView[], viewerId: number, include: { reactions: boolean, readBy: boolean }): Promise<ChatMessage[]> {
     if (rows.length === 0) return []
     const first = rows[0] as MessageView
-    const [opened, reactionRows, watermarks, delivered] = await Promise.all([
+    const [opened, reactionRows, watermarks, delivered, files] = await Promise.all([
       Promise.all(rows.map(open)),
       include.reactions ? repo.reactionsOf(rows.map((r) => r.id)) : Promise.resolve([]),
       include.readBy ? repo.readWatermarks(first.group_id) : Promise.resolve([]),
-      repo.deliveredTops(first.group_id)
+      repo.deliveredTops(first.group_id),
+      attachmentsOf(rows)
     ])
     const reactions = include.reactions ? summarizeReactions(reactionRows, viewerId) : null
     return rows.map((row, i) => {
       const message = toChatMessage(row, opened[i] as OpenedMessage)
+      message.attachments = files.get(row.id.toString('hex')) ?? []
       const deliveredTo = delivered.find((w) => w.user_id !== row.sender_user_id)
       if (deliveredTo !== undefined && deliveredTo.last_delivered_seq >= row.seq) message.status = 'delivered'
       if (reactions !== null) message.reactions = reactions.get(message.id) ?? []
@@ -287,7 +311,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     if (deleted) bus.publish({ groupId }, { type: 'chat:message_deleted', payload: { messageId: fromBin(row.id), groupId, deletedBy } })
   }
 
-  async function eventOf (row: MessageView): Promise<ChatMessageEvent> {
+  async function eventOf (row: MessageView, files: Map<string, ChatAttachment[]>): Promise<ChatMessageEvent> {
     const groupId = fromBin(row.group_id)
     const messageId = fromBin(row.id)
     const opened: OpenedMessage = row.is_deleted
@@ -295,7 +319,15 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       : broadcastContent
         ? await open(row)
         : { content: '', metadata: await openMetadata(groupId, messageId, row.metadata, row.metadata_key_version, 'metadata') }
-    return toMessageEvent(toChatMessage(row, opened), row.seq, broadcastContent)
+    const message = toChatMessage(row, opened)
+    message.attachments = files.get(row.id.toString('hex')) ?? []
+    return toMessageEvent(message, row.seq, broadcastContent)
+  }
+
+  /** chat:message events of stored rows, their attachments read in one query. */
+  async function eventsOf (rows: MessageView[]): Promise<ChatMessageEvent[]> {
+    const files = await attachmentsOf(rows)
+    return await Promise.all(rows.map(async (row) => await eventOf(row, files)))
   }
 
   const service: ChatService = {
@@ -314,6 +346,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
         throw invalid('clientMessageId', `clientMessageId must be 1-${CHAT_LIMITS.clientMessageIdMaxLength} characters`)
       }
       const metadata = checkMetadata(content, input.metadata)
+      const attachmentBins = attachmentBinsOf(input.attachmentIds)
       const id = newId()
       const idBin = toBin(id)
 
@@ -361,7 +394,8 @@ export function createChatService (fastify: FastifyInstance): ChatService {
         tokens,
         mentions: [...mentioned].map(([mentionedUserId, type]) => ({ mentionedUserId, type })),
         threadRootBin: rootBin,
-        adminOnly
+        adminOnly,
+        attachmentBins
       })
       if (!outcome.stored) return { message: await originalOf(caller, outcome.originalId), created: false }
       const { seq } = outcome
@@ -382,6 +416,8 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       }
       const message = toChatMessage(row, { content, metadata })
       message.reactions = []
+      // Claimed in the send's own commit: what the message carries now is what it will always carry.
+      if (attachmentBins.length > 0) message.attachments = (await attachments.ofMessages([idBin])).get(idBin.toString('hex')) ?? []
       bus.publish({ groupId }, toMessageEvent(message, seq, broadcastContent), published)
       for (const [userId, mentionType] of mentioned) {
         bus.publish({ userId }, { type: 'chat:mention', payload: { message, groupId, mentionType } })
@@ -642,13 +678,13 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       if (pending > bound) return { events: [], latestSeq, truncated: true }
       if (pending === 0) return { events: [], latestSeq, truncated: false }
       const rows = await repo.range(groupBin, after, latestSeq, pending)
-      return { events: await Promise.all(rows.map(eventOf)), latestSeq, truncated: false }
+      return { events: await eventsOf(rows), latestSeq, truncated: false }
     },
 
     async messageEventsBetween (groupId, fromSeqExclusive, toSeqInclusive) {
       if (toSeqInclusive <= fromSeqExclusive) return []
       const rows = await repo.range(toBin(groupId), fromSeqExclusive, toSeqInclusive, Math.min(toSeqInclusive - fromSeqExclusive, MAX_EVENTS_BETWEEN))
-      return await Promise.all(rows.map(eventOf))
+      return await eventsOf(rows)
     },
 
     async syncState (userId) {
@@ -698,4 +734,4 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 /** Decorates the app with the chat service (fastify.chatService). */
 export default fp(async function chatServicePlugin (fastify) {
   fastify.decorate('chatService', createChatService(fastify))
-}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics'] })
+}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'attachment-service'] })

@@ -198,6 +198,7 @@ const roleChangedEvent = (groupId: string, userId: number, role: MemberRole, cha
 
 export default fp(async function groupServicePlugin (fastify) {
   const groups = createGroupRepository(fastify.db)
+  const attachments = fastify.attachmentService
   const users = fastify.userService
   const memberships = createMembershipCache()
 
@@ -281,14 +282,14 @@ export default fp(async function groupServicePlugin (fastify) {
   /** The user leaves, or is taken out by a system administrator (`removedBy`). */
   async function leave (groupId: string, userId: number, removedBy: number | null = null): Promise<void> {
     groupId = canonicalGroupId(groupId)
-    await changeMembership(groupId, userId, async ({ trx, groupIdBin, type, actor }, outbox) => {
+    const deleted = await changeMembership(groupId, userId, async ({ trx, groupIdBin, type, actor }, outbox) => {
       noAdministration(type, removedBy === null ? 'be left' : 'lose members')
       await groups.deleteMember(groupIdBin, userId, trx)
       announceLeave(outbox, groupId, userId, removedBy)
       if (await groups.countMembers(groupIdBin, trx) === 0) {
         await groups.deleteGroup(groupIdBin, trx)
         outbox.push([{ groupId }, { type: 'chat:group_deleted', payload: { groupId } }])
-        return
+        return true
       }
       if (actor.role === 'owner') {
         const heir = await groups.nextOwner(groupIdBin, trx)
@@ -297,7 +298,10 @@ export default fp(async function groupServicePlugin (fastify) {
           outbox.push([{ groupId }, roleChangedEvent(groupId, heir, 'owner', removedBy ?? userId)])
         }
       }
+      return false
     })
+    // After the commit: the rows went with the group (cascade), the files go now.
+    if (deleted) await attachments.removeGroupFiles(groupId)
   }
 
   const service: GroupService = {
@@ -561,4 +565,4 @@ export default fp(async function groupServicePlugin (fastify) {
   }
 
   fastify.decorate('groupService', service)
-}, { name: 'group-service', dependencies: ['db', 'bus', 'user-service', 'chat-service'] })
+}, { name: 'group-service', dependencies: ['db', 'bus', 'user-service', 'chat-service', 'attachment-service'] })
