@@ -58,6 +58,18 @@ export interface BuildOptions {
   clock?: Clock
 }
 
+/** The slowest average rate an attachment upload may arrive at before the request times out. */
+export const MIN_UPLOAD_BYTES_PER_SECOND = 256 * 1024
+
+/**
+ * How long a whole request may take to arrive: 30 s, or longer when the largest attachment
+ * needs it at MIN_UPLOAD_BYTES_PER_SECOND (100 s for 25 MiB). Node applies one limit to every
+ * request of the server, so the upload route sets it.
+ */
+export function requestTimeoutMs (config: Config): number {
+  return Math.max(30_000, Math.ceil(config.attachments.maxBytes / MIN_UPLOAD_BYTES_PER_SECOND) * 1000)
+}
+
 /** Fastify's own options: logging with secrets redacted, request ids, proxy trust, limits. */
 export function serverOptions (config: Config, options: BuildOptions = {}): FastifyServerOptions {
   return {
@@ -89,7 +101,7 @@ export function serverOptions (config: Config, options: BuildOptions = {}): Fast
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     bodyLimit: config.bodyLimitBytes,
     connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    requestTimeout: requestTimeoutMs(config),
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } }
