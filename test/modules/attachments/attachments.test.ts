@@ -1,5 +1,9 @@
 import t from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
@@ -297,4 +301,47 @@ t.test('the sweep removes day-old unattached uploads and their files, and the fi
   await app.db.deleteFrom('mirror_groups').where('id', '=', toBin(other.groupId)).execute()
   t.match(await app.attachmentService.sweep(), { groups: 1 })
   t.same((await filesUnder(dir)).filter((path) => path.includes(other.groupId)), [])
+})
+
+t.test('upload_progress reaches every connection of the uploader, at most 4 times a second, then once with the attachment id', async (t) => {
+  const phone = await connectWs(app, { token: alice.token })
+  const laptop = await connectWs(app, { token: alice.token })
+  const onlooker = await connectWs(app, { token: bob.token })
+  t.teardown(() => { for (const ws of [phone, laptop, onlooker]) ws.ws.terminate() })
+  const { port } = app.server.address() as AddressInfo
+  const boundary = 'progress-boundary'
+  const chunk = Buffer.alloc(10_000, 'a')
+  const chunks = 20
+  // Each chunk is sent, then the clock moves 100 ms: 2 s of (test) time for the whole upload.
+  async function * body (): AsyncGenerator<Buffer> {
+    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.txt"\r\n\r\n`)
+    for (let i = 0; i < chunks; i++) {
+      yield chunk
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      await clock.advance(100)
+    }
+    yield Buffer.from(`\r\n--${boundary}--\r\n`)
+  }
+  const request = httpRequest(`http://127.0.0.1:${port}${api}/groups/${groupId}/chat/attachments?uploadId=slow-1&size=${chunks * chunk.length}`, {
+    method: 'POST',
+    headers: { ...alice.auth, 'content-type': `multipart/form-data; boundary=${boundary}` }
+  })
+  const responded = new Promise<IncomingMessage>((resolve) => { request.on('response', resolve) })
+  await pipeline(Readable.from(body()), request)
+  const response = await responded
+  t.equal(response.statusCode, 201)
+  response.resume()
+
+  const size = chunks * chunk.length
+  for (const ws of [phone, laptop]) {
+    const final = await ws.next('upload_progress', (f) => f.payload.attachmentId !== undefined)
+    t.match(final.payload, { uploadId: 'slow-1', groupId, receivedBytes: size, totalBytes: size })
+    const during = ws.frames.filter((f) => f.type === 'upload_progress' && f.payload.attachmentId === undefined)
+    t.ok(during.length >= 1, `${during.length} progress events while it streamed`)
+    t.ok(during.length <= 2000 / 250, 'never more than 4 in a second of the clock')
+    const received = during.map((f) => f.payload.receivedBytes as number)
+    t.same(received, [...received].sort((a, b) => a - b))
+    t.ok(received.every((n) => n > 0 && n <= size))
+  }
+  t.ok(await onlooker.quiet('upload_progress', 50), 'nobody else hears of it')
 })
