@@ -98,7 +98,7 @@ export class ParleyClient {
       onEnded: (error) => { this.sessionEnded(error) }
     })
     const http = new Http({ baseUrl, apiPrefix: options.apiPrefix ?? '/mirror/api', fetch, session: this.session, timeoutMs: requestTimeoutMs })
-    this.rest = restApi(http.call)
+    this.rest = restApi(http.call, baseUrl)
     this.connection = this.createConnection(options, baseUrl, reconnect, requestTimeoutMs)
     this.outbox = new Outbox({
       maxEntries: options.outbox?.maxEntries ?? 500,

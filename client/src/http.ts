@@ -1,5 +1,5 @@
 import { ParleyError, toParleyError } from './errors.ts'
-import { clearTimer, setTimer, type FetchLike, type ResponseLike } from './platform.ts'
+import { clearTimer, setTimer, type FetchLike, type FormDataLike, type ResponseLike } from './platform.ts'
 import type { Session } from './session.ts'
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -10,6 +10,8 @@ export type Query = Record<string, string | number | boolean | undefined>
 export interface RequestOptions {
   query?: Query | undefined
   body?: unknown
+  /** A multipart body (an upload) instead of JSON. */
+  form?: FormDataLike
   /** Sent without the access token (sign-up, sign-in, refresh). */
   anonymous?: boolean
 }
@@ -71,7 +73,10 @@ export class Http {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (token !== null) headers.authorization = `Bearer ${token}`
     let body: string | undefined
-    if (options.body !== undefined) {
+    if (options.form !== undefined) {
+      // fetch sets the multipart Content-Type with its boundary itself (see RequestInitLike.body).
+      body = options.form as unknown as string
+    } else if (options.body !== undefined) {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(options.body)
     }

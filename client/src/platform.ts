@@ -15,8 +15,25 @@ export interface ResponseLike {
 export interface RequestInitLike {
   method: string
   headers: Record<string, string>
+  /**
+   * JSON text, or for an upload the FormData itself (which every fetch accepts). Typed as a
+   * string so that any function wrapping the platform fetch still fits FetchLike.
+   */
   body?: string
 }
+
+/** A Blob or File (browsers and Node 22+ have both). */
+export interface BlobLike {
+  readonly size: number
+  readonly type: string
+}
+
+/** What the SDK uses of FormData: the body of an upload, whose boundary fetch writes itself. */
+export interface FormDataLike {
+  append: (name: string, value: string | BlobLike, fileName?: string) => void
+}
+
+export type FormDataConstructor = new () => FormDataLike
 
 /** The platform `fetch`, or any function with its shape. */
 export type FetchLike = (url: string, init: RequestInitLike) => Promise<ResponseLike>
@@ -49,6 +66,7 @@ export interface NetworkMonitor {
 
 interface Globals {
   fetch?: FetchLike
+  FormData?: FormDataConstructor
   WebSocket?: WebSocketConstructor
   crypto?: { getRandomValues: <T extends Uint8Array>(array: T) => T }
   atob?: (data: string) => string
@@ -79,6 +97,13 @@ export async function sleep (ms: number): Promise<void> {
 export function platformFetch (): FetchLike | undefined {
   const fetch = platform.fetch
   return fetch === undefined ? undefined : (url, init) => fetch(url, init)
+}
+
+/** A new FormData; throws where the platform has none. */
+export function newFormData (): FormDataLike {
+  const FormData = platform.FormData
+  if (FormData === undefined) throw new Error('No FormData on this platform')
+  return new FormData()
 }
 
 export function platformWebSocket (): WebSocketConstructor | undefined {

@@ -4,6 +4,7 @@
  */
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
+import sharp from 'sharp'
 import { ParleyClient, ParleyError, type FetchLike } from '../../client/src/index.ts'
 import { clientOf, signUp, startServer } from './harness.ts'
 
@@ -92,6 +93,14 @@ t.test('every route of the REST API has a typed method that reaches it', async (
   t.equal((await alice.rest.chat.pinned(group.id)).count, 1)
   t.same(await alice.rest.chat.unpin(group.id, message.id), { unpinned: true, messageId: message.id })
   t.equal((await alice.rest.chat.search(group.id, { q: 'hello' })).count, 1)
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#0099ff' } }).png().toBuffer()
+  const { attachment } = await alice.rest.attachments.upload(group.id, new File([png], 'dot.png', { type: 'image/png' }), { uploadId: 'sdk-upload' })
+  t.match(attachment, { fileName: 'dot.png', fileType: 'image/png', fileSize: png.length, uploadId: 'sdk-upload' })
+  t.same((await alice.rest.chat.sendMessage(group.id, { content: 'a dot', attachmentIds: [attachment.id] })).message.attachments?.map((a) => a.id), [attachment.id])
+  // Downloads are fetched with the access token (an <img> cannot send it): the URL helpers say where.
+  const bearer = { authorization: `Bearer ${bob.tokens?.token ?? ''}` }
+  t.equal((await recording.fetch(bob.rest.attachments.url(attachment), { method: 'GET', headers: bearer })).status, 200)
+  t.equal((await recording.fetch(bob.rest.attachments.thumbnailUrl(attachment) ?? '', { method: 'GET', headers: bearer })).status, 200)
   const { report } = await bob.rest.chat.report(group.id, message.id, { reason: 'spam', details: 'looks automated' })
   t.equal(report.messageId, message.id)
   // A system administrator, as `npm run admin -- grant` makes one.

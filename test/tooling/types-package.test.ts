@@ -161,7 +161,7 @@ t.test('WSMessage without a type argument is the union of server frames, never a
       // Before narrowing only what every frame has is known; after it, only that frame's fields.
       'export const early: string = message.payload.groupId',
       "export const wrongField: number = message.type === 'pong' ? message.payload.subscriberCount : 0",
-      "export const notSent: boolean = message.type === 'upload_progress'",
+      "export const notSent: boolean = message.type === 'upload_complete'",
       "export const right: number = message.type === 'chat:group_joined' ? message.payload.subscriberCount : 0"
     ].join('\n')
   })
@@ -169,7 +169,7 @@ t.test('WSMessage without a type argument is the union of server frames, never a
   t.equal(diagnostics.length, 3, messages)
   t.match(messages, /groupId/, 'payload.groupId needs narrowing first')
   t.match(messages, /subscriberCount/, 'pong has no subscriberCount')
-  t.match(messages, /upload_progress/, 'a type the server never sends is not in the union')
+  t.match(messages, /upload_complete/, 'a type the server never sends is not in the union')
 })
 
 t.test('WSMessage<T> is still a frame with the given payload', async (t) => {

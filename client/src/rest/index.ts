@@ -1,5 +1,6 @@
 import type { Call } from '../http.ts'
 import { adminApi } from './admin.ts'
+import { attachmentsApi } from './attachments.ts'
 import { authApi } from './auth.ts'
 import { chatApi } from './chat.ts'
 import { groupsApi } from './groups.ts'
@@ -10,8 +11,9 @@ import { usersApi } from './users.ts'
 /**
  * Every REST endpoint as a typed method, by area: `rest.chat.listMessages(groupId, { limit })`.
  * An endpoint is one line in its area's file: its method, path, request and answer types.
+ * `baseUrl` (the API's origin) makes the attachment URL helpers absolute.
  */
-export function restApi (call: Call) {
+export function restApi (call: Call, baseUrl = '') {
   return {
     auth: authApi(call),
     users: usersApi(call),
@@ -19,7 +21,8 @@ export function restApi (call: Call) {
     chat: chatApi(call),
     presence: presenceApi(call),
     keys: keysApi(call),
-    admin: adminApi(call)
+    admin: adminApi(call),
+    attachments: attachmentsApi(call, baseUrl)
   }
 }
 
