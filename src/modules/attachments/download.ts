@@ -6,6 +6,7 @@ import { FILE_NAME_FIELD, thumbnailKeyOf } from './attachment-view.ts'
 import { isInline } from './file-types.ts'
 import { HEADER_BYTES, planOpening, type PlainRange, type SealedPart } from './sealed-stream.ts'
 import type { AttachmentDeps } from './deps.ts'
+import { StoredFileMissing } from './storage.ts'
 
 /** The request headers a download honours. */
 export interface DownloadConditions {
@@ -128,7 +129,10 @@ export async function downloadAttachment (deps: AttachmentDeps, userId: number, 
   const honoursRange = conditions.ifRange === undefined || conditions.ifRange.trim() === etag
   const range = honoursRange ? rangeOf(conditions.range, size) : null
   const served = range ?? { start: 0, end: size - 1 }
-  const body = await openRange(deps, row, part, size, served)
+  const body = await openRange(deps, row, part, size, served).catch((err: unknown) => {
+    // A row whose file is gone (a group deleted meanwhile, its files first): there is nothing to serve.
+    throw err instanceof StoredFileMissing ? notFound('Attachment') : err
+  })
   Object.assign(headers, {
     'content-type': mime === 'text/plain' ? 'text/plain; charset=utf-8' : mime,
     'content-length': String(served.end - served.start + 1),
