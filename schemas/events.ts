@@ -74,7 +74,7 @@ export const ChatMessageEvent = Type.Object({
     seq: Type.Integer({ minimum: 1 }),
     isDeleted: Type.Boolean(),
     content: Type.Optional(Type.String()),
-    attachments: Type.Optional(Type.Array(ChatAttachment, { description: 'Always present from this server; empty for a deleted message' }))
+    attachments: Type.Optional(Type.Array(ChatAttachment, { description: 'The message\'s attachments; absent when it has none (or is deleted)' }))
   })
 }, { $id: 'ChatMessageEvent' })
 export type ChatMessageEvent = Static<typeof ChatMessageEvent>

@@ -90,6 +90,7 @@ export function toMessageEvent (message: ChatMessage, seq: number, broadcastCont
     isDeleted: message.isDeleted
   }
   if (broadcastContent) payload.content = message.content
-  payload.attachments = message.attachments ?? []
+  // Only when there are some: the common message stays as small on this hot path as before.
+  if (message.attachments !== undefined && message.attachments.length > 0) payload.attachments = message.attachments
   return { type: 'chat:message', payload }
 }
