@@ -210,7 +210,7 @@ t.test('a 20 MiB file round-trips byte-identical while the server\'s memory stay
 t.test('a flipped byte on disk fails the download cleanly: before the headers in the first chunk, by cutting the stream later', async (t) => {
   const size = 3 * CHUNK_BYTES + 100
   const { attachment } = await streamUpload(member, size, 'tamper')
-  t.equal((await call(app, member, 'POST', `/groups/${groupId}/chat/messages`, { content: 'x', attachmentIds: [attachment.id] })).statusCode, 201)
+  t.equal((await call(app, member, 'POST', `/groups/${groupId}/chat/messages`, { content: 'the tampered one', attachmentIds: [attachment.id] })).statusCode, 201)
   const path = await storedPathOf(attachment)
   t.equal((await streamDownload(owner, attachment.filePath)).status, 200, 'intact at first')
 
