@@ -52,7 +52,7 @@ async function storeSealed (deps: AttachmentDeps, key: string, groupId: string, 
   const { version, key: dataKey } = await deps.keyring.dataKey(groupId)
   const sealing = createSealingStream(dataKey, version, { groupId, attachmentId, part })
   let firstError: unknown = null
-  pipeline([...stages, sealing], (err) => { if (err !== null) firstError ??= err })
+  pipeline([...stages, sealing], (err) => { if (err !== null && err !== undefined) firstError ??= err })
   try {
     await deps.storage.put(key, sealing)
   } catch (err) {

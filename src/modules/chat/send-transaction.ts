@@ -11,7 +11,8 @@ import type { MemberRole, MessageContentTypeName } from '../../../db/database.ts
  *
  *   1. START TRANSACTION; bump every group's counter by its number of messages (locking the
  *      group rows until commit); read the new tops; read the senders' memberships and the
- *      messages already stored under the batch's clientMessageIds (after the lock, see below).
+ *      messages already stored under the batch's clientMessageIds (after the lock, see below),
+ *      and lock the uploads the batch's sends name in attachmentIds.
  *   2. give back the seqs of the messages phase 1 left out (refused, or retries of a stored
  *      clientMessageId); insert the others, their search tokens, mentions and thread reply
  *      counts, and claim their attachments; COMMIT. Or ROLLBACK, when phase 1 left nothing
