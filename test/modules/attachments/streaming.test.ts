@@ -115,24 +115,47 @@ async function streamDownload (who: typeof owner, path: string): Promise<{ statu
   return { status: response.statusCode ?? 0, bytes, digest: hash.digest('hex'), error }
 }
 
-/** Runs `work` while sampling the process's RSS; answers the peak growth over the level before it. */
-async function rssGrowthDuring (work: () => Promise<void>): Promise<number> {
-  gc()
-  const baseline = process.memoryUsage().rss
-  let peak = baseline
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 10)
+interface Growth {
+  /** Peak RSS over the level before. */
+  rss: number
+  /**
+   * Peak bytes of ArrayBuffers (every Buffer) still referenced after a full collection, over the
+   * level before. RSS alone can hide a file held in memory (the allocator hands out memory freed
+   * earlier and still resident without RSS growing); this cannot: a buffered file counts in full.
+   */
+  buffers: number
+}
+
+/** Runs `work` while sampling the process's memory; answers the peak growth over the level before it. */
+async function memoryGrowthDuring (work: () => Promise<void>): Promise<Growth> {
+  // Buffers freed by a collection are released a moment later: settle before the baseline.
+  for (let i = 0; i < 3; i++) {
+    gc()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const before = process.memoryUsage()
+  const peak = { rss: before.rss, buffers: before.arrayBuffers }
+  const sampler = setInterval(() => { peak.rss = Math.max(peak.rss, process.memoryUsage().rss) }, 10)
   // Frequent young-generation collections (cheap) keep each chunk's short-lived buffers, which
   // V8 would otherwise let pile up to its external-memory threshold, from passing for live memory.
   const collector = setInterval(() => { gc({ type: 'minor', execution: 'sync' }) }, 20)
+  // Live buffers are read right after a full collection: what is still referenced then.
+  const census = setInterval(() => {
+    gc()
+    peak.buffers = Math.max(peak.buffers, process.memoryUsage().arrayBuffers)
+  }, 250)
   try {
     await work()
   } finally {
     clearInterval(sampler)
     clearInterval(collector)
+    clearInterval(census)
   }
-  peak = Math.max(peak, process.memoryUsage().rss)
-  return peak - baseline
+  peak.rss = Math.max(peak.rss, process.memoryUsage().rss)
+  return { rss: peak.rss - before.rss, buffers: peak.buffers - before.arrayBuffers }
 }
+
+const mib = (bytes: number): string => (bytes / MiB).toFixed(1)
 
 async function storedPathOf (attachment: ChatAttachment): Promise<string> {
   const path = (await filesUnder(dir)).find((p) => p.endsWith(attachment.id))
@@ -173,19 +196,20 @@ t.test('a 20 MiB file round-trips byte-identical while the server\'s memory stay
   const size = 20 * MiB
   let uploadedFile: { attachment: ChatAttachment, digest: string } | null = null
   const started = Date.now()
-  const uploadGrowth = await rssGrowthDuring(async () => {
+  const uploadGrowth = await memoryGrowthDuring(async () => {
     uploadedFile = await streamUpload(member, size, 'big', `?uploadId=big-one&size=${size}`)
   })
   const elapsedSeconds = (Date.now() - started) / 1000
   const { attachment, digest } = uploadedFile as unknown as { attachment: ChatAttachment, digest: string }
   t.equal(attachment.fileSize, size)
   t.equal(attachment.fileType, 'video/mp4')
-  t.ok(uploadGrowth < 10 * MiB, `RSS grew by ${(uploadGrowth / MiB).toFixed(1)} MiB during the upload (bound: 10 MiB)`)
+  t.ok(uploadGrowth.rss < 10 * MiB, `RSS grew by ${mib(uploadGrowth.rss)} MiB during the upload (bound: 10 MiB)`)
+  t.ok(uploadGrowth.buffers < 10 * MiB, `live buffers grew by ${mib(uploadGrowth.buffers)} MiB during the upload (bound: 10 MiB)`)
 
   // Members see it once a message carries it.
   t.equal((await call(app, member, 'POST', `/groups/${groupId}/chat/messages`, { content: 'the video', attachmentIds: [attachment.id] })).statusCode, 201)
   let downloaded: Awaited<ReturnType<typeof streamDownload>> | null = null
-  const downloadGrowth = await rssGrowthDuring(async () => {
+  const downloadGrowth = await memoryGrowthDuring(async () => {
     downloaded = await streamDownload(owner, attachment.filePath)
   })
   const result = downloaded as unknown as Awaited<ReturnType<typeof streamDownload>>
@@ -193,7 +217,8 @@ t.test('a 20 MiB file round-trips byte-identical while the server\'s memory stay
   t.equal(result.error, null)
   t.equal(result.bytes, size)
   t.equal(result.digest, digest, 'byte-identical')
-  t.ok(downloadGrowth < 10 * MiB, `RSS grew by ${(downloadGrowth / MiB).toFixed(1)} MiB during the download (bound: 10 MiB)`)
+  t.ok(downloadGrowth.rss < 10 * MiB, `RSS grew by ${mib(downloadGrowth.rss)} MiB during the download (bound: 10 MiB)`)
+  t.ok(downloadGrowth.buffers < 10 * MiB, `live buffers grew by ${mib(downloadGrowth.buffers)} MiB during the download (bound: 10 MiB)`)
 
   const path = await storedPathOf(attachment)
   t.notOk(await fileContains(path, MARKER), 'no plaintext run of the original on disk')
