@@ -45,7 +45,7 @@ export const GroupDeletedEvent = Type.Object({
   type: Type.Literal('chat:group_deleted'),
   payload: Type.Object({
     groupId: GroupId,
-    deletedBy: Type.Optional(Type.Union([UserIdInt, Type.Null()], { description: 'The owner who deleted the group for everyone; null when its last member left' }))
+    deletedBy: Type.Optional(Type.Integer({ minimum: 1, description: 'The owner who deleted the group for everyone; absent when its last member left' }))
   })
 }, { $id: 'GroupDeletedEvent' })
 export type GroupDeletedEvent = Static<typeof GroupDeletedEvent>

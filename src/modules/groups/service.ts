@@ -297,7 +297,7 @@ export default fp(async function groupServicePlugin (fastify) {
   async function destroyGroup (groupId: string, groupIdBin: Buffer, deletedBy: number | null, trx: Kysely<Database>, outbox: Outbox): Promise<void> {
     const memberIds = await groups.memberUserIds(groupIdBin, trx)
     await groups.deleteGroup(groupIdBin, trx)
-    const event: ServerEvent = { type: 'chat:group_deleted', payload: { groupId, deletedBy } }
+    const event: ServerEvent = { type: 'chat:group_deleted', payload: deletedBy === null ? { groupId } : { groupId, deletedBy } }
     outbox.push([{ groupId }, event])
     for (const userId of memberIds) outbox.push([{ userId }, event])
   }
