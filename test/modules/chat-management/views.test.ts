@@ -150,8 +150,16 @@ t.test('preferences: level, previews and a mute that ends by itself; announced t
   await send(a, bob, groupId, 'a lime')
   const path = `/groups/${groupId}/chat/preferences`
   t.same(await ok(call(a, alice, 'GET', path)), {
-    groupId, userId: alice.user.id, mutedUntil: null, notificationLevel: 'all', pinned: false, archived: false,
-    lastReadMessageId: null, lastReadAt: null, unreadCount: 1, showPreviews: true
+    groupId,
+    userId: alice.user.id,
+    mutedUntil: null,
+    notificationLevel: 'all',
+    pinned: false,
+    archived: false,
+    lastReadMessageId: null,
+    lastReadAt: null,
+    unreadCount: 1,
+    showPreviews: true
   })
   const { client: aliceOnB } = await connected(b, alice)
   const { client: bobOnB } = await connected(b, bob)
