@@ -294,8 +294,10 @@ export default fp(async function groupServicePlugin (fastify) {
    * search index, reports and data keys go in the caller's transaction, and after commit every
    * member is told on every instance, subscribed to the group or not.
    */
-  async function destroyGroup (groupId: string, groupIdBin: Buffer, deletedBy: number | null, trx: Kysely<Database>, outbox: Outbox): Promise<void> {
+  async function destroyGroup (groupId: string, groupIdBin: Buffer, deletedBy: number | null, trx: Kysely<Database>, outbox: Outbox, leaver?: number): Promise<void> {
     const memberIds = await groups.memberUserIds(groupIdBin, trx)
+    // The last member out is no member any more, but their other devices still show the group.
+    if (leaver !== undefined) memberIds.push(leaver)
     await groups.deleteGroup(groupIdBin, trx)
     const event: ServerEvent = { type: 'chat:group_deleted', payload: deletedBy === null ? { groupId } : { groupId, deletedBy } }
     outbox.push([{ groupId }, event])
@@ -314,7 +316,7 @@ export default fp(async function groupServicePlugin (fastify) {
       await groups.deleteMember(groupIdBin, userId, trx)
       announceLeave(outbox, groupId, userId, removedBy)
       if (await groups.countMembers(groupIdBin, trx) === 0) {
-        await destroyGroup(groupId, groupIdBin, null, trx, outbox)
+        await destroyGroup(groupId, groupIdBin, null, trx, outbox, userId)
         return
       }
       if (actor.role === 'owner') {
