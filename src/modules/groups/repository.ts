@@ -21,7 +21,7 @@ function selectGroupViews (trx: Kysely<Database>, userId: number) {
     .select((eb) => [
       'g.id', 'g.name', 'g.description', 'g.type', 'g.avatar_url', 'g.created_by', 'g.direct_key',
       'g.last_seq', 'g.last_activity_at', 'g.created_at', 'g.updated_at', 'g.max_members',
-      'm.role', 'm.pinned', 'm.muted_until', 'm.last_read_seq', 'm.cleared_seq',
+      'm.role', 'm.pinned', 'm.muted_until', 'm.last_read_seq', 'm.cleared_seq', 'm.show_previews',
       archivedNow('m', 'g').as('archived_now'),
       eb.selectFrom('mirror_group_members as mc')
         .select((count) => count.fn.countAll<number>().as('n'))

@@ -161,7 +161,8 @@ function toGroup (row: GroupViewRow, userId: number): Group {
 function toChatListItem (row: GroupViewRow, userId: number, summary: ChatSummary | undefined): ChatListItem {
   return {
     ...toGroup(row, userId),
-    lastMessage: summary?.lastMessage ?? null,
+    // showPreviews off: the chat list names the last message but quotes none of it.
+    lastMessage: summary?.lastMessage == null ? null : row.show_previews ? summary.lastMessage : { ...summary.lastMessage, preview: null },
     unreadCount: summary?.unreadCount ?? 0,
     archived: Number(row.archived_now) === 1,
     pinned: row.pinned,

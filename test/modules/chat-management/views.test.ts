@@ -170,6 +170,10 @@ t.test('preferences: level, previews and a mute that ends by itself; announced t
   t.same((await aliceOnB.next('chat:preferences_updated')).payload, updated, 'my other device hears it')
   t.ok(await bobOnB.quiet('chat:preferences_updated', 200), 'Bob hears nothing')
   t.match(await ok(call(b, bob, 'GET', path)), { notificationLevel: 'all', mutedUntil: null, showPreviews: true }, 'Bob\'s are his own')
+  const previewOf = async (user: typeof alice): Promise<unknown> =>
+    (await ok<{ groups: Array<{ id: string, lastMessage: { preview: string | null } }> }>(call(a, user, 'GET', '/groups?limit=100'))).groups.find((g) => g.id === groupId)?.lastMessage.preview
+  t.equal(await previewOf(alice), null, 'no preview in my chat list')
+  t.equal(await previewOf(bob), 'a lime', 'Bob\'s list still quotes it')
   const totals = async (): Promise<boolean> => (await ok<{ groups: Array<{ groupId: string }> }>(call(a, alice, 'GET', '/chat/unread-count?excludeMuted=true'))).groups.some((g) => g.groupId === groupId)
   t.equal(await totals(), false, 'a muted chat is left out with excludeMuted')
 
