@@ -52,7 +52,13 @@ export interface GroupsTable {
   last_activity_at: Timestamp
   created_at: Timestamp
   updated_at: Timestamp
+  /** Cleared for everyone up to this seq (0: never). */
+  cleared_seq: Seq
+  /** A cap below the server's MAX_GROUP_MEMBERS; null: the server's. */
+  max_members: ColumnType<number | null, number | null | undefined, number | null>
 }
+
+export type NotificationLevelName = 'all' | 'mentions' | 'none'
 
 export interface GroupMembersTable {
   group_id: Bin16
@@ -66,6 +72,14 @@ export interface GroupMembersTable {
   archived: ColumnType<boolean, boolean | undefined, boolean>
   pinned: ColumnType<boolean, boolean | undefined, boolean>
   muted_until: NullableTimestamp
+  notification_level: ColumnType<NotificationLevelName, NotificationLevelName | undefined, NotificationLevelName>
+  show_previews: ColumnType<boolean, boolean | undefined, boolean>
+  /** The group's last_seq when archived: a newer message unarchives unless it came while muted. */
+  archived_seq: Seq
+  /** Marked unread by hand: counts at least one unread until read. */
+  marked_unread: ColumnType<boolean, boolean | undefined, boolean>
+  /** A deleted direct chat: hidden while the group's last_seq is at most this. */
+  hidden_seq: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 /** A group's data key of one version, wrapped (AES-256-GCM) by the master key. */

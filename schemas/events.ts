@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { UploadProgressEvent } from './attachments.ts'
-import { ChatAttachment, ChatMessage, MessageContentType, MessageMetadata, MessageStatus, PresenceStatus, ReactionSummary } from './chat.ts'
+import { ChatAttachment, ChatMessage, ChatPreferences, MessageContentType, MessageMetadata, MessageStatus, PresenceStatus, ReactionSummary } from './chat.ts'
 
 /*
  * Server → client events: what services publish on the bus and the gateway sends as
@@ -44,7 +44,10 @@ export type GroupUpdatedEvent = Static<typeof GroupUpdatedEvent>
 
 export const GroupDeletedEvent = Type.Object({
   type: Type.Literal('chat:group_deleted'),
-  payload: Type.Object({ groupId: GroupId })
+  payload: Type.Object({
+    groupId: GroupId,
+    deletedBy: Type.Optional(Type.Integer({ minimum: 1, description: 'The owner who deleted the group for everyone; absent when its last member left' }))
+  })
 }, { $id: 'GroupDeletedEvent' })
 export type GroupDeletedEvent = Static<typeof GroupDeletedEvent>
 
@@ -178,6 +181,32 @@ export const KeyChangedEvent = Type.Object({
 }, { $id: 'KeyChangedEvent', description: 'A device key of a user you share a group with (or your own) changed' })
 export type KeyChangedEvent = Static<typeof KeyChangedEvent>
 
+// ---- chat management (seed 05 §§1–5); published by the chat-management service after commit ----
+
+/**
+ * History was cleared up to `upToSeq`: for you on all your devices (`forEveryone: false`), or
+ * by an admin for every member. Drop those messages; they never come back. `hidden`: you
+ * deleted this direct chat, which stays out of your list until a newer message arrives.
+ */
+export const MessagesClearedEvent = Type.Object({
+  type: Type.Literal('chat:messages_cleared'),
+  payload: Type.Object({
+    groupId: GroupId,
+    upToSeq: Type.Integer({ minimum: 0 }),
+    forEveryone: Type.Boolean(),
+    clearedBy: UserIdInt,
+    hidden: Type.Boolean()
+  })
+}, { $id: 'MessagesClearedEvent', description: 'Messages up to upToSeq were cleared for you (or for everyone)' })
+export type MessagesClearedEvent = Static<typeof MessagesClearedEvent>
+
+/** Your preferences of a chat changed (archive, mute, level, previews, pin): to all your connections. */
+export const PreferencesUpdatedEvent = Type.Object({
+  type: Type.Literal('chat:preferences_updated'),
+  payload: ChatPreferences
+}, { $id: 'PreferencesUpdatedEvent', description: 'Your preferences of a chat changed on another device' })
+export type PreferencesUpdatedEvent = Static<typeof PreferencesUpdatedEvent>
+
 /** Every event the bus carries. Areas add theirs here. */
 export const ServerEvent = Type.Union([
   TypingEvent,
@@ -197,6 +226,8 @@ export const ServerEvent = Type.Union([
   MessagePinnedEvent,
   MessageUnpinnedEvent,
   KeyChangedEvent,
-  UploadProgressEvent
+  UploadProgressEvent,
+  MessagesClearedEvent,
+  PreferencesUpdatedEvent
 ])
 export type ServerEvent = Static<typeof ServerEvent>

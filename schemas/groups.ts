@@ -30,6 +30,8 @@ export const Group = Type.Object({
   myRole: GroupRole,
   /** An addition to the brief: the other user of a direct chat, so a chat list can show them. */
   peerUserId: Type.Union([UserIdInt, Type.Null()], { description: 'The other user of a direct chat; null for other types' }),
+  /** An addition: how many members the group may hold (its own cap, or the server's). */
+  maxMembers: Type.Integer({ minimum: 1, description: 'The most members this group holds: its own cap, else the server\'s' }),
   createdAt: IsoTime,
   updatedAt: IsoTime
 }, { $id: 'Group' })
@@ -79,13 +81,16 @@ export type ChatListQuery = Static<typeof ChatListQuery>
 
 const GroupName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S', description: 'Trimmed before it is stored' })
 const NullableDescription = NullableString({ maxLength: 1000 })
+/** A group's own member cap; the server refuses one above its MAX_GROUP_MEMBERS (400). */
+const MaxMembers = Type.Integer({ minimum: 2, maximum: 100000, description: 'A member cap for this group, at most the server\'s MAX_GROUP_MEMBERS' })
 
 export const CreateGroupRequest = Type.Object({
   name: GroupName,
   type: Type.Optional(Type.Union([Type.Literal('group'), Type.Literal('public'), Type.Literal('broadcast')], { default: 'group' })),
   description: Type.Optional(NullableDescription),
   avatarUrl: Type.Optional(NullableAvatarUrl),
-  memberIds: Type.Optional(Type.Array(UserIdInt, { maxItems: 100, description: 'Users who join as members; duplicates and the creator are ignored' }))
+  memberIds: Type.Optional(Type.Array(UserIdInt, { maxItems: 100, description: 'Users who join as members; duplicates and the creator are ignored' })),
+  maxMembers: Type.Optional(MaxMembers)
 }, { $id: 'CreateGroupRequest', additionalProperties: false })
 export type CreateGroupRequest = Static<typeof CreateGroupRequest>
 
@@ -93,12 +98,19 @@ export type CreateGroupRequest = Static<typeof CreateGroupRequest>
 export const UpdateGroupRequest = Type.Object({
   name: Type.Optional(GroupName),
   description: Type.Optional(NullableDescription),
-  avatarUrl: Type.Optional(NullableAvatarUrl)
+  avatarUrl: Type.Optional(NullableAvatarUrl),
+  maxMembers: Type.Optional(Type.Union([MaxMembers, Type.Null()], { description: 'null: the server\'s cap; never below the current member count' }))
 }, { $id: 'UpdateGroupRequest', additionalProperties: false })
 export type UpdateGroupRequest = Static<typeof UpdateGroupRequest>
 
 export const GroupResponse = Type.Object({ group: Ref(Group) }, { $id: 'GroupResponse' })
 export type GroupResponse = Static<typeof GroupResponse>
+
+export const DeleteGroupResponse = Type.Object({
+  deleted: Type.Literal(true),
+  groupId: GroupIdString
+}, { $id: 'DeleteGroupResponse' })
+export type DeleteGroupResponse = Static<typeof DeleteGroupResponse>
 
 export const LeaveGroupResponse = Type.Object({
   left: Type.Literal(true),
@@ -149,6 +161,6 @@ export type DirectChatParams = Static<typeof DirectChatParams>
 
 export const groupSchemas = [
   Group, MessagePreview, ChatListItem, ChatListResponse, CreateGroupRequest, UpdateGroupRequest, GroupResponse,
-  LeaveGroupResponse, GroupMember, MemberResponse, MemberListResponse, AddMemberRequest, UpdateMemberRequest,
+  DeleteGroupResponse, LeaveGroupResponse, GroupMember, MemberResponse, MemberListResponse, AddMemberRequest, UpdateMemberRequest,
   RemoveMemberResponse
 ]

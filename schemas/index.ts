@@ -9,6 +9,7 @@ import { moderationSchemas } from './moderation.ts'
 import { keySchemas } from './keys.ts'
 import { opsSchemas } from './ops.ts'
 import { attachmentSchemas } from './attachments.ts'
+import { chatManagementSchemas } from './chat-management.ts'
 
 /** Every schema with an `$id`, registered once with the app and named in OpenAPI. */
 export const sharedSchemas: TSchema[] = [
@@ -21,5 +22,6 @@ export const sharedSchemas: TSchema[] = [
   ...moderationSchemas,
   ...keySchemas,
   ...opsSchemas,
-  ...attachmentSchemas
+  ...attachmentSchemas,
+  ...chatManagementSchemas
 ]

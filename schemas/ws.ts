@@ -19,7 +19,7 @@ export {
   ServerEvent,
   MemberJoinedEvent, MemberLeftEvent, MemberRoleChangedEvent, GroupUpdatedEvent, GroupDeletedEvent,
   ChatMessageEvent, MessageEditedEvent, MessageDeletedEvent, ReactionsUpdatedEvent, MessageReadEvent,
-  MentionEvent, UnreadCountEvent, TypingEvent, PresenceEvent, KeyChangedEvent
+  MentionEvent, UnreadCountEvent, TypingEvent, PresenceEvent, KeyChangedEvent, MessagesClearedEvent, PreferencesUpdatedEvent
 } from './events.ts'
 export { UploadProgressEvent } from './attachments.ts'
 
@@ -35,7 +35,7 @@ export type RequestId = Static<typeof RequestId>
  * Every `type` either side sends: seed 01 §6.1's 25 names plus the additions the server emits.
  * Only types the server really sends are listed, so a client never waits for an event that
  * cannot come. Not emitted yet, and left out until they are (DESIGN §5 plans them):
- * 'chat:messages_cleared', 'chat:preferences_updated', 'notification'.
+ * 'notification'.
  */
 export const WSMessageType = Type.Union([
   // Client → Server
@@ -78,7 +78,9 @@ export const WSMessageType = Type.Union([
   Type.Literal('chat:message_pinned'),
   Type.Literal('chat:message_unpinned'),
   Type.Literal('chat:key_changed'),
-  Type.Literal('upload_progress')
+  Type.Literal('upload_progress'),
+  Type.Literal('chat:messages_cleared'),
+  Type.Literal('chat:preferences_updated')
 ], { $id: 'WSMessageType' })
 export type WSMessageType = Static<typeof WSMessageType>
 

@@ -43,6 +43,8 @@ import opsRoutes from './modules/ops/routes.ts'
 import { asyncApiRoutes } from './realtime/asyncapi.ts'
 import attachmentService from './modules/attachments/service.ts'
 import attachmentRoutes from './modules/attachments/routes.ts'
+import chatManagementService from './modules/chat-management/service.ts'
+import { accountChatRoutes, chatManagementRoutes } from './modules/chat-management/routes.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -142,6 +144,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(userService)
   await app.register(groupService)
   await app.register(presenceService)
+  await app.register(chatManagementService)
   await app.register(adminService)
   await app.register(moderationService)
   await app.register(keyService)
@@ -161,6 +164,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await api.register(presenceRoutes, { prefix: '/groups/:groupId/chat' })
     await api.register(reportRoutes, { prefix: '/groups/:groupId/chat' })
     await api.register(attachmentRoutes, { prefix: '/groups/:groupId/chat' })
+    await api.register(chatManagementRoutes, { prefix: '/groups/:groupId/chat' })
+    await api.register(accountChatRoutes)
     await api.register(keyRoutes, { prefix: '/chat/encryption' })
     await api.register(adminRoutes, { prefix: '/admin' })
   }, { prefix: config.apiPrefix })

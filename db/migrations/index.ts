@@ -6,6 +6,7 @@ import * as searchTokensByGroup from './0004_search_tokens_by_group.ts'
 import * as deliveredWatermarkIndex from './0005_delivered_watermark_index.ts'
 import * as moderationAndKeys from './0007_moderation_and_keys.ts'
 import * as attachments from './0008_attachments.ts'
+import * as chatManagement from './0009_chat_management.ts'
 
 /** Every migration in order. Listed explicitly so the same code runs from .ts and from a build. */
 export const migrations: Record<string, Migration> = {
@@ -15,5 +16,6 @@ export const migrations: Record<string, Migration> = {
   '0004_search_tokens_by_group': searchTokensByGroup,
   '0005_delivered_watermark_index': deliveredWatermarkIndex,
   '0007_moderation_and_keys': moderationAndKeys,
-  '0008_attachments': attachments
+  '0008_attachments': attachments,
+  '0009_chat_management': chatManagement
 }

@@ -109,6 +109,21 @@ t.test('every route of the REST API has a typed method that reaches it', async (
   t.match((await alice.rest.admin.review(report.id, { status: 'dismissed' })).report, { id: report.id, status: 'dismissed' })
   t.same(await alice.rest.chat.deleteMessage(group.id, message.id), { deleted: true, messageId: message.id })
 
+  // Chat management (seed 05 §§1–5).
+  t.match(await bob.rest.chat.setReadStatus(group.id, { isRead: false }), { groupId: group.id, unreadCount: 1 })
+  t.match(await bob.rest.chat.setReadStatusOfMany([group.id], true), { groups: [{ groupId: group.id, unreadCount: 0 }] })
+  t.match(await bob.rest.chat.unreadCounts({ excludeMuted: true }), { totalUnread: 0 })
+  t.match(await bob.rest.chat.unreadCountOf(group.id), { groupId: group.id, unreadCount: 0 })
+  t.match(await bob.rest.chat.updatePreferences(group.id, { muteFor: '1h', pinned: true }), { groupId: group.id, pinned: true })
+  t.match(await bob.rest.chat.preferences(group.id), { pinned: true, notificationLevel: 'all' })
+  t.match(await bob.rest.chat.archive(group.id, true), { groupId: group.id, isArchived: true })
+  t.match(await bob.rest.chat.clearHistory(group.id), { groupId: group.id, forEveryone: false })
+  t.match((await alice.rest.presence.contacts([bobId])).presence, [{ userId: bobId }])
+  const direct = (await alice.rest.groups.openDirect(bobId)).group
+  t.match(await alice.rest.chat.deleteChat(direct.id), { groupId: direct.id, left: false })
+  const { group: doomed } = await alice.rest.groups.create({ name: 'Doomed', maxMembers: 5 })
+  t.same(await alice.rest.groups.delete(doomed.id), { deleted: true, groupId: doomed.id })
+
   const published = await alice.rest.keys.publish({ deviceId: 'laptop', publicKey: randomBytes(32).toString('base64') })
   t.equal(published.change, 'added')
   t.match((await bob.rest.keys.ofUser(aliceId)).keys, [{ keyId: published.keyId, isVerified: false }])

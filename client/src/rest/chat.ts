@@ -1,7 +1,9 @@
 import type {
   DeleteMessageResponse, EditMessageRequest, GetMessagesRequest, GetMessagesResponse, MarkReadResponse, MessageResponse,
   PinMessageResponse, PinnedMessagesResponse, ReactionsResponse, SearchMessagesRequest, SearchMessagesResponse,
-  SendMessageRequest, UnpinMessageResponse, UnreadCountResponse, MessageReportResponse, ReportMessageRequest
+  SendMessageRequest, UnpinMessageResponse, UnreadCountResponse, MessageReportResponse, ReportMessageRequest,
+  ArchiveChatResponse, BulkReadStatusResponse, ChatPreferences, ClearHistoryResponse, DeleteChatResponse, ReadStatusRequest,
+  ReadStatusResponse, SingleUnreadCountResponse, UnreadCountsResponse, UpdateChatPreferencesRequest
 } from '@parley/types'
 import { pathOf, type Call } from '../http.ts'
 
@@ -28,6 +30,21 @@ export function chatApi (call: Call) {
     pin: async (groupId: string, messageId: string, note?: string) => await call<PinMessageResponse>('POST', `${message(groupId, messageId)}/pin`, { body: note === undefined ? {} : { note } }),
     unpin: async (groupId: string, messageId: string) => await call<UnpinMessageResponse>('DELETE', `${message(groupId, messageId)}/pin`),
     pinned: async (groupId: string) => await call<PinnedMessagesResponse>('GET', `${chat(groupId)}/pinned`),
-    search: async (groupId: string, query: SearchMessagesRequest) => await call<SearchMessagesResponse>('GET', `${chat(groupId)}/search`, { query })
+    search: async (groupId: string, query: SearchMessagesRequest) => await call<SearchMessagesResponse>('GET', `${chat(groupId)}/search`, { query }),
+    // Chat management (seed 05 §§1–5): the caller's own view of a chat.
+    /** A direct chat is hidden and cleared for you until a newer message; a group is left. */
+    deleteChat: async (groupId: string) => await call<DeleteChatResponse>('DELETE', chat(groupId)),
+    /** Clears the history for you, or for every member (admins and the owner). */
+    clearHistory: async (groupId: string, forEveryone = false) => await call<ClearHistoryResponse>('DELETE', `${chat(groupId)}/messages`, { query: { forEveryone } }),
+    archive: async (groupId: string, isArchived: boolean) => await call<ArchiveChatResponse>('PUT', `${chat(groupId)}/archive`, { body: { isArchived } }),
+    /** Read (all, or up to lastReadMessageId) or unread by hand. */
+    setReadStatus: async (groupId: string, body: ReadStatusRequest) => await call<ReadStatusResponse>('PUT', `${chat(groupId)}/read-status`, { body }),
+    /** Marks up to 100 of your chats read or unread at once. */
+    setReadStatusOfMany: async (groupIds: string[], isRead: boolean) => await call<BulkReadStatusResponse>('PUT', '/chat/read-status', { body: { groupIds, isRead } }),
+    /** Your unread counts: the total and every chat with unread messages. */
+    unreadCounts: async (query: { excludeMuted?: boolean } = {}) => await call<UnreadCountsResponse>('GET', '/chat/unread-count', { query }),
+    unreadCountOf: async (groupId: string) => await call<SingleUnreadCountResponse>('GET', '/chat/unread-count', { query: { groupId } }),
+    preferences: async (groupId: string) => await call<ChatPreferences>('GET', `${chat(groupId)}/preferences`),
+    updatePreferences: async (groupId: string, body: UpdateChatPreferencesRequest) => await call<ChatPreferences>('PUT', `${chat(groupId)}/preferences`, { body })
   }
 }

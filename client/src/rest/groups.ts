@@ -1,5 +1,5 @@
 import type {
-  AddMemberRequest, ChatListQuery, ChatListResponse, CreateGroupRequest, GroupResponse, LeaveGroupResponse, MemberListResponse,
+  AddMemberRequest, ChatListQuery, ChatListResponse, CreateGroupRequest, DeleteGroupResponse, GroupResponse, LeaveGroupResponse, MemberListResponse,
   MemberResponse, RemoveMemberResponse, UpdateGroupRequest, UpdateMemberRequest
 } from '@parley/types'
 import { pathOf, type Call } from '../http.ts'
@@ -16,6 +16,8 @@ export function groupsApi (call: Call) {
     openDirect: async (userId: number) => await call<GroupResponse>('POST', pathOf('/groups/direct/{userId}', { userId })),
     get: async (groupId: string) => await call<GroupResponse>('GET', group(groupId)),
     update: async (groupId: string, body: UpdateGroupRequest) => await call<GroupResponse>('PATCH', group(groupId), { body }),
+    /** Deletes the group for everyone (its owner only). */
+    delete: async (groupId: string) => await call<DeleteGroupResponse>('DELETE', group(groupId)),
     join: async (groupId: string) => await call<GroupResponse>('POST', `${group(groupId)}/join`),
     leave: async (groupId: string) => await call<LeaveGroupResponse>('POST', `${group(groupId)}/leave`),
     members: async (groupId: string) => await call<MemberListResponse>('GET', `${group(groupId)}/members`),

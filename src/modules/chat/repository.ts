@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Selectable, Kysely, Transaction } from 'kysely'
 import type { Database, MessageEditsTable, MessageRow } from '../../../db/database.ts'
+import { hiddenNow, lastReadIdOf, unreadCountOf } from './chat-state-sql.ts'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
@@ -154,6 +155,20 @@ export function chatRepository (db: Kysely<Database>) {
       return row ?? null
     },
 
+    /** Which of these messages of the group are cleared for the user (hex ids). */
+    async clearedAmong (groupBin: Buffer, userId: number, messageBins: Buffer[]): Promise<Set<string>> {
+      if (messageBins.length === 0) return new Set()
+      const rows = await db.selectFrom('mirror_group_members as mb')
+        .innerJoin('mirror_group_messages as m', 'm.group_id', 'mb.group_id')
+        .select('m.id')
+        .where('mb.group_id', '=', groupBin)
+        .where('mb.user_id', '=', userId)
+        .where('m.id', 'in', messageBins)
+        .whereRef('m.seq', '<=', 'mb.cleared_seq')
+        .execute()
+      return new Set(rows.map((r) => r.id.toString('hex')))
+    },
+
     /** The seq of a message of the group, for cursors. */
     async seqOf (groupBin: Buffer, messageBin: Buffer): Promise<number | null> {
       const row = await db.selectFrom('mirror_group_messages').select('seq')
@@ -282,7 +297,7 @@ export function chatRepository (db: Kysely<Database>) {
           .where('group_id', '=', groupBin).where('user_id', '=', userId).executeTakeFirst()
         if (current === undefined || current.last_read_seq >= seq) return null
         const result = await db.updateTable('mirror_group_members')
-          .set({ last_read_seq: seq, last_read_at: now, last_delivered_seq: sql<number>`GREATEST(last_delivered_seq, ${seq})` })
+          .set({ last_read_seq: seq, last_read_at: now, marked_unread: false, last_delivered_seq: sql<number>`GREATEST(last_delivered_seq, ${seq})` })
           .where('group_id', '=', groupBin)
           .where('user_id', '=', userId)
           .where('last_read_seq', '=', current.last_read_seq)
@@ -290,6 +305,14 @@ export function chatRepository (db: Kysely<Database>) {
         // Another mark moved the watermark meanwhile (it only rises, so this ends): read it again.
         if (result.numUpdatedRows > 0n) return Math.max(current.last_read_seq, current.cleared_seq)
       }
+    },
+
+    /** Ends a "mark as unread" (reading does); true when the chat was marked. */
+    async clearMarkedUnread (groupBin: Buffer, userId: number): Promise<boolean> {
+      const result = await db.updateTable('mirror_group_members').set({ marked_unread: false })
+        .where('group_id', '=', groupBin).where('user_id', '=', userId).where('marked_unread', '=', true)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
     },
 
     /**
@@ -321,18 +344,14 @@ export function chatRepository (db: Kysely<Database>) {
       return result.numUpdatedRows > 0n
     },
 
-    /** Messages from others after the user's read and clear watermarks, not deleted. */
+    /** Messages from others after the user's read and clear watermarks, not deleted; at least 1 while marked unread. */
     async unreadCount (groupBin: Buffer, userId: number): Promise<number> {
       const row = await db.selectFrom('mirror_group_members as mb')
-        .innerJoin('mirror_group_messages as m', 'm.group_id', 'mb.group_id')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .select(unreadCountOf('mb', userId).as('n'))
         .where('mb.group_id', '=', groupBin)
         .where('mb.user_id', '=', userId)
-        .where((eb) => eb('m.seq', '>', eb.fn<number>('GREATEST', ['mb.last_read_seq', 'mb.cleared_seq'])))
-        .where('m.sender_user_id', '<>', userId)
-        .where('m.is_deleted', '=', false)
-        .executeTakeFirstOrThrow()
-      return Number(row.n)
+        .executeTakeFirst()
+      return Number(row?.n ?? 0)
     },
 
     async pinState (groupBin: Buffer, messageBin: Buffer, trx: Executor): Promise<{ count: number, maxOrder: number, pinned: boolean }> {
@@ -408,27 +427,18 @@ export function chatRepository (db: Kysely<Database>) {
       return await query.orderBy('m.seq', 'asc').limit(limit).execute()
     },
 
-    /** Per group of the user: newest seq, unread count and the message at the read watermark. */
+    /** Per group of the user (but deleted direct chats still hidden): newest seq, unread count and the message at the read watermark. */
     async syncRows (userId: number): Promise<GroupSyncRow[]> {
       return await db.selectFrom('mirror_group_members as mb')
         .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
-        .select((eb) => [
+        .select([
           'mb.group_id',
           'g.last_seq',
-          eb.selectFrom('mirror_group_messages as x')
-            .select((e) => e.fn.countAll<number>().as('n'))
-            .whereRef('x.group_id', '=', 'mb.group_id')
-            .where((e) => e('x.seq', '>', e.fn<number>('GREATEST', ['mb.last_read_seq', 'mb.cleared_seq'])))
-            .where('x.sender_user_id', '<>', userId)
-            .where('x.is_deleted', '=', false)
-            .as('unread'),
-          eb.selectFrom('mirror_group_messages as y')
-            .select('y.id')
-            .whereRef('y.group_id', '=', 'mb.group_id')
-            .whereRef('y.seq', '=', 'mb.last_read_seq')
-            .as('last_read_id')
+          unreadCountOf('mb', userId).as('unread'),
+          lastReadIdOf('mb').as('last_read_id')
         ])
         .where('mb.user_id', '=', userId)
+        .where(sql<boolean>`NOT ${hiddenNow('mb', 'g')}`)
         .execute()
     },
 
@@ -442,7 +452,7 @@ export function chatRepository (db: Kysely<Database>) {
           .onRef('lm.seq', '=', 'g.last_seq')
           .onRef('lm.seq', '>', 'mb.cleared_seq'))
         .leftJoin('users as u', 'u.id', 'lm.sender_user_id')
-        .select((eb) => [
+        .select([
           'mb.group_id',
           'lm.id',
           'lm.sender_user_id',
@@ -453,13 +463,7 @@ export function chatRepository (db: Kysely<Database>) {
           'lm.is_deleted',
           'lm.created_at',
           'lm.seq',
-          eb.selectFrom('mirror_group_messages as x')
-            .select((e) => e.fn.countAll<number>().as('n'))
-            .whereRef('x.group_id', '=', 'mb.group_id')
-            .where((e) => e('x.seq', '>', e.fn<number>('GREATEST', ['mb.last_read_seq', 'mb.cleared_seq'])))
-            .where('x.sender_user_id', '<>', userId)
-            .where('x.is_deleted', '=', false)
-            .as('unread')
+          unreadCountOf('mb', userId).as('unread')
         ])
         .where('mb.user_id', '=', userId)
         .where('mb.group_id', 'in', groupBins)

@@ -233,17 +233,24 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   async function present (rows: MessageView[], viewerId: number, include: { reactions: boolean, readBy: boolean }): Promise<ChatMessage[]> {
     if (rows.length === 0) return []
     const first = rows[0] as MessageView
-    const [opened, reactionRows, watermarks, delivered, files] = await Promise.all([
+    const parents = rows.flatMap((r) => r.parent_message_id === null ? [] : [r.parent_message_id])
+    const [opened, reactionRows, watermarks, delivered, files, clearedParents] = await Promise.all([
       Promise.all(rows.map(open)),
       include.reactions ? repo.reactionsOf(rows.map((r) => r.id)) : Promise.resolve([]),
       include.readBy ? repo.readWatermarks(first.group_id) : Promise.resolve([]),
       repo.deliveredTops(first.group_id),
-      attachmentsOf(rows)
+      attachmentsOf(rows),
+      viewerId > 0 ? repo.clearedAmong(first.group_id, viewerId, parents) : Promise.resolve(new Set<string>())
     ])
     const reactions = include.reactions ? summarizeReactions(reactionRows, viewerId) : null
     return rows.map((row, i) => {
       const message = toChatMessage(row, opened[i] as OpenedMessage)
       message.attachments = files.get(row.id.toString('hex')) ?? []
+      // A reply quoting a message cleared for the viewer does not bring its words back.
+      if (row.parent_message_id !== null && clearedParents.has(row.parent_message_id.toString('hex')) && message.metadata?.replyPreview !== undefined) {
+        const { replyPreview: _cleared, ...rest } = message.metadata
+        message.metadata = rest
+      }
       const deliveredTo = delivered.find((w) => w.user_id !== row.sender_user_id)
       if (deliveredTo !== undefined && deliveredTo.last_delivered_seq >= row.seq) message.status = 'delivered'
       if (reactions !== null) message.reactions = reactions.get(message.id) ?? []
@@ -598,6 +605,9 @@ export function createChatService (fastify: FastifyInstance): ChatService {
         bus.publish({ groupId }, { type: 'chat:message_read', payload: { messageIds, groupId, userId: caller.user.id, readAt: readAt.toISOString() } })
         const unreadCount = await repo.unreadCount(groupBin, caller.user.id)
         bus.publish({ userId: caller.user.id }, { type: 'chat:unread_count', payload: { groupId, unreadCount } })
+      } else if (await repo.clearMarkedUnread(groupBin, caller.user.id)) {
+        // Nothing newly read, but a chat marked unread by hand is read now.
+        bus.publish({ userId: caller.user.id }, { type: 'chat:unread_count', payload: { groupId, unreadCount: await repo.unreadCount(groupBin, caller.user.id) } })
       }
       return { marked: true, upToMessageId: id }
     },
@@ -689,7 +699,16 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       if (pending > bound) return { events: [], latestSeq, truncated: true }
       if (pending === 0) return { events: [], latestSeq, truncated: false }
       const rows = await repo.range(groupBin, after, latestSeq, pending)
-      return { events: await eventsOf(rows), latestSeq, truncated: false }
+      const clearedParents = await repo.clearedAmong(groupBin, caller.user.id, rows.flatMap((r) => r.parent_message_id === null ? [] : [r.parent_message_id]))
+      const files = await attachmentsOf(rows)
+      const events = await Promise.all(rows.map(async (row) => {
+        const event = await eventOf(row, files)
+        if (row.parent_message_id === null || !clearedParents.has(row.parent_message_id.toString('hex'))) return event
+        // A reply quoting a message cleared for the caller does not bring its words back.
+        const { replyPreview: _cleared, ...metadata } = event.payload.metadata
+        return { ...event, payload: { ...event.payload, metadata } }
+      }))
+      return { events, latestSeq, truncated: false }
     },
 
     async messageEventsBetween (groupId, fromSeqExclusive, toSeqInclusive) {

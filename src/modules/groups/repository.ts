@@ -1,8 +1,10 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { Database, GroupType, MemberRole, NewGroup } from '../../../db/database.ts'
+import { archivedNow, hiddenNow } from '../chat/chat-state-sql.ts'
 
-/** Where a chat-list page starts: strictly after this (last_activity_at, id) position. */
+/** Where a chat-list page starts: strictly after this (pinned, last_activity_at, id) position. */
 export interface ChatListPosition {
+  pinned: boolean
   activityAt: Date
   id: Buffer
 }
@@ -18,8 +20,9 @@ function selectGroupViews (trx: Kysely<Database>, userId: number) {
     .innerJoin('mirror_groups as g', 'g.id', 'm.group_id')
     .select((eb) => [
       'g.id', 'g.name', 'g.description', 'g.type', 'g.avatar_url', 'g.created_by', 'g.direct_key',
-      'g.last_seq', 'g.last_activity_at', 'g.created_at', 'g.updated_at',
-      'm.role', 'm.archived', 'm.pinned', 'm.muted_until', 'm.last_read_seq', 'm.cleared_seq',
+      'g.last_seq', 'g.last_activity_at', 'g.created_at', 'g.updated_at', 'g.max_members',
+      'm.role', 'm.pinned', 'm.muted_until', 'm.last_read_seq', 'm.cleared_seq', 'm.show_previews',
+      archivedNow('m', 'g').as('archived_now'),
       eb.selectFrom('mirror_group_members as mc')
         .select((count) => count.fn.countAll<number>().as('n'))
         .whereRef('mc.group_id', '=', 'g.id')
@@ -29,6 +32,10 @@ function selectGroupViews (trx: Kysely<Database>, userId: number) {
 }
 
 export type GroupViewRow = Awaited<ReturnType<ReturnType<typeof selectGroupViews>['executeTakeFirstOrThrow']>>
+
+/** A newcomer starts at the group's clear-for-everyone seq: cleared messages never come back. */
+const groupClearedSeq = (trx: Kysely<Database>, groupId: Buffer) =>
+  trx.selectFrom('mirror_groups').select('cleared_seq').where('id', '=', groupId)
 
 export interface MemberWithUserRow {
   user_id: number
@@ -73,12 +80,32 @@ export function createGroupRepository (db: Kysely<Database>) {
 
     /**
      * Deletes the group; its member rows (and other areas' rows) go with it by ON DELETE CASCADE,
-     * except the search index, which has no foreign key (one lock per token row on every send)
-     * and is removed by its group range here.
+     * except what has no foreign key to it: the search index (one lock per token row on every
+     * send otherwise), reports about its messages, and its data keys (crypto-shredding: its
+     * sealed records can never be opened again).
      */
     async deleteGroup (groupId: Buffer, trx: Kysely<Database> = db): Promise<void> {
       await trx.deleteFrom('mirror_group_message_search_tokens').where('group_id', '=', groupId).execute()
+      await trx.deleteFrom('message_reports').where('group_id', '=', groupId).execute()
       await trx.deleteFrom('mirror_groups').where('id', '=', groupId).execute()
+      await trx.deleteFrom('group_data_keys').where('group_id', '=', groupId).execute()
+    },
+
+    /** The group's own member cap (null: the server's). */
+    async maxMembersOf (groupId: Buffer, trx: Kysely<Database> = db): Promise<number | null> {
+      const row = await trx.selectFrom('mirror_groups').select('max_members').where('id', '=', groupId).executeTakeFirst()
+      return row?.max_members ?? null
+    },
+
+    async setMaxMembers (groupId: Buffer, maxMembers: number | null, trx: Kysely<Database> = db): Promise<void> {
+      await trx.updateTable('mirror_groups').set({ max_members: maxMembers }).where('id', '=', groupId).execute()
+    },
+
+    /** A deleted direct chat the user opens again is back in their list. */
+    async unhide (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<void> {
+      await trx.updateTable('mirror_group_members').set({ hidden_seq: null })
+        .where('group_id', '=', groupId).where('user_id', '=', userId).where('hidden_seq', 'is not', null)
+        .execute()
     },
 
     async findDirectByKey (directKey: string, trx: Kysely<Database> = db): Promise<Buffer | null> {
@@ -89,14 +116,14 @@ export function createGroupRepository (db: Kysely<Database>) {
     async insertMembers (groupId: Buffer, members: ReadonlyArray<{ userId: number, role: MemberRole }>, joinedAt: Date, trx: Kysely<Database> = db): Promise<void> {
       if (members.length === 0) return
       await trx.insertInto('mirror_group_members')
-        .values(members.map((m) => ({ group_id: groupId, user_id: m.userId, role: m.role, joined_at: joinedAt })))
+        .values(members.map((m) => ({ group_id: groupId, user_id: m.userId, role: m.role, joined_at: joinedAt, cleared_seq: groupClearedSeq(trx, groupId) })))
         .execute()
     },
 
     /** Adds the member unless already there; true when a row was added. */
     async insertMemberIfAbsent (groupId: Buffer, userId: number, role: MemberRole, trx: Kysely<Database> = db): Promise<boolean> {
       const result = await trx.insertInto('mirror_group_members').ignore()
-        .values({ group_id: groupId, user_id: userId, role, joined_at: new Date() })
+        .values({ group_id: groupId, user_id: userId, role, joined_at: new Date(), cleared_seq: groupClearedSeq(trx, groupId) })
         .executeTakeFirst()
       return (result.numInsertedOrUpdatedRows ?? 0n) > 0n
     },
@@ -205,18 +232,26 @@ export function createGroupRepository (db: Kysely<Database>) {
     },
 
     /**
-     * A page of the user's chat list, most recent activity first, keyset-paginated on
-     * (last_activity_at, id) so pages neither skip nor repeat rows.
+     * A page of the user's chat list: pinned chats first, then most recent activity first,
+     * keyset-paginated on (pinned, last_activity_at, id) so pages neither skip nor repeat rows.
+     * A deleted direct chat is left out until a newer message; `archived` is the archive as
+     * it holds now (see chat-state-sql.ts).
      */
     async chatListPage (userId: number, archived: boolean, after: ChatListPosition | null, limit: number, trx: Kysely<Database> = db): Promise<GroupViewRow[]> {
-      let query = selectGroupViews(trx, userId).where('m.archived', '=', archived)
+      let query = selectGroupViews(trx, userId)
+        .where(archived ? archivedNow('m', 'g') : sql<boolean>`NOT ${archivedNow('m', 'g')}`)
+        .where(sql<boolean>`NOT ${hiddenNow('m', 'g')}`)
       if (after !== null) {
+        const pinned = after.pinned ? 1 : 0
         query = query.where((eb) => eb.or([
-          eb('g.last_activity_at', '<', after.activityAt),
-          eb.and([eb('g.last_activity_at', '=', after.activityAt), eb('g.id', '<', after.id)])
+          eb('m.pinned', '<', after.pinned),
+          eb.and([eb(sql<number>`m.pinned`, '=', pinned), eb.or([
+            eb('g.last_activity_at', '<', after.activityAt),
+            eb.and([eb('g.last_activity_at', '=', after.activityAt), eb('g.id', '<', after.id)])
+          ])])
         ]))
       }
-      return await query.orderBy('g.last_activity_at', 'desc').orderBy('g.id', 'desc').limit(limit).execute()
+      return await query.orderBy('m.pinned', 'desc').orderBy('g.last_activity_at', 'desc').orderBy('g.id', 'desc').limit(limit).execute()
     }
   }
 }

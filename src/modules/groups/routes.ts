@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Envelope, ErrorResponse, GroupIdParams, Ref } from '../../../schemas/common.ts'
 import {
-  AddMemberRequest, ChatListQuery, ChatListResponse, CreateGroupRequest, DirectChatParams, GroupMemberParams, GroupResponse,
+  AddMemberRequest, ChatListQuery, ChatListResponse, CreateGroupRequest, DeleteGroupResponse, DirectChatParams, GroupMemberParams, GroupResponse,
   LeaveGroupResponse, MemberListResponse, MemberResponse, RemoveMemberResponse, UpdateGroupRequest, UpdateMemberRequest
 } from '../../../schemas/groups.ts'
 import { ok } from '../../lib/envelope.ts'
@@ -68,13 +68,26 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     preHandler: requireMembership,
     schema: {
       tags: ['groups'],
-      summary: 'Change name, description or avatar (admin or owner)',
+      summary: 'Change name, description, avatar or maxMembers (admin or owner)',
       params: GroupIdParams,
       body: Ref(UpdateGroupRequest),
-      response: { 200: Envelope(Ref(GroupResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }
+      response: { 200: Envelope(Ref(GroupResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 409: Failure, 429: Failure }
     }
   }, async (request) => {
     return ok({ group: await groups.updateGroup(request.params.groupId, request.user.id, request.body) })
+  })
+
+  fastify.delete('/:groupId', {
+    preHandler: requireMembership,
+    schema: {
+      tags: ['groups'],
+      summary: 'Delete the group for everyone (owner only): its messages and keys go, every member gets chat:group_deleted',
+      params: GroupIdParams,
+      response: { 200: Envelope(Ref(DeleteGroupResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }
+    }
+  }, async (request) => {
+    await groups.deleteGroup(request.params.groupId, request.user.id)
+    return ok({ deleted: true as const, groupId: request.params.groupId })
   })
 
   fastify.post('/:groupId/join', {

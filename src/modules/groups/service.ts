@@ -68,6 +68,8 @@ export interface GroupService {
   joinGroup: (groupId: string, userId: number) => Promise<Group>
   /** Leaves the group, handing ownership on; the last member out deletes the group. */
   leaveGroup: (groupId: string, userId: number) => Promise<void>
+  /** Deletes the group for everyone (its owner only): messages, keys and members go; every member is told. */
+  deleteGroup: (groupId: string, actorId: number) => Promise<void>
   /** The members, in joining order, for a caller whose membership is established. */
   listMembers: (membership: Membership) => Promise<GroupMember[]>
   /** Adds a user to the group (see the rule table). */
@@ -131,6 +133,9 @@ function peerOf (directKey: string | null, userId: number): number | null {
   return a === userId ? b : a
 }
 
+/** A group's member cap: its own, never above the server's. */
+const capOf = (maxMembers: number | null): number => Math.min(maxMembers ?? MAX_GROUP_MEMBERS, MAX_GROUP_MEMBERS)
+
 function toGroup (row: GroupViewRow, userId: number): Group {
   return {
     id: fromBin(row.id),
@@ -142,6 +147,7 @@ function toGroup (row: GroupViewRow, userId: number): Group {
     memberCount: Number(row.member_count ?? 0),
     myRole: row.role,
     peerUserId: peerOf(row.direct_key, userId),
+    maxMembers: capOf(row.max_members),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString()
   }
@@ -155,9 +161,10 @@ function toGroup (row: GroupViewRow, userId: number): Group {
 function toChatListItem (row: GroupViewRow, userId: number, summary: ChatSummary | undefined): ChatListItem {
   return {
     ...toGroup(row, userId),
-    lastMessage: summary?.lastMessage ?? null,
+    // showPreviews off: the chat list names the last message but quotes none of it.
+    lastMessage: summary?.lastMessage == null ? null : row.show_previews ? summary.lastMessage : { ...summary.lastMessage, preview: null },
     unreadCount: summary?.unreadCount ?? 0,
-    archived: row.archived,
+    archived: Number(row.archived_now) === 1,
     pinned: row.pinned,
     mutedUntil: row.muted_until === null ? null : row.muted_until.toISOString()
   }
@@ -167,18 +174,19 @@ function toGroupMember (row: MemberWithUserRow): GroupMember {
   return { userId: row.user_id, role: row.role, joinedAt: row.joined_at.toISOString(), user: toUserProfile(row) }
 }
 
-/** The opaque chat-list cursor: the last row's position, base64url("<ms>:<uuid>"). */
+/** The opaque chat-list cursor: the last row's position, base64url("<pinned 0|1>:<ms>:<uuid>"). */
 function encodeCursor (row: GroupViewRow): string {
-  return Buffer.from(`${row.last_activity_at.getTime()}:${fromBin(row.id)}`).toString('base64url')
+  return Buffer.from(`${row.pinned ? 1 : 0}:${row.last_activity_at.getTime()}:${fromBin(row.id)}`).toString('base64url')
 }
 
+/** Reads a cursor; one without the pinned part (an older server's) was among unpinned chats. */
 function decodeCursor (cursor: string): ChatListPosition {
-  const match = /^(\d{1,15}):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'))
-  const id = match?.[2] === undefined ? null : groupIdBinOf(match[2])
-  if (match?.[1] === undefined || id === null) {
+  const match = /^(?:([01]):)?(\d{1,15}):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'))
+  const id = match?.[3] === undefined ? null : groupIdBinOf(match[3])
+  if (match?.[2] === undefined || id === null) {
     throw new AppError('VALIDATION_ERROR', 'Validation failed', undefined, [{ field: 'cursor', message: 'cursor is not one this API returned' }])
   }
-  return { activityAt: new Date(Number(match[1])), id }
+  return { pinned: match[1] === '1', activityAt: new Date(Number(match[2])), id }
 }
 
 /** A duplicate key or deadlock from mysql2: the create-or-get race, resolved by reading again. */
@@ -270,9 +278,32 @@ export default fp(async function groupServicePlugin (fastify) {
   }
 
   async function ensureRoom (groupIdBin: Buffer, adding: number, trx: Kysely<Database>): Promise<void> {
-    if (await groups.countMembers(groupIdBin, trx) + adding > MAX_GROUP_MEMBERS) {
-      throw new AppError('CONFLICT', `A group holds at most ${MAX_GROUP_MEMBERS} members`)
+    const cap = capOf(await groups.maxMembersOf(groupIdBin, trx))
+    if (await groups.countMembers(groupIdBin, trx) + adding > cap) {
+      throw new AppError('CONFLICT', `This group holds at most ${cap} members`)
     }
+  }
+
+  /** A per-group cap as asked for: at most the server's (400 otherwise). */
+  function checkMaxMembers (maxMembers: number | null | undefined): void {
+    if (maxMembers != null && maxMembers > MAX_GROUP_MEMBERS) {
+      throw new AppError('VALIDATION_ERROR', 'Validation failed', undefined, [{ field: 'maxMembers', message: `maxMembers must be at most ${MAX_GROUP_MEMBERS}` }])
+    }
+  }
+
+  /**
+   * The one way a group ends (its owner deleting it, or its last member leaving): its rows,
+   * search index, reports and data keys go in the caller's transaction, and after commit every
+   * member is told on every instance, subscribed to the group or not.
+   */
+  async function destroyGroup (groupId: string, groupIdBin: Buffer, deletedBy: number | null, trx: Kysely<Database>, outbox: Outbox, leaver?: number): Promise<void> {
+    const memberIds = await groups.memberUserIds(groupIdBin, trx)
+    // The last member out is no member any more, but their other devices still show the group.
+    if (leaver !== undefined) memberIds.push(leaver)
+    await groups.deleteGroup(groupIdBin, trx)
+    const event: ServerEvent = { type: 'chat:group_deleted', payload: deletedBy === null ? { groupId } : { groupId, deletedBy } }
+    outbox.push([{ groupId }, event])
+    for (const userId of memberIds) outbox.push([{ userId }, event])
   }
 
   const noAdministration = (type: GroupType, action: string): void => {
@@ -287,8 +318,7 @@ export default fp(async function groupServicePlugin (fastify) {
       await groups.deleteMember(groupIdBin, userId, trx)
       announceLeave(outbox, groupId, userId, removedBy)
       if (await groups.countMembers(groupIdBin, trx) === 0) {
-        await groups.deleteGroup(groupIdBin, trx)
-        outbox.push([{ groupId }, { type: 'chat:group_deleted', payload: { groupId } }])
+        await destroyGroup(groupId, groupIdBin, null, trx, outbox, userId)
         return true
       }
       if (actor.role === 'owner') {
@@ -312,7 +342,9 @@ export default fp(async function groupServicePlugin (fastify) {
       if ((await users.blockersOf(creatorId, memberIds)).length > 0) {
         throw forbidden('A user in memberIds does not accept being added by you')
       }
-      if (memberIds.length + 1 > MAX_GROUP_MEMBERS) throw new AppError('CONFLICT', `A group holds at most ${MAX_GROUP_MEMBERS} members`)
+      checkMaxMembers(request.maxMembers)
+      const cap = capOf(request.maxMembers ?? null)
+      if (memberIds.length + 1 > cap) throw new AppError('CONFLICT', `This group holds at most ${cap} members`)
 
       const groupId = newId()
       const groupIdBin = toBin(groupId)
@@ -326,6 +358,7 @@ export default fp(async function groupServicePlugin (fastify) {
           avatar_url: request.avatarUrl ?? null,
           created_by: creatorId,
           direct_key: null,
+          max_members: request.maxMembers ?? null,
           last_activity_at: now,
           created_at: now,
           updated_at: now
@@ -358,6 +391,7 @@ export default fp(async function groupServicePlugin (fastify) {
           // Restores a membership another area removed (a deleted chat): the pair's chat is one.
           const groupId = fromBin(existing)
           const outbox: Outbox = []
+          await groups.unhide(existing, userId)
           for (const id of [userId, otherUserId]) {
             if (await groups.insertMemberIfAbsent(existing, id, 'member')) announceJoin(outbox, groupId, id, 'member', id === userId ? null : userId)
           }
@@ -424,7 +458,15 @@ export default fp(async function groupServicePlugin (fastify) {
         if (changes.name !== undefined) update.name = changes.name.trim()
         if (changes.description !== undefined) update.description = changes.description
         if (changes.avatarUrl !== undefined) update.avatar_url = changes.avatarUrl
-        if (Object.keys(update).length === 0) return false
+        if (changes.maxMembers !== undefined) {
+          checkMaxMembers(changes.maxMembers)
+          const members = await groups.countMembers(groupIdBin, trx)
+          if (changes.maxMembers !== null && changes.maxMembers < members) {
+            throw new AppError('CONFLICT', `The group has ${members} members: maxMembers cannot be below that`)
+          }
+          await groups.setMaxMembers(groupIdBin, changes.maxMembers, trx)
+        }
+        if (Object.keys(update).length === 0 && changes.maxMembers === undefined) return false
         await groups.updateGroup(groupIdBin, { ...update, updated_at: updatedAt }, trx)
         return true
       })
@@ -455,6 +497,17 @@ export default fp(async function groupServicePlugin (fastify) {
     },
 
     leaveGroup: leave,
+
+    async deleteGroup (groupId, actorId) {
+      groupId = canonicalGroupId(groupId)
+      await changeMembership(groupId, actorId, async ({ trx, groupIdBin, type, actor }, outbox) => {
+        noAdministration(type, 'be deleted for everyone; delete the chat for yourself instead')
+        if (actor.role !== 'owner') throw forbidden('Only the owner can delete the group for everyone')
+        await destroyGroup(groupId, groupIdBin, actorId, trx, outbox)
+      })
+      // After the commit: the rows went with the group, the files go now.
+      await attachments.removeGroupFiles(groupId)
+    },
 
     async listMembers (membership) {
       return (await groups.listMembers(membership.groupIdBin)).map(toGroupMember)

@@ -1,11 +1,12 @@
 import fp from 'fastify-plugin'
+import type { ContactPresence } from '../../../schemas/chat-management.ts'
 import type { DeviceType, PresenceStatus, TypingIndicator, UserPresence } from '../../../schemas/chat.ts'
 import { connectionClosed, connectionOpened, refreshConnections, type ConnectionAdmission } from './connections.ts'
 import { storeFailed, type PresenceDeps, type PresenceServiceOptions, type PresenceUser } from './deps.ts'
 import { LocalPresence } from './local.ts'
 import { memoryPresenceStore } from './memory-store.ts'
 import { presenceRepository } from './repository.ts'
-import { groupPresence, onlineUserIds, updatePresence } from './status.ts'
+import { groupPresence, onlineUserIds, updatePresence, usersPresence } from './status.ts'
 import { redisPresenceStore } from './store.ts'
 import { setTyping, typingUsers } from './typing.ts'
 
@@ -35,6 +36,8 @@ export interface PresenceService {
   typingUsers: (groupId: string) => Promise<TypingIndicator[]>
   /** The users among `userIds` with a live connection on any instance. */
   onlineUserIds: (userIds: number[]) => Promise<Set<number>>
+  /** The presence of those among `userIds` who share a group with the viewer; the others are left out. */
+  contactsPresence: (viewerId: number, userIds: number[]) => Promise<ContactPresence[]>
 }
 
 declare module 'fastify' {
@@ -56,6 +59,7 @@ export function createPresenceService (deps: PresenceDeps): PresenceService & { 
     setTyping: async (user, groupId, isTyping) => await setTyping(deps, user, groupId, isTyping),
     typingUsers: async (groupId) => await typingUsers(deps, groupId),
     onlineUserIds: async (userIds) => await onlineUserIds(deps, userIds),
+    contactsPresence: async (viewerId, userIds) => await usersPresence(deps, await deps.repository.peersAmong(viewerId, userIds)),
     async close () {
       heartbeat.cancel()
       await deps.local.close()

@@ -2,6 +2,7 @@ import {
   DeviceType as DeviceTypeSchema, PresenceStatus as PresenceStatusSchema,
   type DeviceType, type PresenceStatus, type UserPresence
 } from '../../../schemas/chat.ts'
+import type { ContactPresence } from '../../../schemas/chat-management.ts'
 import { scheduleOfflineCheck } from './connections.ts'
 import { broadcastPresence, storeFailed, type PresenceDeps, type PresenceUser } from './deps.ts'
 import type { MemberSeen } from './repository.ts'
@@ -42,6 +43,25 @@ export async function groupPresence (deps: PresenceDeps, groupId: string): Promi
     states = members.map((m) => ({ live: deps.local.connectionCount(m.userId) > 0, status: null, device: null, visible: false, seen: null }))
   }
   return members.map((member, i) => presenceOf(deps, member, states[i], groupId, now))
+}
+
+/** Users' presence, whatever group: for a contact list (the caller chose who may be asked). */
+export async function usersPresence (deps: PresenceDeps, users: MemberSeen[]): Promise<ContactPresence[]> {
+  if (users.length === 0) return []
+  const now = deps.clock.now()
+  let states: MemberState[]
+  try {
+    states = await deps.store.members(users.map((m) => m.userId), now)
+  } catch (err) {
+    storeFailed(deps, err, 'presence read')
+    states = users.map((m) => ({ live: deps.local.connectionCount(m.userId) > 0, status: null, device: null, visible: false, seen: null }))
+  }
+  return users.map((user, i) => {
+    const { status, lastSeenAt, deviceType } = presenceOf(deps, user, states[i], '', now)
+    const contact: ContactPresence = { userId: user.userId, username: user.username, status, lastSeenAt: new Date(lastSeenAt).toISOString() }
+    if (deviceType !== undefined) contact.deviceType = deviceType
+    return contact
+  })
 }
 
 /** One member's presence: live or within the grace shows their status, else offline. */
