@@ -3,11 +3,17 @@ import type { FastifyInstance } from 'fastify'
 import {
   CHAT_LIMITS,
   type ChatMessage,
+  type CrossGroupSearchRequest,
+  type CrossGroupSearchResponse,
   type DeleteMessageResponse,
   type EditMessageRequest,
+  type ForwardMessageRequest,
+  type ForwardMessageResponse,
+  type ForwardedFrom,
   type GetMessagesRequest,
   type GetMessagesResponse,
   type MarkReadResponse,
+  type MessageEditHistoryResponse,
   type MessageMetadata,
   type PinMessageResponse,
   type PinnedMessagesResponse,
@@ -29,6 +35,10 @@ import { chatRepository, duplicateKeyOf, isDeadlock, type MessageView } from './
 import { createSendBatcher } from './send-batcher.ts'
 import { checkMetadata, isEmptyMetadata, metadataForEditedContent } from './metadata-validation.ts'
 import { DELETED, summarizeReactions, toChatMessage, toMessageEvent, type OpenedMessage } from './message-mapper.ts'
+import { forwardMessage, type CallerIn } from './forward.ts'
+import { editHistory } from './edit-history.ts'
+import { searchAcrossGroups } from './cross-search.ts'
+import { searchFiltersOf } from './search-filters.ts'
 
 /** Who acts: the authenticated user and their membership in the group, loaded once per request or command. */
 export interface Caller {
@@ -61,6 +71,11 @@ export interface ChatSummary {
   unreadCount: number
 }
 
+/** What only the server sets on a send: where a forwarded copy came from. */
+export interface SendOrigin {
+  forwardedFrom?: ForwardedFrom
+}
+
 export interface ReplayResult {
   events: ChatMessageEvent[]
   latestSeq: number
@@ -75,8 +90,17 @@ export interface ChatService {
    * `published.originConnectionId`: the WebSocket connection that sent it, which gets its ack
    * instead of the chat:message (the sender's other connections get both).
    */
-  sendMessage: (caller: Caller, input: SendMessageRequest, published?: PublishOptions) => Promise<{ message: ChatMessage, created: boolean }>
-  /** A page of history, newest first (see GetMessagesResponse for the cursors). */
+  sendMessage: (caller: Caller, input: SendMessageRequest, published?: PublishOptions, origin?: SendOrigin) => Promise<{ message: ChatMessage, created: boolean }>
+  /**
+   * Sends a copy of a message the caller is shown into each target group (`callerIn` resolves
+   * the caller's membership there), each target succeeding or failing on its own.
+   */
+  forwardMessage: (caller: Caller, messageId: string, input: ForwardMessageRequest, callerIn: CallerIn) => Promise<ForwardMessageResponse>
+  /** The previous versions of a message the caller is shown, newest first. */
+  editHistory: (caller: Caller, messageId: string) => Promise<MessageEditHistoryResponse>
+  /** Searches the caller's most recently active groups at once, newest first, with a cursor. */
+  searchAcrossGroups: (user: AuthUser, query: CrossGroupSearchRequest) => Promise<CrossGroupSearchResponse>
+  /** A page of history, newest first (see GetMessagesResponse for the cursors); senders the caller blocked are left out. */
   listMessages: (caller: Caller, query: GetMessagesRequest) => Promise<GetMessagesResponse>
   /** One message with its reactions and readers. */
   getMessage: (caller: Caller, messageId: string) => Promise<ChatMessage>
@@ -104,7 +128,7 @@ export interface ChatService {
   unpinMessage: (caller: Caller, messageId: string) => Promise<UnpinMessageResponse>
   /** The group's pinned messages in pin order, with the pin in their metadata. */
   pinnedMessages: (caller: Caller) => Promise<PinnedMessagesResponse>
-  /** Searches the group's live messages through the blind index; every query word must match. */
+  /** Searches the group's live messages through the blind index; every query word and filter must match, blocked senders left out. */
   searchMessages: (caller: Caller, query: SearchMessagesRequest) => Promise<SearchMessagesResponse>
   /** chat:message events after `sinceSeq` (and after the caller's clear watermark) up to the group's latest seq, ascending; none when more than `limit` follow. */
   replaySince: (caller: Caller, sinceSeq: number, limit: number) => Promise<ReplayResult>
@@ -181,6 +205,8 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   const keyring = fastify.keyring
   const bus = fastify.bus
   const broadcastContent = fastify.config.ws.broadcastContent
+  const takeRateLimit = fastify.takeRateLimit
+  const log = fastify.log
 
   /** The group id as the bus and the keyring know it (lowercase), whatever the URL's spelling. */
   const groupIdOf = (caller: Caller): string => fromBin(caller.membership.groupIdBin)
@@ -245,6 +271,13 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     return row
   }
 
+  /** A message the caller is shown: visible to them and not from a sender they blocked. */
+  async function findShownOrThrow (caller: Caller, messageId: string): Promise<MessageView> {
+    const row = await repo.findShown(caller.membership.groupIdBin, messageBinOf(messageId), caller.user.id)
+    if (row === null) throw notFound('Message')
+    return row
+  }
+
   async function reactionsOfMessage (messageBin: Buffer, viewerId: number): Promise<Array<Required<ReactionSummary>>> {
     return summarizeReactions(await repo.reactionsOf([messageBin]), viewerId).get(fromBin(messageBin)) ?? []
   }
@@ -299,7 +332,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   }
 
   const service: ChatService = {
-    async sendMessage (caller, input, published) {
+    async sendMessage (caller, input, published, origin) {
       const { user, membership } = caller
       const groupId = groupIdOf(caller)
       const groupBin = membership.groupIdBin
@@ -313,7 +346,9 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       if (clientMessageId !== null && (typeof clientMessageId !== 'string' || clientMessageId.length < 1 || clientMessageId.length > CHAT_LIMITS.clientMessageIdMaxLength)) {
         throw invalid('clientMessageId', `clientMessageId must be 1-${CHAT_LIMITS.clientMessageIdMaxLength} characters`)
       }
-      const metadata = checkMetadata(content, input.metadata)
+      const metadata = origin?.forwardedFrom === undefined
+        ? checkMetadata(content, input.metadata)
+        : { ...checkMetadata(content, input.metadata), forwardedFrom: origin.forwardedFrom }
       const id = newId()
       const idBin = toBin(id)
 
@@ -378,7 +413,8 @@ export function createChatService (fastify: FastifyInstance): ChatService {
         edit_count: 0,
         is_deleted: false,
         deleted_at: null,
-        deleted_by: null
+        deleted_by: null,
+        forwarded_count: 0
       }
       const message = toChatMessage(row, { content, metadata })
       message.reactions = []
@@ -419,8 +455,31 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       return { messages, hasMore, nextCursor: messages[messages.length - 1]?.id ?? null }
     },
 
+    async forwardMessage (caller, messageId, input, callerIn) {
+      return await forwardMessage({
+        findShown: findShownOrThrow,
+        open,
+        sendMessage: service.sendMessage,
+        addForwards: repo.addForwards,
+        takeSendToken: async (userId) => { await takeRateLimit('send', userId) },
+        onUnexpectedError: (err) => { log.error({ err }, 'forward to a target failed') }
+      }, caller, messageId, input, callerIn)
+    },
+
+    async editHistory (caller, messageId) {
+      return await editHistory({ findShown: findShownOrThrow, editsOf: repo.editsOf, keyring }, caller, messageId)
+    },
+
+    async searchAcrossGroups (user, query) {
+      return await searchAcrossGroups({
+        repo,
+        keyring,
+        present: async (rows, viewerId) => await present(rows, viewerId, { reactions: false, readBy: false })
+      }, user, query)
+    },
+
     async getMessage (caller, messageId) {
-      const row = await findVisibleOrThrow(caller, messageId)
+      const row = await findShownOrThrow(caller, messageId)
       const [message] = await present([row], caller.user.id, { reactions: true, readBy: true })
       return message as ChatMessage
     },
@@ -621,9 +680,10 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       }
       const limit = Math.min(Math.max(query.limit ?? CHAT_LIMITS.searchDefaultLimit, 1), CHAT_LIMITS.searchMaxLimit)
       const offset = Math.min(Math.max(query.offset ?? 0, 0), CHAT_LIMITS.searchMaxOffset)
+      const filters = searchFiltersOf(query)
       const tokens = keyring.queryTokens(groupIdOf(caller), q)
       if (tokens.length === 0) return { messages: [], query: q, count: 0 }
-      const { rows, total } = await repo.search(caller.membership.groupIdBin, caller.user.id, tokens, limit, offset)
+      const { rows, total } = await repo.search(caller.membership.groupIdBin, caller.user.id, tokens, filters, limit, offset)
       const messages = await present(rows, caller.user.id, { reactions: false, readBy: false })
       return { messages, query: q, count: total }
     },
@@ -698,4 +758,4 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 /** Decorates the app with the chat service (fastify.chatService). */
 export default fp(async function chatServicePlugin (fastify) {
   fastify.decorate('chatService', createChatService(fastify))
-}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics'] })
+}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'rate-limit'] })
