@@ -458,8 +458,8 @@ export const MessageEditVersion = Type.Object({
   version: Type.Integer({ minimum: 1, description: '1 is the original text' }),
   content: Type.String(),
   metadata: MessageMetadata,
-  writtenAt: DateTime,
-  editedAt: DateTime,
+  writtenAt: Type.String({ format: 'date-time' }),
+  editedAt: Type.String({ format: 'date-time' }),
   editedBy: Type.Integer()
 }, { $id: 'MessageEditVersion', description: 'writtenAt: when this version was written; editedAt: when an edit replaced it' })
 export type MessageEditVersion = Static<typeof MessageEditVersion>

@@ -1,7 +1,8 @@
 import type {
   DeleteMessageResponse, EditMessageRequest, GetMessagesRequest, GetMessagesResponse, MarkReadResponse, MessageResponse,
   PinMessageResponse, PinnedMessagesResponse, ReactionsResponse, SearchMessagesRequest, SearchMessagesResponse,
-  SendMessageRequest, UnpinMessageResponse, UnreadCountResponse, MessageReportResponse, ReportMessageRequest
+  SendMessageRequest, UnpinMessageResponse, UnreadCountResponse, MessageReportResponse, ReportMessageRequest,
+  CrossGroupSearchRequest, CrossGroupSearchResponse, ForwardMessageRequest, ForwardMessageResponse, MessageEditHistoryResponse
 } from '@parley/types'
 import { pathOf, type Call } from '../http.ts'
 
@@ -28,6 +29,13 @@ export function chatApi (call: Call) {
     pin: async (groupId: string, messageId: string, note?: string) => await call<PinMessageResponse>('POST', `${message(groupId, messageId)}/pin`, { body: note === undefined ? {} : { note } }),
     unpin: async (groupId: string, messageId: string) => await call<UnpinMessageResponse>('DELETE', `${message(groupId, messageId)}/pin`),
     pinned: async (groupId: string) => await call<PinnedMessagesResponse>('GET', `${chat(groupId)}/pinned`),
-    search: async (groupId: string, query: SearchMessagesRequest) => await call<SearchMessagesResponse>('GET', `${chat(groupId)}/search`, { query })
+    /** Every word and every given filter (senderId, from, to, contentType, hasAttachments, threadRootId) must match. */
+    search: async (groupId: string, query: SearchMessagesRequest) => await call<SearchMessagesResponse>('GET', `${chat(groupId)}/search`, { query }),
+    /** Searches your most recently active groups at once; page on with `cursor: nextCursor`. */
+    searchAll: async (query: CrossGroupSearchRequest) => await call<CrossGroupSearchResponse>('GET', '/chat/search', { query }),
+    /** A copy in each target group (1–10), one result per target; a clientMessageId makes a retry safe. */
+    forward: async (groupId: string, messageId: string, body: ForwardMessageRequest) => await call<ForwardMessageResponse>('POST', `${message(groupId, messageId)}/forward`, { body }),
+    /** The versions edits replaced, newest first. */
+    editHistory: async (groupId: string, messageId: string) => await call<MessageEditHistoryResponse>('GET', `${message(groupId, messageId)}/history`)
   }
 }

@@ -62,11 +62,6 @@ export interface SearchFilters {
  */
 export const ATTACHMENT_CONTENT_TYPES: ReadonlyArray<MessageRow['content_type']> = ['image', 'file', 'audio', 'video']
 
-/** A sealed previous version with the group its message belongs to. */
-export interface EditView extends SealedEdit {
-  group_id: Buffer
-}
-
 /**
  * Messages of the groups the user is a member of (every group when no group is named): the
  * membership row joins first, so `seq > cleared_seq` applies each group's clear watermark.

@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { TestUser } from '../../helpers/users.ts'
-import type { MessageEditHistoryResponse } from '../../../schemas/chat.ts'
+import type { MessageEditHistoryResponse, MessageEditVersion } from '../../../schemas/chat.ts'
 import { call, createGroup, dataOf, sendMessage, type ChatGroup } from './helpers.ts'
 
 // Issue 11 point 7: GET …/chat/messages/:messageId/history.
@@ -29,15 +29,13 @@ t.test('a member reads the previous versions, newest first, with when each was w
   t.same(history.versions.map((v) => [v.version, v.content, v.editedBy]), [[2, 'version two', g.owner.user.id], [1, 'version one', g.owner.user.id]])
   t.same(history.versions[1]?.metadata, { formatting: { bold: [[0, 7]] } }, 'each version with its own metadata')
   t.same(history.versions[0]?.metadata, {})
-  const [second, first] = history.versions as [MessageEditVersionLike, MessageEditVersionLike]
+  const [second, first] = history.versions as [MessageEditVersion, MessageEditVersion]
   t.equal(first.writtenAt, m.createdAt, 'the original was written when sent')
   t.equal(second.writtenAt, first.editedAt, 'a version was written when the one before it was replaced')
   t.ok(Date.parse(second.editedAt) >= Date.parse(second.writtenAt))
   const rows = await app.db.selectFrom('mirror_group_message_edits').select('content').where('message_id', '=', toBin(m.id)).execute()
   t.notOk(rows.some((r) => r.content.includes(Buffer.from('version'))), 'the versions are stored sealed')
 })
-
-interface MessageEditVersionLike { writtenAt: string, editedAt: string }
 
 t.test('a message never edited has an empty history', async (t) => {
   const g = await createGroup(app)
