@@ -205,6 +205,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   const keyring = fastify.keyring
   const bus = fastify.bus
   const broadcastContent = fastify.config.ws.broadcastContent
+  const spamCheck = fastify.spamCheck
   const takeRateLimit = fastify.takeRateLimit
   const log = fastify.log
 
@@ -367,6 +368,9 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       if (input.parentMessageId !== undefined && parent === null) {
         throw invalid('parentMessageId', 'parentMessageId must be a message of this group')
       }
+      // Last of the checks, so a send refused for another reason does not count for the
+      // duplicate rule; a retry of a stored clientMessageId passes it and is answered below.
+      await spamCheck({ groupId, senderId: user.id, content, clientMessageId })
       const tokens = keyring.indexTokens(groupId, content)
       const parentBin = parent?.id ?? null
       const rootBin = parent === null ? null : parent.thread_root_id ?? parent.id
@@ -758,4 +762,4 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 /** Decorates the app with the chat service (fastify.chatService). */
 export default fp(async function chatServicePlugin (fastify) {
   fastify.decorate('chatService', createChatService(fastify))
-}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'rate-limit'] })
+}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'spam-check', 'rate-limit'] })
