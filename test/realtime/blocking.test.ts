@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
 import { connectWs, createGroup, type Frame, type WsClient } from '../helpers/ws.ts'
+import { BlockedSenders, hiddenByBlock } from '../../src/realtime/blocking.ts'
 
 // Issue 11 point 9 in realtime, on two instances sharing the database and Redis: a user's
 // sockets never get the messages, mentions, typing or presence of users they blocked (the
@@ -95,4 +96,24 @@ t.test('a socket opened after the block hides the blocked user from its replay; 
   const next = await aliceOnA.next('chat:message')
   t.match(next.payload, { id: afterUnblock, senderUserId: bob.user.id }, 'bob reaches alice again, live')
   t.equal(((await aliceOnA.next('chat:mention')).payload.message as { id: string }).id, afterUnblock)
+})
+
+t.test('a block or unblock heard while the list is being read is not lost, whichever the read saw', async (t) => {
+  const sawBoth = new BlockedSenders()
+  sawBoth.beginLoad()
+  sawBoth.change(7, true)
+  sawBoth.change(8, false)
+  sawBoth.finishLoad([7, 8])
+  t.same([sawBoth.has(7), sawBoth.has(8)], [true, false], 'the read already had both changes')
+  const sawNeither = new BlockedSenders()
+  sawNeither.beginLoad()
+  sawNeither.change(7, true)
+  sawNeither.change(8, false)
+  sawNeither.finishLoad([8])
+  t.same([sawNeither.has(7), sawNeither.has(8)], [true, false], 'the read had neither')
+  sawNeither.change(9, true)
+  t.ok(sawNeither.has(9), 'after the read, changes apply directly')
+  const typing = { type: 'chat:typing' as const, payload: { groupId: '00000000-0000-7000-8000-000000000000', userId: 9, username: 'x', isTyping: true } }
+  t.ok(hiddenByBlock(sawNeither, typing))
+  t.notOk(hiddenByBlock(new BlockedSenders(), typing), 'nothing is hidden from a user who blocked no one')
 })
