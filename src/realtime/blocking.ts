@@ -1,8 +1,8 @@
 import type { ServerEvent } from '../../schemas/events.ts'
 
 /*
- * Blocking in realtime (issue 11 point 9): a user's sockets never receive the messages,
- * mentions, typing or presence of users they blocked, in any group; the other members' sockets
+ * Blocking in realtime (issue 11 point 9): a user's sockets never receive the messages (and
+ * their edits), mentions, typing or presence of users they blocked, in any group; the other members' sockets
  * get everything as before. The check runs per receiver at delivery, on the sender id, before
  * the already-serialized frame is written: one Set lookup, and nothing at all for the many
  * connections whose user blocked no one, so a frame is still serialized once for everyone.
@@ -12,6 +12,7 @@ import type { ServerEvent } from '../../schemas/events.ts'
 export function actorOf (event: ServerEvent): number | null {
   switch (event.type) {
     case 'chat:message': return event.payload.senderUserId
+    case 'chat:message_edited': return event.payload.senderUserId ?? null
     case 'chat:mention': return event.payload.message.senderUserId
     case 'chat:typing':
     case 'chat:presence': return event.payload.userId

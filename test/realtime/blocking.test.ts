@@ -21,6 +21,11 @@ async function post (app: FastifyInstance, who: TestUser, path: string, payload:
   return res.json().data as Record<string, unknown>
 }
 
+async function put (app: FastifyInstance, who: TestUser, path: string, payload: object): Promise<void> {
+  const res = await app.inject({ method: 'PUT', url: `${api}${path}`, headers: who.auth, payload })
+  if (res.statusCode >= 300) throw new Error(`${path} failed: ${res.statusCode} ${res.body}`)
+}
+
 /** Sends over REST, mentioning `mentioned`; returns the message id. */
 async function sendMentioning (app: FastifyInstance, sender: TestUser, groupId: string, mentioned: TestUser, text: string): Promise<string> {
   const content = `${text} @${mentioned.user.username}`
@@ -39,7 +44,7 @@ async function joined (app: FastifyInstance, user: TestUser, groupId: string, si
 
 /** Who a frame shows acting, as the gateway's filter reads it. */
 function actorOf (frame: Frame): unknown {
-  if (frame.type === 'chat:message') return frame.payload.senderUserId
+  if (frame.type === 'chat:message' || frame.type === 'chat:message_edited') return frame.payload.senderUserId
   if (frame.type === 'chat:mention') return (frame.payload.message as { senderUserId: number }).senderUserId
   if (frame.type === 'chat:typing' || frame.type === 'chat:presence') return frame.payload.userId
   return null
@@ -69,11 +74,15 @@ t.test('a blocker\'s sockets on another instance stop getting the blocked user\'
   // Per channel, events arrive in publish order: once Carol's arrive, Bob's would have.
   t.equal((await aliceOnB.next('chat:message')).payload.id, fromCarol, 'alice\'s next message is carol\'s')
   t.equal(((await aliceOnB.next('chat:mention')).payload.message as { id: string }).id, fromCarol, 'and so is her next mention')
+  await put(a, bob, `/groups/${groupId}/chat/messages/${fromBob}`, { content: 'buy now, cheaper' })
+  await put(a, carol, `/groups/${groupId}/chat/messages/${fromCarol}`, { content: 'lunch at one?' })
+  t.equal((await aliceOnB.next('chat:message_edited')).payload.messageId, fromCarol, 'alice\'s next edit is carol\'s')
   t.same(aliceOnB.frames.filter((f) => actorOf(f) === bob.user.id).map((f) => f.type), [], 'nothing of bob reached alice')
 
   t.match((await carolOnB.next('chat:presence', (f) => f.payload.userId === bob.user.id && f.payload.status === 'busy')).payload, { userId: bob.user.id })
   t.match((await carolOnB.next('chat:typing', (f) => f.payload.userId === bob.user.id)).payload, { isTyping: true })
   t.same([(await carolOnB.next('chat:message')).payload.id, (await carolOnB.next('chat:message')).payload.id], [fromBob, fromCarol], 'carol gets both messages')
+  t.same([(await carolOnB.next('chat:message_edited')).payload.messageId, (await carolOnB.next('chat:message_edited')).payload.messageId], [fromBob, fromCarol], 'and both edits')
 })
 
 t.test('a socket opened after the block hides the blocked user from its replay; an unblock on another instance shows them again', async (t) => {

@@ -24,7 +24,7 @@ import {
   type UnpinMessageResponse,
   type UnreadCountResponse
 } from '../../../schemas/chat.ts'
-import type { ChatMessageEvent } from '../../../schemas/events.ts'
+import type { ChatMessageEvent, MessageEditedEvent } from '../../../schemas/events.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
 import type { PublishOptions } from '../../plugins/bus.ts'
 import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
@@ -539,7 +539,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
           return true
         })
         if (!replaced) continue
-        const payload: { messageId: string, groupId: string, editedAt: string, content?: string } = { messageId: id, groupId, editedAt: now.toISOString() }
+        const payload: MessageEditedEvent['payload'] = { messageId: id, groupId, editedAt: now.toISOString(), senderUserId: row.sender_user_id }
         if (broadcastContent) payload.content = content
         bus.publish({ groupId }, { type: 'chat:message_edited', payload })
         return await service.getMessage(caller, id)
