@@ -38,6 +38,8 @@ export interface UserBlocksTable {
   blocker_id: number
   blocked_id: number
   created_at: Timestamp
+  /** The blocker's own note (seed 04), at most 500 characters; null without one. */
+  reason: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 export interface GroupsTable {
@@ -118,6 +120,8 @@ export interface MessagesTable {
   client_message_id: string | null
   created_at: Timestamp
   updated_at: Timestamp
+  /** How many times members forwarded this message (successful forwards, each target once). */
+  forwarded_count: ColumnType<number, number | undefined, number>
 }
 
 export interface MessageEditsTable {

@@ -34,7 +34,11 @@ export const CHAT_LIMITS = {
   /** Keys and array items in metadata.custom, at every level together. */
   customMaxEntries: 200,
   /** Attachments one message carries. */
-  attachmentsMax: 10
+  attachmentsMax: 10,
+  /** Targets of one forward request. */
+  forwardMaxTargets: 10,
+  /** Groups a cross-group search looks in: the caller's most recently active ones. */
+  crossSearchMaxGroups: 100
 } as const
 
 /**
@@ -119,8 +123,20 @@ export const ReplyPreview = Type.Object({
 export type ReplyPreview = Static<typeof ReplyPreview>
 
 /**
- * A message's metadata. The pin fields are set by the server on GET /chat/pinned only;
- * `custom` is the client's own: at most 4 KB of JSON, 8 levels deep, 200 keys and items.
+ * Where a forwarded message came from: set by the server on the copies a forward creates
+ * (POST …/messages/:messageId/forward), never taken from a client's metadata.
+ */
+export const ForwardedFrom = Type.Object({
+  messageId: UuidString,
+  groupId: UuidString,
+  senderUserId: Type.Integer({ minimum: 1 })
+}, { $id: 'ForwardedFrom' })
+export type ForwardedFrom = Static<typeof ForwardedFrom>
+
+/**
+ * A message's metadata. The pin fields are set by the server on GET /chat/pinned only, and
+ * `forwardedFrom` on forwarded copies only; `custom` is the client's own: at most 4 KB of
+ * JSON, 8 levels deep, 200 keys and items.
  */
 export const MessageMetadata = Type.Object({
   mentions: Type.Optional(Type.Array(MentionInfo, { maxItems: CHAT_LIMITS.mentionsMax })),
@@ -130,7 +146,8 @@ export const MessageMetadata = Type.Object({
   custom: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   pinNote: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   pinnedAt: Type.Optional(NullableDateTime),
-  pinnedBy: Type.Optional(Type.Union([Type.Integer(), Type.Null()]))
+  pinnedBy: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  forwardedFrom: Type.Optional(ForwardedFrom)
 }, { $id: 'MessageMetadata' })
 export type MessageMetadata = Static<typeof MessageMetadata>
 
@@ -196,7 +213,8 @@ export const ChatMessage = Type.Object({
   reactions: Type.Optional(Type.Array(ReactionSummary)),
   attachments: Type.Optional(Type.Array(ChatAttachment)),
   readBy: Type.Optional(Type.Array(Type.Integer(), { description: 'Members other than the sender whose read watermark reached this message' })),
-  seq: Type.Optional(Type.Integer({ minimum: 1, description: 'Position in the group\'s total order (always present in responses)' }))
+  seq: Type.Optional(Type.Integer({ minimum: 1, description: 'Position in the group\'s total order (always present in responses)' })),
+  forwardedCount: Type.Optional(Type.Integer({ minimum: 0, description: 'How many copies members forwarded of this message (always present in REST responses)' }))
 }, { $id: 'ChatMessage' })
 export type ChatMessage = Static<typeof ChatMessage>
 
@@ -372,10 +390,21 @@ export const PinnedMessagesResponse = Type.Object({
 }, { $id: 'PinnedMessagesResponse' })
 export type PinnedMessagesResponse = Static<typeof PinnedMessagesResponse>
 
+/** Filters every search takes beside its words; all given filters must hold. */
+const searchFilters = {
+  senderId: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295, description: 'Only messages of this sender' })),
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'Only messages sent at or after this time' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'Only messages sent at or before this time' })),
+  contentType: Type.Optional(MessageContentType),
+  hasAttachments: Type.Optional(Type.Boolean({ description: 'true: only image, file, audio and video messages; false: only the others' }))
+}
+
 export const SearchMessagesRequest = Type.Object({
   q: Type.String({ minLength: CHAT_LIMITS.searchQueryMinLength, maxLength: CHAT_LIMITS.searchQueryMaxLength }),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: CHAT_LIMITS.searchMaxLimit, default: CHAT_LIMITS.searchDefaultLimit })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: CHAT_LIMITS.searchMaxOffset, default: 0 }))
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: CHAT_LIMITS.searchMaxOffset, default: 0 })),
+  ...searchFilters,
+  threadRootId: Type.Optional(Type.String({ format: 'uuid', description: 'Only replies in the thread of this root message' }))
 }, { $id: 'SearchMessagesRequest' })
 export type SearchMessagesRequest = Static<typeof SearchMessagesRequest>
 
@@ -387,13 +416,86 @@ export const SearchMessagesResponse = Type.Object({
 }, { $id: 'SearchMessagesResponse' })
 export type SearchMessagesResponse = Static<typeof SearchMessagesResponse>
 
+/**
+ * GET /chat/search: the caller's groups searched at once — the most recently active
+ * CHAT_LIMITS.crossSearchMaxGroups of them — newest first. `cursor` is the previous page's
+ * nextCursor.
+ */
+export const CrossGroupSearchRequest = Type.Object({
+  q: Type.String({ minLength: CHAT_LIMITS.searchQueryMinLength, maxLength: CHAT_LIMITS.searchQueryMaxLength }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: CHAT_LIMITS.searchMaxLimit, default: CHAT_LIMITS.searchDefaultLimit })),
+  cursor: Type.Optional(Type.String({ format: 'uuid', description: 'nextCursor of the previous page' })),
+  ...searchFilters
+}, { $id: 'CrossGroupSearchRequest' })
+export type CrossGroupSearchRequest = Static<typeof CrossGroupSearchRequest>
+
+/** Matches across groups, newest first (each carries its groupId); nextCursor is null on the last page. */
+export const CrossGroupSearchResponse = Type.Object({
+  messages: Type.Array(ChatMessage),
+  query: Type.String(),
+  count: Type.Integer({ minimum: 0, description: 'Messages on this page' }),
+  hasMore: Type.Boolean(),
+  nextCursor: Type.Union([UuidString, Type.Null()]),
+  groupsSearched: Type.Integer({ minimum: 0, description: `How many of the caller's groups were searched: the most recently active ${CHAT_LIMITS.crossSearchMaxGroups} at most` })
+}, { $id: 'CrossGroupSearchResponse' })
+export type CrossGroupSearchResponse = Static<typeof CrossGroupSearchResponse>
+
+/**
+ * POST …/messages/:messageId/forward. `clientMessageId` makes the request safe to retry: each
+ * target's copy is stored under an id derived from it, so a retry answers with the copies
+ * already made and makes only the missing ones.
+ */
+export const ForwardMessageRequest = Type.Object({
+  targetGroupIds: Type.Array(UuidString, { minItems: 1, maxItems: CHAT_LIMITS.forwardMaxTargets, description: `1–${CHAT_LIMITS.forwardMaxTargets} groups to forward to, each one the caller can post in` }),
+  clientMessageId: Type.Optional(Type.String({ minLength: 1, maxLength: CHAT_LIMITS.clientMessageIdMaxLength, description: 'Client-generated id of this forward request, for safe retries' }))
+}, { $id: 'ForwardMessageRequest' })
+export type ForwardMessageRequest = Static<typeof ForwardMessageRequest>
+
+/** One target of a forward: the copy made there, or why none was. */
+export const ForwardResult = Type.Object({
+  groupId: UuidString,
+  success: Type.Boolean(),
+  message: Type.Optional(ChatMessage),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }))
+}, { $id: 'ForwardResult' })
+export type ForwardResult = Static<typeof ForwardResult>
+
+/** 200 whenever the source could be forwarded, even if some or every target failed: see each result. */
+export const ForwardMessageResponse = Type.Object({
+  originalMessageId: UuidString,
+  forwardedCount: Type.Integer({ minimum: 0, description: 'The original\'s forwardedCount after this request' }),
+  results: Type.Array(ForwardResult)
+}, { $id: 'ForwardMessageResponse' })
+export type ForwardMessageResponse = Static<typeof ForwardMessageResponse>
+
+/** A replaced version of a message, as it read before an edit. */
+export const MessageEditVersion = Type.Object({
+  version: Type.Integer({ minimum: 1, description: '1 is the original text' }),
+  content: Type.String(),
+  metadata: MessageMetadata,
+  writtenAt: Type.String({ format: 'date-time' }),
+  editedAt: Type.String({ format: 'date-time' }),
+  editedBy: Type.Integer()
+}, { $id: 'MessageEditVersion', description: 'writtenAt: when this version was written; editedAt: when an edit replaced it' })
+export type MessageEditVersion = Static<typeof MessageEditVersion>
+
+/** GET …/messages/:messageId/history: the previous versions, newest first (the current one is the message itself). */
+export const MessageEditHistoryResponse = Type.Object({
+  messageId: UuidString,
+  versions: Type.Array(MessageEditVersion),
+  count: Type.Integer({ minimum: 0 })
+}, { $id: 'MessageEditHistoryResponse' })
+export type MessageEditHistoryResponse = Static<typeof MessageEditHistoryResponse>
+
 /** Every chat schema with an `$id`, in dependency order, for schemas/index.ts. */
 export const chatSchemas: TSchema[] = [
   MessageContentType, MessageStatus, PresenceStatus, NotificationLevel, DeviceType,
-  MentionInfo, LinkPreview, FormattingInfo, ReplyPreview, MessageMetadata, ReactionSummary,
+  MentionInfo, LinkPreview, FormattingInfo, ReplyPreview, ForwardedFrom, MessageMetadata, ReactionSummary,
   ChatAttachment, ChatMessage, TypingIndicator, UserPresence, ChatPreferences,
   SendMessageRequest, GetMessagesRequest, GetMessagesResponse, MessageResponse, EditMessageRequest,
   DeleteMessageResponse, AddReactionRequest, ReactionsResponse, MarkReadRequest, MarkReadResponse,
   UnreadCountResponse, PinMessageRequest, PinMessageResponse, UnpinMessageResponse,
-  PinnedMessagesResponse, SearchMessagesRequest, SearchMessagesResponse
+  PinnedMessagesResponse, SearchMessagesRequest, SearchMessagesResponse,
+  CrossGroupSearchRequest, CrossGroupSearchResponse, ForwardMessageRequest, ForwardResult, ForwardMessageResponse,
+  MessageEditVersion, MessageEditHistoryResponse
 ]

@@ -82,10 +82,19 @@ export const ChatMessageEvent = Type.Object({
 }, { $id: 'ChatMessageEvent' })
 export type ChatMessageEvent = Static<typeof ChatMessageEvent>
 
-/** seed 01 §5.5.2; `content` only with WS_BROADCAST_CONTENT. */
+/**
+ * seed 01 §5.5.2; `content` only with WS_BROADCAST_CONTENT. `senderUserId` (an addition, always
+ * set by the server) is the message's sender, so those who blocked them are not sent the edit.
+ */
 export const MessageEditedEvent = Type.Object({
   type: Type.Literal('chat:message_edited'),
-  payload: Type.Object({ messageId: MessageId, groupId: GroupId, editedAt: IsoTime, content: Type.Optional(Type.String()) })
+  payload: Type.Object({
+    messageId: MessageId,
+    groupId: GroupId,
+    editedAt: IsoTime,
+    content: Type.Optional(Type.String()),
+    senderUserId: Type.Optional(UserIdInt)
+  })
 }, { $id: 'MessageEditedEvent' })
 export type MessageEditedEvent = Static<typeof MessageEditedEvent>
 

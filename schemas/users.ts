@@ -78,4 +78,28 @@ export const BlockStateResponse = Type.Object({
 }, { $id: 'BlockStateResponse' })
 export type BlockStateResponse = Static<typeof BlockStateResponse>
 
-export const userSchemas = [UserProfile, PublicUser, UpdateProfileRequest, UserResponse, UserProfileResponse, UserListResponse, BlockStateResponse]
+/** At most this many characters of a block's reason. */
+export const BLOCK_REASON_MAX_LENGTH = 500
+
+/** POST /users/:id/block (seed 04): an optional reason, kept for the blocker only. */
+export const BlockUserRequest = Type.Object({
+  reason: Type.Optional(Type.String({ maxLength: BLOCK_REASON_MAX_LENGTH, description: 'Shown in the blocker\'s own blocked list only' }))
+}, { $id: 'BlockUserRequest' })
+export type BlockUserRequest = Static<typeof BlockUserRequest>
+
+/** A user the caller blocked: their profile, with the caller's reason and when they blocked them. */
+export const BlockedUser = Type.Object({
+  ...UserProfile.properties,
+  reason: Type.Union([Type.String(), Type.Null()]),
+  blockedAt: Type.String({ format: 'date-time' })
+}, { $id: 'BlockedUser' })
+export type BlockedUser = Static<typeof BlockedUser>
+
+/** GET /users/blocked: most recent first. */
+export const BlockedUserListResponse = Type.Object({ users: Type.Array(Ref(BlockedUser)) }, { $id: 'BlockedUserListResponse' })
+export type BlockedUserListResponse = Static<typeof BlockedUserListResponse>
+
+export const userSchemas = [
+  UserProfile, PublicUser, UpdateProfileRequest, UserResponse, UserProfileResponse, UserListResponse, BlockStateResponse,
+  BlockUserRequest, BlockedUser, BlockedUserListResponse
+]

@@ -26,6 +26,7 @@ import groupRoutes from './modules/groups/routes.ts'
 import chatServicePlugin from './modules/chat/service.ts'
 import { SEND_LANES } from './modules/chat/send-batcher.ts'
 import chatRoutes from './modules/chat/routes.ts'
+import crossGroupChatRoutes from './modules/chat/cross-routes.ts'
 import presenceService from './modules/presence/service.ts'
 import presenceRoutes from './modules/presence/routes.ts'
 import presenceWs from './modules/presence/ws.ts'
@@ -167,6 +168,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await api.register(chatManagementRoutes, { prefix: '/groups/:groupId/chat' })
     await api.register(accountChatRoutes)
     await api.register(keyRoutes, { prefix: '/chat/encryption' })
+    await api.register(crossGroupChatRoutes, { prefix: '/chat' })
     await api.register(adminRoutes, { prefix: '/admin' })
   }, { prefix: config.apiPrefix })
   if (config.serveDemo) await app.register(demoPlugin, { apiPrefix: config.apiPrefix, wsPath: config.ws.path })

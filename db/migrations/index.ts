@@ -7,6 +7,7 @@ import * as deliveredWatermarkIndex from './0005_delivered_watermark_index.ts'
 import * as moderationAndKeys from './0007_moderation_and_keys.ts'
 import * as attachments from './0008_attachments.ts'
 import * as chatManagement from './0009_chat_management.ts'
+import * as messagePower from './0010_message_power.ts'
 
 /** Every migration in order. Listed explicitly so the same code runs from .ts and from a build. */
 export const migrations: Record<string, Migration> = {
@@ -17,5 +18,6 @@ export const migrations: Record<string, Migration> = {
   '0005_delivered_watermark_index': deliveredWatermarkIndex,
   '0007_moderation_and_keys': moderationAndKeys,
   '0008_attachments': attachments,
-  '0009_chat_management': chatManagement
+  '0009_chat_management': chatManagement,
+  '0010_message_power': messagePower
 }

@@ -29,10 +29,22 @@ export interface SessionsEndedNotice {
 }
 
 /**
+ * A user blocked or unblocked another: every instance updates the blocker's sockets' filter of
+ * hidden senders (realtime/blocking.ts).
+ */
+export interface BlocksChangedNotice {
+  type: 'blocks_changed'
+  /** The blocker. */
+  userId: number
+  blockedUserId: number
+  blocked: boolean
+}
+
+/**
  * What instances tell each other, never clients. Notices travel on a channel of their own that
  * every instance listens to, apart from the event channels, so no path to a socket carries one.
  */
-export type InternalNotice = SessionsEndedNotice
+export type InternalNotice = SessionsEndedNotice | BlocksChangedNotice
 export type NoticeListener = (notice: InternalNotice) => void
 
 export interface Bus {

@@ -4,6 +4,7 @@ import type { AuthUser } from '../plugins/auth.ts'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import { WS_CLOSE_CODES } from '../../schemas/ws.ts'
 import { ConnectionLimits } from './rate-limit.ts'
+import { BlockedSenders } from './blocking.ts'
 import type { GroupSubscription } from './subscription.ts'
 
 /** Commands of one connection waiting to run; more are refused rather than queued. */
@@ -31,6 +32,8 @@ export class Connection {
   readonly subscriptions = new Map<string, ActiveSubscription>()
   /** Groups this connection was just evicted from: a second notice of the same eviction is dropped. */
   readonly evicted = new Set<string>()
+  /** Users this connection's user blocked: their events are not sent here (blocking.ts). */
+  readonly blockedSenders = new BlockedSenders()
   state: ConnectionState = 'awaiting-auth'
   user: AuthUser | null = null
   /** True once presence counted this connection (so closing it must uncount it). */

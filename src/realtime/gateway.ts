@@ -22,6 +22,7 @@ import { DeliveryTracker } from './delivery.ts'
 import { assertFrame, compileFrame, parseFrame, requestIdOf, type RawFrame } from './frames.ts'
 import { WS_UPGRADE_LIMIT, type WsRateCategory } from './rate-limit.ts'
 import { GroupSubscription, seqOf } from './subscription.ts'
+import { hiddenByBlock } from './blocking.ts'
 
 /*
  * The WebSocket gateway (DESIGN §5): authenticates the upgrade, validates frames against the
@@ -91,6 +92,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   const { config } = fastify
   const log = fastify.log.child({ module: 'gateway' })
   const meter = fastify.meter
+  const users = fastify.userService
   const commands = new CommandTable()
   const connections = new Map<string, Connection>()
   /** Presence goodbyes of closed connections, awaited before Redis and the database close. */
@@ -155,6 +157,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   /** Sends one group event to one connection, shaped for its user. */
   function deliverGroupEvent (conn: Connection, groupId: string, event: ServerEvent): void {
     if (originOf.get(event) === conn.id) return
+    if (hiddenByBlock(conn.blockedSenders, event)) return
     const me = conn.user?.id
     if (event.type === 'chat:typing' && event.payload.userId === me) return
     meter.eventDelivered()
@@ -276,6 +279,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       evict(conn, eviction.groupId, eviction.reason, event)
       return
     }
+    if (hiddenByBlock(conn.blockedSenders, event)) return
     meter.eventDelivered()
     send(conn, event)
   }
@@ -306,6 +310,10 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   // Any instance that ends a session tells every instance (plugins/bus.ts notices).
   const stopNotices = fastify.bus.onNotice((notice) => {
+    if (notice.type === 'blocks_changed') {
+      for (const conn of byUser.get(notice.userId) ?? []) conn.blockedSenders.change(notice.blockedUserId, notice.blocked)
+      return
+    }
     if (notice.type !== 'sessions_ended') return
     const ended = new Set(notice.sessionIds)
     for (const conn of byUser.get(notice.userId) ?? []) {
@@ -373,6 +381,9 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       return false
     }
     scheduleExpiry(conn, user)
+    // Read after indexing, so a block made meanwhile reaches the list through its notice.
+    conn.blockedSenders.beginLoad()
+    conn.blockedSenders.finishLoad(await users.blockedIdsOf(user.id))
     const admission = await fastify.presenceService.connectionOpened(user, conn.id)
     if (!admission.accepted) {
       conn.close(WS_CLOSE_CODES.rateLimited, `At most ${config.ws.maxConnectionsPerUser} connections per user`)
@@ -741,7 +752,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       open: conn.open
     }))
   } satisfies Gateway)
-}, { name: 'gateway', dependencies: ['auth', 'bus', 'store', 'health', 'metrics', 'chat-service', 'group-service', 'presence-service'] })
+}, { name: 'gateway', dependencies: ['auth', 'bus', 'store', 'health', 'metrics', 'chat-service', 'group-service', 'presence-service', 'user-service'] })
 
 async function waitAtMost (work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined

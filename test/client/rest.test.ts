@@ -65,8 +65,8 @@ t.test('every route of the REST API has a typed method that reaches it', async (
   t.equal((await alice.rest.users.me()).user.id, aliceId)
   t.equal((await alice.rest.users.updateMe({ displayName: 'Alice A.' })).user.displayName, 'Alice A.')
   t.equal((await alice.rest.users.get(bobId)).user.id, bobId)
-  t.same(await alice.rest.users.block(bobId), { blocked: true, userId: bobId })
-  t.match((await alice.rest.users.blocked()).users, [{ id: bobId }])
+  t.same(await alice.rest.users.block(bobId, { reason: 'testing' }), { blocked: true, userId: bobId })
+  t.match((await alice.rest.users.blocked()).users, [{ id: bobId, reason: 'testing' }])
   t.same(await alice.rest.users.unblock(bobId), { blocked: false, userId: bobId })
 
   const { group } = await alice.rest.groups.create({ name: 'Everything', type: 'public' })
@@ -77,7 +77,8 @@ t.test('every route of the REST API has a typed method that reaches it', async (
   t.equal((await alice.rest.groups.updateMember(group.id, bobId, { role: 'admin' })).member.role, 'admin')
   t.same(await alice.rest.groups.removeMember(group.id, bobId), { removed: true, userId: bobId })
   t.equal((await alice.rest.groups.addMember(group.id, { userId: bobId })).member.userId, bobId)
-  t.equal((await alice.rest.groups.openDirect(bobId)).group.type, 'direct')
+  const direct = (await alice.rest.groups.openDirect(bobId)).group
+  t.equal(direct.type, 'direct')
   t.ok((await alice.rest.groups.list()).groups.length >= 2)
 
   const { message } = await alice.rest.chat.sendMessage(group.id, { content: 'hello everyone' })
@@ -92,7 +93,10 @@ t.test('every route of the REST API has a typed method that reaches it', async (
   t.same(await alice.rest.chat.pin(group.id, message.id, 'read this'), { pinned: true, messageId: message.id })
   t.equal((await alice.rest.chat.pinned(group.id)).count, 1)
   t.same(await alice.rest.chat.unpin(group.id, message.id), { unpinned: true, messageId: message.id })
-  t.equal((await alice.rest.chat.search(group.id, { q: 'hello' })).count, 1)
+  t.equal((await alice.rest.chat.search(group.id, { q: 'hello', senderId: aliceId })).count, 1)
+  t.equal((await alice.rest.chat.searchAll({ q: 'hello' })).messages[0]?.id, message.id)
+  t.equal((await bob.rest.chat.editHistory(group.id, message.id)).versions[0]?.content, 'hello everyone')
+  t.match((await alice.rest.chat.forward(group.id, message.id, { targetGroupIds: [direct.id] })).results, [{ groupId: direct.id, success: true }])
   const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#0099ff' } }).png().toBuffer()
   const { attachment } = await alice.rest.attachments.upload(group.id, new File([png], 'dot.png', { type: 'image/png' }), { uploadId: 'sdk-upload' })
   t.match(attachment, { fileName: 'dot.png', fileType: 'image/png', fileSize: png.length, uploadId: 'sdk-upload' })
@@ -119,7 +123,6 @@ t.test('every route of the REST API has a typed method that reaches it', async (
   t.match(await bob.rest.chat.archive(group.id, true), { groupId: group.id, isArchived: true })
   t.match(await bob.rest.chat.clearHistory(group.id), { groupId: group.id, forEveryone: false })
   t.match((await alice.rest.presence.contacts([bobId])).presence, [{ userId: bobId }])
-  const direct = (await alice.rest.groups.openDirect(bobId)).group
   t.match(await alice.rest.chat.deleteChat(direct.id), { groupId: direct.id, left: false })
   const { group: doomed } = await alice.rest.groups.create({ name: 'Doomed', maxMembers: 5 })
   t.same(await alice.rest.groups.delete(doomed.id), { deleted: true, groupId: doomed.id })

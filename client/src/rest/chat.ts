@@ -3,7 +3,8 @@ import type {
   PinMessageResponse, PinnedMessagesResponse, ReactionsResponse, SearchMessagesRequest, SearchMessagesResponse,
   SendMessageRequest, UnpinMessageResponse, UnreadCountResponse, MessageReportResponse, ReportMessageRequest,
   ArchiveChatResponse, BulkReadStatusResponse, ChatPreferences, ClearHistoryResponse, DeleteChatResponse, ReadStatusRequest,
-  ReadStatusResponse, SingleUnreadCountResponse, UnreadCountsResponse, UpdateChatPreferencesRequest
+  ReadStatusResponse, SingleUnreadCountResponse, UnreadCountsResponse, UpdateChatPreferencesRequest,
+  CrossGroupSearchRequest, CrossGroupSearchResponse, ForwardMessageRequest, ForwardMessageResponse, MessageEditHistoryResponse
 } from '@parley/types'
 import { pathOf, type Call } from '../http.ts'
 
@@ -30,7 +31,6 @@ export function chatApi (call: Call) {
     pin: async (groupId: string, messageId: string, note?: string) => await call<PinMessageResponse>('POST', `${message(groupId, messageId)}/pin`, { body: note === undefined ? {} : { note } }),
     unpin: async (groupId: string, messageId: string) => await call<UnpinMessageResponse>('DELETE', `${message(groupId, messageId)}/pin`),
     pinned: async (groupId: string) => await call<PinnedMessagesResponse>('GET', `${chat(groupId)}/pinned`),
-    search: async (groupId: string, query: SearchMessagesRequest) => await call<SearchMessagesResponse>('GET', `${chat(groupId)}/search`, { query }),
     // Chat management (seed 05 §§1–5): the caller's own view of a chat.
     /** A direct chat is hidden and cleared for you until a newer message; a group is left. */
     deleteChat: async (groupId: string) => await call<DeleteChatResponse>('DELETE', chat(groupId)),
@@ -45,6 +45,14 @@ export function chatApi (call: Call) {
     unreadCounts: async (query: { excludeMuted?: boolean } = {}) => await call<UnreadCountsResponse>('GET', '/chat/unread-count', { query }),
     unreadCountOf: async (groupId: string) => await call<SingleUnreadCountResponse>('GET', '/chat/unread-count', { query: { groupId } }),
     preferences: async (groupId: string) => await call<ChatPreferences>('GET', `${chat(groupId)}/preferences`),
-    updatePreferences: async (groupId: string, body: UpdateChatPreferencesRequest) => await call<ChatPreferences>('PUT', `${chat(groupId)}/preferences`, { body })
+    updatePreferences: async (groupId: string, body: UpdateChatPreferencesRequest) => await call<ChatPreferences>('PUT', `${chat(groupId)}/preferences`, { body }),
+    /** Every word and every given filter (senderId, from, to, contentType, hasAttachments, threadRootId) must match. */
+    search: async (groupId: string, query: SearchMessagesRequest) => await call<SearchMessagesResponse>('GET', `${chat(groupId)}/search`, { query }),
+    /** Searches your most recently active groups at once; page on with `cursor: nextCursor`. */
+    searchAll: async (query: CrossGroupSearchRequest) => await call<CrossGroupSearchResponse>('GET', '/chat/search', { query }),
+    /** A copy in each target group (1–10), one result per target; a clientMessageId makes a retry safe. */
+    forward: async (groupId: string, messageId: string, body: ForwardMessageRequest) => await call<ForwardMessageResponse>('POST', `${message(groupId, messageId)}/forward`, { body }),
+    /** The versions edits replaced, newest first. */
+    editHistory: async (groupId: string, messageId: string) => await call<MessageEditHistoryResponse>('GET', `${message(groupId, messageId)}/history`)
   }
 }

@@ -22,7 +22,11 @@ export interface BusTransport {
  */
 export function redisBusTransport (redis: Redis, keyPrefix: string, onError: (err: Error) => void): BusTransport {
   // ioredis prefixes keys, not channels: the prefix is added here, once.
-  const subscriber = redis.duplicate({ keyPrefix: '', enableAutoPipelining: false })
+  // No ready check (INFO) and no client info (CLIENT SETINFO) on this connection: ioredis
+  // writes a SUBSCRIBE issued while it connects at once, and sends those commands after it
+  // (the client info waits on a file read), which Redis then refuses in subscriber mode; the
+  // connection was dropped and an instance could stop hearing channels (notices among them).
+  const subscriber = redis.duplicate({ keyPrefix: '', enableAutoPipelining: false, enableReadyCheck: false, disableClientInfo: true })
   subscriber.on('error', onError)
   return {
     async publish (channel, message) {

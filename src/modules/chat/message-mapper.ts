@@ -40,7 +40,8 @@ export function toChatMessage (row: MessageView, opened: OpenedMessage): ChatMes
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     attachments: [],
-    seq: row.seq
+    seq: row.seq,
+    forwardedCount: row.forwarded_count
   }
 }
 

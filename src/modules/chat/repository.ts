@@ -47,6 +47,58 @@ export interface SummaryRow {
   seq: number | null
 }
 
+/** What a search narrows its matches to besides the words (all given ones must hold). */
+export interface SearchFilters {
+  senderId?: number
+  from?: Date
+  to?: Date
+  contentType?: MessageRow['content_type']
+  hasAttachments?: boolean
+  threadRootBin?: Buffer
+}
+
+/**
+ * The content types that carry an attachment. hasAttachments filters on them until the
+ * attachments table (migration 0008) lands: then it becomes "has a row there".
+ */
+export const ATTACHMENT_CONTENT_TYPES: ReadonlyArray<MessageRow['content_type']> = ['image', 'file', 'audio', 'video']
+
+/**
+ * Messages of the groups the user is a member of (every group when no group is named): the
+ * membership row joins first, so `seq > cleared_seq` applies each group's clear watermark.
+ */
+function memberMessages (executor: Executor, userId: number) {
+  return executor.selectFrom('mirror_group_members as mb')
+    .innerJoin('mirror_group_messages as m', 'm.group_id', 'mb.group_id')
+    .leftJoin('users as u', 'u.id', 'm.sender_user_id')
+    .selectAll('m')
+    .select('u.username as sender_username')
+    .where('mb.user_id', '=', userId)
+    .whereRef('m.seq', '>', 'mb.cleared_seq')
+}
+type MemberMessages = ReturnType<typeof memberMessages>
+
+/** Leaves out messages whose sender the user blocked (a primary key probe per row). */
+function withoutBlockedSenders (query: MemberMessages, userId: number): MemberMessages {
+  return query.where(({ not, exists, selectFrom }) => not(exists(
+    selectFrom('user_blocks as b').select('b.blocker_id')
+      .where('b.blocker_id', '=', userId)
+      .whereRef('b.blocked_id', '=', 'm.sender_user_id')
+  )))
+}
+
+function withSearchFilters (query: MemberMessages, filters: SearchFilters): MemberMessages {
+  let q = query
+  if (filters.senderId !== undefined) q = q.where('m.sender_user_id', '=', filters.senderId)
+  if (filters.from !== undefined) q = q.where('m.created_at', '>=', filters.from)
+  if (filters.to !== undefined) q = q.where('m.created_at', '<=', filters.to)
+  if (filters.contentType !== undefined) q = q.where('m.content_type', '=', filters.contentType)
+  if (filters.hasAttachments === true) q = q.where('m.content_type', 'in', ATTACHMENT_CONTENT_TYPES)
+  if (filters.hasAttachments === false) q = q.where('m.content_type', 'not in', ATTACHMENT_CONTENT_TYPES)
+  if (filters.threadRootBin !== undefined) q = q.where('m.thread_root_id', '=', filters.threadRootBin)
+  return q
+}
+
 /** MySQL's duplicate-key error, and which key it hit. */
 export function duplicateKeyOf (err: unknown): string | null {
   const e = err as { code?: unknown, sqlMessage?: unknown, message?: unknown }
@@ -70,14 +122,12 @@ export function chatRepository (db: Kysely<Database>) {
    * lookup), so `seq > cleared_seq` and the cursors become a range on (group_id, seq).
    */
   function visibleMessages (groupBin: Buffer, userId: number, trx: Executor = db) {
-    return trx.selectFrom('mirror_group_members as mb')
-      .innerJoin('mirror_group_messages as m', 'm.group_id', 'mb.group_id')
-      .leftJoin('users as u', 'u.id', 'm.sender_user_id')
-      .selectAll('m')
-      .select('u.username as sender_username')
-      .where('mb.group_id', '=', groupBin)
-      .where('mb.user_id', '=', userId)
-      .whereRef('m.seq', '>', 'mb.cleared_seq')
+    return memberMessages(trx, userId).where('mb.group_id', '=', groupBin)
+  }
+
+  /** What the user is shown of a group: visible messages minus those of senders they blocked. */
+  function shownMessages (groupBin: Buffer, userId: number) {
+    return withoutBlockedSenders(visibleMessages(groupBin, userId), userId)
   }
 
   function anyMessages (trx: Executor = db) {
@@ -169,6 +219,34 @@ export function chatRepository (db: Kysely<Database>) {
       return new Set(rows.map((r) => r.id.toString('hex')))
     },
 
+    /** A message of the group the user is shown (visible, and not from a sender they blocked); deleted ones included. */
+    async findShown (groupBin: Buffer, messageBin: Buffer, userId: number): Promise<MessageView | null> {
+      const row = await shownMessages(groupBin, userId).where('m.id', '=', messageBin).executeTakeFirst()
+      return row ?? null
+    },
+
+    /** The sealed previous versions of a message, newest first. */
+    async editsOf (messageBin: Buffer, limit: number): Promise<SealedEdit[]> {
+      return await db.selectFrom('mirror_group_message_edits').selectAll()
+        .where('message_id', '=', messageBin)
+        .orderBy('version', 'desc')
+        .limit(limit)
+        .execute()
+    },
+
+    /** Adds `by` to a message's forwardedCount and answers the new count. */
+    async addForwards (groupBin: Buffer, messageBin: Buffer, by: number): Promise<number> {
+      if (by > 0) {
+        await db.updateTable('mirror_group_messages')
+          .set({ forwarded_count: sql<number>`forwarded_count + ${by}` })
+          .where('group_id', '=', groupBin).where('id', '=', messageBin)
+          .execute()
+      }
+      const row = await db.selectFrom('mirror_group_messages').select('forwarded_count')
+        .where('group_id', '=', groupBin).where('id', '=', messageBin).executeTakeFirst()
+      return row?.forwarded_count ?? 0
+    },
+
     /** The seq of a message of the group, for cursors. */
     async seqOf (groupBin: Buffer, messageBin: Buffer): Promise<number | null> {
       const row = await db.selectFrom('mirror_group_messages').select('seq')
@@ -182,7 +260,7 @@ export function chatRepository (db: Kysely<Database>) {
      * Fetches one extra row to tell whether there are more.
      */
     async page (options: { groupBin: Buffer, userId: number, limit: number, beforeSeq?: number, afterSeq?: number, threadRootBin?: Buffer }): Promise<MessageView[]> {
-      let query = visibleMessages(options.groupBin, options.userId)
+      let query = shownMessages(options.groupBin, options.userId)
       if (options.threadRootBin !== undefined) query = query.where('m.thread_root_id', '=', options.threadRootBin)
       if (options.afterSeq !== undefined) {
         return await query.where('m.seq', '>', options.afterSeq).orderBy('m.seq', 'asc').limit(options.limit + 1).execute()
@@ -377,7 +455,7 @@ export function chatRepository (db: Kysely<Database>) {
 
     /** The group's pinned messages the user can see, in pin order. */
     async pinned (groupBin: Buffer, userId: number, limit: number): Promise<PinnedView[]> {
-      return await visibleMessages(groupBin, userId)
+      return await shownMessages(groupBin, userId)
         .innerJoin('mirror_group_pinned_messages as p', 'p.message_id', 'm.id')
         .select(['p.pin_note', 'p.pinned_at', 'p.pinned_by_user_id'])
         .orderBy('p.pin_order').orderBy('p.pinned_at')
@@ -386,11 +464,11 @@ export function chatRepository (db: Kysely<Database>) {
     },
 
     /**
-     * Live messages the user can see whose tokens include every query token (the blind index),
-     * newest first; and the total number of them.
+     * Live messages the user is shown whose tokens include every query token (the blind index)
+     * and that pass the filters, newest first; and the total number of them.
      */
-    async search (groupBin: Buffer, userId: number, tokens: Buffer[], limit: number, offset: number): Promise<{ rows: MessageView[], total: number }> {
-      const matching = () => visibleMessages(groupBin, userId)
+    async search (groupBin: Buffer, userId: number, tokens: Buffer[], filters: SearchFilters, limit: number, offset: number): Promise<{ rows: MessageView[], total: number }> {
+      const matching = () => withSearchFilters(shownMessages(groupBin, userId), filters)
         .innerJoin(
           (eb) => eb.selectFrom('mirror_group_message_search_tokens as t')
             .select('t.message_id')
@@ -407,6 +485,45 @@ export function chatRepository (db: Kysely<Database>) {
         ? offset + rows.length
         : Number((await matching().clearSelect().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
       return { rows, total }
+    },
+
+    /** The groups of the user with the most recent activity first, at most `limit`. */
+    async recentGroupsOf (userId: number, limit: number): Promise<Buffer[]> {
+      const rows = await db.selectFrom('mirror_group_members as mb')
+        .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
+        .select('mb.group_id')
+        .where('mb.user_id', '=', userId)
+        .orderBy('g.last_activity_at', 'desc').orderBy('g.id', 'desc')
+        .limit(limit)
+        .execute()
+      return rows.map((r) => r.group_id)
+    },
+
+    /**
+     * Search over several groups at once: each group with its own query tokens (the blind index
+     * is keyed per group; every group's query has the same number of distinct tokens). Live
+     * messages the user is shown that pass the filters, newest first by id (UUIDv7, time
+     * ordered), below `beforeBin` when given; one extra row tells whether more follow.
+     */
+    async searchAcross (userId: number, queries: Array<{ groupBin: Buffer, tokens: Buffer[] }>, tokenCount: number, filters: SearchFilters, beforeBin: Buffer | null, limit: number): Promise<MessageView[]> {
+      if (queries.length === 0 || tokenCount === 0) return []
+      let query = withSearchFilters(withoutBlockedSenders(memberMessages(db, userId), userId), filters)
+        .where('mb.group_id', 'in', queries.map((q) => q.groupBin))
+        .where('m.is_deleted', '=', false)
+      if (beforeBin !== null) query = query.where('m.id', '<', beforeBin)
+      return await query
+        .innerJoin(
+          (eb) => eb.selectFrom('mirror_group_message_search_tokens as t')
+            .select(['t.group_id', 't.message_id'])
+            .where((w) => w.or(queries.map((q) => w.and([w('t.group_id', '=', q.groupBin), w('t.token', 'in', q.tokens)]))))
+            .groupBy(['t.group_id', 't.message_id'])
+            .having((h) => h.fn.count('t.token').distinct(), '=', tokenCount)
+            .as('hit'),
+          (join) => join.onRef('hit.message_id', '=', 'm.id').onRef('hit.group_id', '=', 'm.group_id')
+        )
+        .orderBy('m.id', 'desc')
+        .limit(limit + 1)
+        .execute()
     },
 
     /** The group's newest seq and the user's clear watermark; null when the user is not a member. */

@@ -3,14 +3,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Envelope, ErrorResponse, GroupIdParams, Ref } from '../../../schemas/common.ts'
 import {
-  AddReactionRequest, DeleteMessageResponse, EditMessageRequest, GetMessagesRequest, GetMessagesResponse, MarkReadRequest,
-  MarkReadResponse, MessageParams, MessageResponse, PinMessageRequest, PinMessageResponse, PinnedMessagesResponse,
+  AddReactionRequest, DeleteMessageResponse, EditMessageRequest, ForwardMessageRequest, ForwardMessageResponse, GetMessagesRequest, GetMessagesResponse, MarkReadRequest,
+  MarkReadResponse, MessageEditHistoryResponse, MessageParams, MessageResponse, PinMessageRequest, PinMessageResponse, PinnedMessagesResponse,
   ReactionParams, ReactionsResponse, SearchMessagesRequest, SearchMessagesResponse, SendMessageRequest,
   UnpinMessageResponse, UnreadCountResponse
 } from '../../../schemas/chat.ts'
 import { ok } from '../../lib/envelope.ts'
 import { membershipOf, requireMembership } from '../groups/guard.ts'
 import type { Caller } from './service.ts'
+import type { CallerIn } from './forward.ts'
 
 const Failure = Ref(ErrorResponse)
 /** Error statuses every chat route can answer: bad input, no token, not a member, no such group or message, rate limited, failed. */
@@ -35,6 +36,13 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   fastify.addHook('preHandler', requireMembership)
   const chat = fastify.chatService
+  const groups = fastify.groupService
+
+  /** The caller's membership in another group than the route's (a forward's targets). */
+  const callerInOtherGroups = (request: FastifyRequest): CallerIn => async (groupId) => {
+    const membership = await groups.getMembership(groupId, request.user.id)
+    return membership === null ? null : { user: request.user, membership }
+  }
 
   fastify.post('/messages', {
     config: { rateLimit: fastify.rateLimitCategory('send'), failureCode: 'SEND_FAILED' },
@@ -124,6 +132,30 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return ok({ reactions: await chat.removeReaction(callerOf(request), request.params.messageId, request.params.emoji) })
   })
 
+  fastify.post('/messages/:messageId/forward', {
+    config: { rateLimit: fastify.rateLimitCategory('send'), failureCode: 'SEND_FAILED' },
+    schema: {
+      tags: ['chat'],
+      summary: 'Forward a message to 1–10 groups: a copy sent by you in each, with metadata.forwardedFrom; 200 with one result per target (each succeeds or fails on its own). Each target counts as a send against the send rate limit',
+      params: MessageParams,
+      body: Ref(ForwardMessageRequest),
+      response: { 200: Envelope(Ref(ForwardMessageResponse)), ...failures }
+    }
+  }, async (request) => {
+    return ok(await chat.forwardMessage(callerOf(request), request.params.messageId, request.body, callerInOtherGroups(request)))
+  })
+
+  fastify.get('/messages/:messageId/history', {
+    schema: {
+      tags: ['chat'],
+      summary: 'The previous versions of a message (the newest 100), newest first; 404 for a deleted message or one you are not shown',
+      params: MessageParams,
+      response: { 200: Envelope(Ref(MessageEditHistoryResponse)), ...failures }
+    }
+  }, async (request) => {
+    return ok(await chat.editHistory(callerOf(request), request.params.messageId))
+  })
+
   fastify.get('/messages/:messageId/reactions', {
     config: { failureCode: 'REACTION_FAILED' },
     schema: {
@@ -202,7 +234,7 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { rateLimit: fastify.rateLimitCategory('search'), failureCode: 'SEARCH_FAILED' },
     schema: {
       tags: ['chat'],
-      summary: 'Search the group\'s messages (every word must match), newest first; count is the total',
+      summary: 'Search the group\'s messages (every word and every given filter must match; senders you blocked are left out), newest first; count is the total',
       params: GroupIdParams,
       querystring: SearchQuery,
       response: { 200: Envelope(Ref(SearchMessagesResponse)), ...failures }

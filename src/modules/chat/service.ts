@@ -4,11 +4,17 @@ import {
   CHAT_LIMITS,
   type ChatAttachment,
   type ChatMessage,
+  type CrossGroupSearchRequest,
+  type CrossGroupSearchResponse,
   type DeleteMessageResponse,
   type EditMessageRequest,
+  type ForwardMessageRequest,
+  type ForwardMessageResponse,
+  type ForwardedFrom,
   type GetMessagesRequest,
   type GetMessagesResponse,
   type MarkReadResponse,
+  type MessageEditHistoryResponse,
   type MessageMetadata,
   type PinMessageResponse,
   type PinnedMessagesResponse,
@@ -19,7 +25,7 @@ import {
   type UnpinMessageResponse,
   type UnreadCountResponse
 } from '../../../schemas/chat.ts'
-import type { ChatMessageEvent } from '../../../schemas/events.ts'
+import type { ChatMessageEvent, MessageEditedEvent } from '../../../schemas/events.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
 import type { PublishOptions } from '../../plugins/bus.ts'
 import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
@@ -30,6 +36,10 @@ import { chatRepository, duplicateKeyOf, isDeadlock, type MessageView } from './
 import { createSendBatcher } from './send-batcher.ts'
 import { checkMetadata, isEmptyMetadata, metadataForEditedContent } from './metadata-validation.ts'
 import { DELETED, summarizeReactions, toChatMessage, toMessageEvent, type OpenedMessage } from './message-mapper.ts'
+import { forwardMessage, type CallerIn } from './forward.ts'
+import { editHistory } from './edit-history.ts'
+import { searchAcrossGroups } from './cross-search.ts'
+import { searchFiltersOf } from './search-filters.ts'
 
 /** Who acts: the authenticated user and their membership in the group, loaded once per request or command. */
 export interface Caller {
@@ -62,6 +72,11 @@ export interface ChatSummary {
   unreadCount: number
 }
 
+/** What only the server sets on a send: where a forwarded copy came from. */
+export interface SendOrigin {
+  forwardedFrom?: ForwardedFrom
+}
+
 export interface ReplayResult {
   events: ChatMessageEvent[]
   latestSeq: number
@@ -76,8 +91,17 @@ export interface ChatService {
    * `published.originConnectionId`: the WebSocket connection that sent it, which gets its ack
    * instead of the chat:message (the sender's other connections get both).
    */
-  sendMessage: (caller: Caller, input: SendMessageRequest, published?: PublishOptions) => Promise<{ message: ChatMessage, created: boolean }>
-  /** A page of history, newest first (see GetMessagesResponse for the cursors). */
+  sendMessage: (caller: Caller, input: SendMessageRequest, published?: PublishOptions, origin?: SendOrigin) => Promise<{ message: ChatMessage, created: boolean }>
+  /**
+   * Sends a copy of a message the caller is shown into each target group (`callerIn` resolves
+   * the caller's membership there), each target succeeding or failing on its own.
+   */
+  forwardMessage: (caller: Caller, messageId: string, input: ForwardMessageRequest, callerIn: CallerIn) => Promise<ForwardMessageResponse>
+  /** The previous versions of a message the caller is shown, newest first. */
+  editHistory: (caller: Caller, messageId: string) => Promise<MessageEditHistoryResponse>
+  /** Searches the caller's most recently active groups at once, newest first, with a cursor. */
+  searchAcrossGroups: (user: AuthUser, query: CrossGroupSearchRequest) => Promise<CrossGroupSearchResponse>
+  /** A page of history, newest first (see GetMessagesResponse for the cursors); senders the caller blocked are left out. */
   listMessages: (caller: Caller, query: GetMessagesRequest) => Promise<GetMessagesResponse>
   /** One message with its reactions and readers. */
   getMessage: (caller: Caller, messageId: string) => Promise<ChatMessage>
@@ -105,7 +129,7 @@ export interface ChatService {
   unpinMessage: (caller: Caller, messageId: string) => Promise<UnpinMessageResponse>
   /** The group's pinned messages in pin order, with the pin in their metadata. */
   pinnedMessages: (caller: Caller) => Promise<PinnedMessagesResponse>
-  /** Searches the group's live messages through the blind index; every query word must match. */
+  /** Searches the group's live messages through the blind index; every query word and filter must match, blocked senders left out. */
   searchMessages: (caller: Caller, query: SearchMessagesRequest) => Promise<SearchMessagesResponse>
   /** chat:message events after `sinceSeq` (and after the caller's clear watermark) up to the group's latest seq, ascending; none when more than `limit` follow. */
   replaySince: (caller: Caller, sinceSeq: number, limit: number) => Promise<ReplayResult>
@@ -204,6 +228,8 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     const live = rows.filter((row) => !row.is_deleted).map((row) => row.id)
     return live.length === 0 ? new Map() : await attachments.ofMessages(live)
   }
+  const takeRateLimit = fastify.takeRateLimit
+  const log = fastify.log
 
   /** The group id as the bus and the keyring know it (lowercase), whatever the URL's spelling. */
   const groupIdOf = (caller: Caller): string => fromBin(caller.membership.groupIdBin)
@@ -277,6 +303,13 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     return row
   }
 
+  /** A message the caller is shown: visible to them and not from a sender they blocked. */
+  async function findShownOrThrow (caller: Caller, messageId: string): Promise<MessageView> {
+    const row = await repo.findShown(caller.membership.groupIdBin, messageBinOf(messageId), caller.user.id)
+    if (row === null) throw notFound('Message')
+    return row
+  }
+
   async function reactionsOfMessage (messageBin: Buffer, viewerId: number): Promise<Array<Required<ReactionSummary>>> {
     return summarizeReactions(await repo.reactionsOf([messageBin]), viewerId).get(fromBin(messageBin)) ?? []
   }
@@ -339,7 +372,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   }
 
   const service: ChatService = {
-    async sendMessage (caller, input, published) {
+    async sendMessage (caller, input, published, origin) {
       const { user, membership } = caller
       const groupId = groupIdOf(caller)
       const groupBin = membership.groupIdBin
@@ -353,7 +386,9 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       if (clientMessageId !== null && (typeof clientMessageId !== 'string' || clientMessageId.length < 1 || clientMessageId.length > CHAT_LIMITS.clientMessageIdMaxLength)) {
         throw invalid('clientMessageId', `clientMessageId must be 1-${CHAT_LIMITS.clientMessageIdMaxLength} characters`)
       }
-      const metadata = checkMetadata(content, input.metadata)
+      const metadata = origin?.forwardedFrom === undefined
+        ? checkMetadata(content, input.metadata)
+        : { ...checkMetadata(content, input.metadata), forwardedFrom: origin.forwardedFrom }
       const attachmentBins = attachmentBinsOf(input.attachmentIds)
       const id = newId()
       const idBin = toBin(id)
@@ -430,7 +465,8 @@ export function createChatService (fastify: FastifyInstance): ChatService {
         edit_count: 0,
         is_deleted: false,
         deleted_at: null,
-        deleted_by: null
+        deleted_by: null,
+        forwarded_count: 0
       }
       const message = toChatMessage(row, { content, metadata })
       message.reactions = []
@@ -473,8 +509,31 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       return { messages, hasMore, nextCursor: messages[messages.length - 1]?.id ?? null }
     },
 
+    async forwardMessage (caller, messageId, input, callerIn) {
+      return await forwardMessage({
+        findShown: findShownOrThrow,
+        open,
+        sendMessage: service.sendMessage,
+        addForwards: repo.addForwards,
+        takeSendToken: async (userId) => { await takeRateLimit('send', userId) },
+        onUnexpectedError: (err) => { log.error({ err }, 'forward to a target failed') }
+      }, caller, messageId, input, callerIn)
+    },
+
+    async editHistory (caller, messageId) {
+      return await editHistory({ findShown: findShownOrThrow, editsOf: repo.editsOf, keyring }, caller, messageId)
+    },
+
+    async searchAcrossGroups (user, query) {
+      return await searchAcrossGroups({
+        repo,
+        keyring,
+        present: async (rows, viewerId) => await present(rows, viewerId, { reactions: false, readBy: false })
+      }, user, query)
+    },
+
     async getMessage (caller, messageId) {
-      const row = await findVisibleOrThrow(caller, messageId)
+      const row = await findShownOrThrow(caller, messageId)
       const [message] = await present([row], caller.user.id, { reactions: true, readBy: true })
       return message as ChatMessage
     },
@@ -523,7 +582,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
           return true
         })
         if (!replaced) continue
-        const payload: { messageId: string, groupId: string, editedAt: string, content?: string } = { messageId: id, groupId, editedAt: now.toISOString() }
+        const payload: MessageEditedEvent['payload'] = { messageId: id, groupId, editedAt: now.toISOString(), senderUserId: row.sender_user_id }
         if (broadcastContent) payload.content = content
         bus.publish({ groupId }, { type: 'chat:message_edited', payload })
         return await service.getMessage(caller, id)
@@ -678,9 +737,10 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       }
       const limit = Math.min(Math.max(query.limit ?? CHAT_LIMITS.searchDefaultLimit, 1), CHAT_LIMITS.searchMaxLimit)
       const offset = Math.min(Math.max(query.offset ?? 0, 0), CHAT_LIMITS.searchMaxOffset)
+      const filters = searchFiltersOf(query)
       const tokens = keyring.queryTokens(groupIdOf(caller), q)
       if (tokens.length === 0) return { messages: [], query: q, count: 0 }
-      const { rows, total } = await repo.search(caller.membership.groupIdBin, caller.user.id, tokens, limit, offset)
+      const { rows, total } = await repo.search(caller.membership.groupIdBin, caller.user.id, tokens, filters, limit, offset)
       const messages = await present(rows, caller.user.id, { reactions: false, readBy: false })
       return { messages, query: q, count: total }
     },
@@ -764,4 +824,4 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 /** Decorates the app with the chat service (fastify.chatService). */
 export default fp(async function chatServicePlugin (fastify) {
   fastify.decorate('chatService', createChatService(fastify))
-}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'spam-check', 'attachment-service'] })
+}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'spam-check', 'rate-limit', 'attachment-service'] })

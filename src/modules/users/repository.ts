@@ -17,6 +17,12 @@ export interface PublicUserRow extends UserProfileRow {
   email: string
 }
 
+/** A user the blocker blocked, with the blocker's reason and when. */
+export interface BlockedUserRow extends UserProfileRow {
+  reason: string | null
+  created_at: Date
+}
+
 export interface ProfileChanges {
   display_name?: string | null
   avatar_url?: string | null
@@ -66,10 +72,14 @@ export function createUserRepository (db: Kysely<Database>) {
         .execute()
     },
 
-    /** Records the block; blocking twice is not an error. */
-    async block (blockerId: number, blockedId: number, trx: Kysely<Database> = db): Promise<void> {
-      await trx.insertInto('user_blocks').ignore()
-        .values({ blocker_id: blockerId, blocked_id: blockedId, created_at: new Date() })
+    /**
+     * Records the block; blocking twice is not an error. A reason given again replaces the
+     * stored one; a block without one keeps it.
+     */
+    async block (blockerId: number, blockedId: number, reason: string | null, trx: Kysely<Database> = db): Promise<void> {
+      await trx.insertInto('user_blocks')
+        .values({ blocker_id: blockerId, blocked_id: blockedId, created_at: new Date(), reason })
+        .onDuplicateKeyUpdate(reason === null ? { blocker_id: blockerId } : { reason })
         .execute()
     },
 
@@ -78,13 +88,19 @@ export function createUserRepository (db: Kysely<Database>) {
     },
 
     /** The users `blockerId` has blocked, most recent first. */
-    async blockedBy (blockerId: number, trx: Kysely<Database> = db): Promise<UserProfileRow[]> {
+    async blockedBy (blockerId: number, trx: Kysely<Database> = db): Promise<BlockedUserRow[]> {
       return await trx.selectFrom('user_blocks as b')
         .innerJoin('users', 'users.id', 'b.blocked_id')
-        .select(PROFILE_COLUMNS)
+        .select([...PROFILE_COLUMNS, 'b.reason', 'b.created_at'])
         .where('b.blocker_id', '=', blockerId)
         .orderBy('b.created_at', 'desc').orderBy('users.id')
         .execute()
+    },
+
+    /** The ids of the users `blockerId` has blocked. */
+    async blockedIdsOf (blockerId: number, trx: Kysely<Database> = db): Promise<number[]> {
+      const rows = await trx.selectFrom('user_blocks').select('blocked_id').where('blocker_id', '=', blockerId).execute()
+      return rows.map((r) => r.blocked_id)
     },
 
     async isBlocked (blockerId: number, blockedId: number, trx: Kysely<Database> = db): Promise<boolean> {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Envelope, ErrorResponse, Ref } from '../../../schemas/common.ts'
 import {
-  BlockStateResponse, UpdateProfileRequest, UserIdPathParams, UserListResponse, UserProfileResponse, UserResponse, UserSearchQuery
+  BlockedUserListResponse, BlockStateResponse, BlockUserRequest, UpdateProfileRequest, UserIdPathParams, UserListResponse, UserProfileResponse, UserResponse, UserSearchQuery
 } from '../../../schemas/users.ts'
 import { ok } from '../../lib/envelope.ts'
 
@@ -50,8 +50,8 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/blocked', {
     schema: {
       tags: ['users'],
-      summary: 'The users the caller has blocked',
-      response: { 200: Envelope(Ref(UserListResponse)), 401: Failure, 429: Failure }
+      summary: 'The users the caller has blocked, most recent first, with the reason given and when',
+      response: { 200: Envelope(Ref(BlockedUserListResponse)), 401: Failure, 429: Failure }
     }
   }, async (request) => {
     return ok({ users: await fastify.userService.listBlocked(request.user.id) })
@@ -69,14 +69,17 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/:id/block', {
+    // The body is optional: a bare POST blocks without a reason.
+    preValidation: async (request) => { request.body ??= {} },
     schema: {
       tags: ['users'],
-      summary: 'Block a user (idempotent)',
+      summary: 'Block a user (idempotent; a reason given again replaces the old one). Their messages, mentions, typing and presence are hidden from you everywhere',
       params: UserIdPathParams,
+      body: Ref(BlockUserRequest),
       response: { 200: Envelope(Ref(BlockStateResponse)), 400: Failure, 401: Failure, 404: Failure, 429: Failure }
     }
   }, async (request) => {
-    await fastify.userService.block(request.user.id, request.params.id)
+    await fastify.userService.block(request.user.id, request.params.id, request.body.reason)
     return ok({ blocked: true, userId: request.params.id })
   })
 

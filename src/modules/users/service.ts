@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
-import type { PublicUser, UpdateProfileRequest, UserProfile } from '../../../schemas/users.ts'
+import { BLOCK_REASON_MAX_LENGTH, type BlockedUser, type PublicUser, type UpdateProfileRequest, type UserProfile } from '../../../schemas/users.ts'
 import { AppError, notFound } from '../../lib/app-error.ts'
-import { createUserRepository, type ProfileChanges, type PublicUserRow, type UserProfileRow } from './repository.ts'
+import { createUserRepository, type BlockedUserRow, type ProfileChanges, type PublicUserRow, type UserProfileRow } from './repository.ts'
 
 /*
  * Another user is shown as a UserProfile (no email); a user's own PublicUser, with the email,
@@ -16,12 +16,18 @@ export interface UserService {
   updateProfile: (userId: number, changes: UpdateProfileRequest) => Promise<PublicUser>
   /** Users whose username starts with `prefix` (case-insensitive), for @mention autocomplete. */
   searchByUsername: (prefix: string, limit: number) => Promise<UserProfile[]>
-  /** `blockerId` blocks `blockedId`; idempotent. */
-  block: (blockerId: number, blockedId: number) => Promise<void>
+  /**
+   * `blockerId` blocks `blockedId`, with an optional reason only the blocker sees; idempotent.
+   * Every instance hears of it (a `blocks_changed` notice), so the blocker's sockets hide the
+   * blocked user's events at once.
+   */
+  block: (blockerId: number, blockedId: number, reason?: string) => Promise<void>
   /** Lifts a block; idempotent. */
   unblock: (blockerId: number, blockedId: number) => Promise<void>
-  /** The users the caller has blocked, most recent first. */
-  listBlocked: (blockerId: number) => Promise<UserProfile[]>
+  /** The users the caller has blocked, most recent first, with their reasons. */
+  listBlocked: (blockerId: number) => Promise<BlockedUser[]>
+  /** The ids of the users `blockerId` has blocked (the gateway's per-connection filter). */
+  blockedIdsOf: (blockerId: number) => Promise<number[]>
   /** True when `blockerId` has blocked `blockedId`. */
   isBlocked: (blockerId: number, blockedId: number) => Promise<boolean>
   /** True when either user has blocked the other. */
@@ -46,6 +52,10 @@ export function toPublicUser (row: PublicUserRow): PublicUser {
 /** A users row as anyone else sees it. */
 export function toUserProfile (row: UserProfileRow): UserProfile {
   return { id: row.id, username: row.username, displayName: row.display_name, avatarUrl: row.avatar_url }
+}
+
+function toBlockedUser (row: BlockedUserRow): BlockedUser {
+  return { ...toUserProfile(row), reason: row.reason, blockedAt: row.created_at.toISOString() }
 }
 
 export default fp(async function userServicePlugin (fastify) {
@@ -88,21 +98,26 @@ export default fp(async function userServicePlugin (fastify) {
       return (await users.searchByUsernamePrefix(prefix, limit)).map(toUserProfile)
     },
 
-    async block (blockerId, blockedId) {
+    async block (blockerId, blockedId, reason) {
       refuseSelf(blockerId, blockedId)
       await existingUser(blockedId)
-      await users.block(blockerId, blockedId)
+      const note = reason === undefined ? null : reason.trim().slice(0, BLOCK_REASON_MAX_LENGTH)
+      await users.block(blockerId, blockedId, note === '' ? null : note)
+      fastify.bus.notify({ type: 'blocks_changed', userId: blockerId, blockedUserId: blockedId, blocked: true })
     },
 
     async unblock (blockerId, blockedId) {
       refuseSelf(blockerId, blockedId)
       await existingUser(blockedId)
       await users.unblock(blockerId, blockedId)
+      fastify.bus.notify({ type: 'blocks_changed', userId: blockerId, blockedUserId: blockedId, blocked: false })
     },
 
     async listBlocked (blockerId) {
-      return (await users.blockedBy(blockerId)).map(toUserProfile)
+      return (await users.blockedBy(blockerId)).map(toBlockedUser)
     },
+
+    blockedIdsOf: async (blockerId) => await users.blockedIdsOf(blockerId),
 
     isBlocked: async (blockerId, blockedId) => await users.isBlocked(blockerId, blockedId),
     eitherBlocked: async (a, b) => await users.eitherBlocked(a, b),
@@ -116,4 +131,4 @@ export default fp(async function userServicePlugin (fastify) {
   }
 
   fastify.decorate('userService', service)
-}, { name: 'user-service', dependencies: ['db'] })
+}, { name: 'user-service', dependencies: ['db', 'bus'] })

@@ -16,7 +16,7 @@ t.test('the sender edits a message: new content, isEdited, editedAt and a chat:m
   t.match(edited, { id: m.id, content: 'final words', isEdited: true, seq: m.seq, createdAt: m.createdAt })
   t.type(edited.editedAt, 'string')
   t.equal(edited.updatedAt, edited.editedAt)
-  t.same(eventsOfType(events, 'chat:message_edited').map((e) => e.payload), [{ messageId: m.id, groupId: g.groupId, editedAt: edited.editedAt }])
+  t.same(eventsOfType(events, 'chat:message_edited').map((e) => e.payload), [{ messageId: m.id, groupId: g.groupId, editedAt: edited.editedAt, senderUserId: g.owner.user.id }])
   t.notMatch(JSON.stringify(events), /final words/, 'no content on the bus')
   const fetched = dataOf<{ message: ChatMessage }>(await call(app, g.admin, 'GET', `/groups/${g.groupId}/chat/messages/${m.id}`)).message
   t.equal(fetched.content, 'final words')

@@ -41,7 +41,8 @@ t.test('a member sends a message and gets 201 with the complete ChatMessage', as
     updatedAt: undefined,
     reactions: [],
     attachments: [],
-    seq: 1
+    seq: 1,
+    forwardedCount: 0
   })
   t.equal(new Date(message.createdAt).toISOString(), message.createdAt)
   t.equal(message.updatedAt, message.createdAt)
