@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ChatMessage, MessageContentType, MessageMetadata, MessageStatus, PresenceStatus, ReactionSummary } from './chat.ts'
+import { Notification } from './notifications.ts'
 
 /*
  * Server → client events: what services publish on the bus and the gateway sends as
@@ -176,6 +177,15 @@ export const KeyChangedEvent = Type.Object({
 }, { $id: 'KeyChangedEvent', description: 'A device key of a user you share a group with (or your own) changed' })
 export type KeyChangedEvent = Static<typeof KeyChangedEvent>
 
+// ---- notifications (DESIGN §4); published by the notification worker after commit ----
+
+/** A new notification of yours: to every connection of yours, on every instance. */
+export const NotificationEvent = Type.Object({
+  type: Type.Literal('notification'),
+  payload: Notification
+}, { $id: 'NotificationEvent', description: 'A notification was created for you (see GET /notifications)' })
+export type NotificationEvent = Static<typeof NotificationEvent>
+
 /** Every event the bus carries. Areas add theirs here. */
 export const ServerEvent = Type.Union([
   TypingEvent,
@@ -194,6 +204,7 @@ export const ServerEvent = Type.Union([
   UnreadCountEvent,
   MessagePinnedEvent,
   MessageUnpinnedEvent,
-  KeyChangedEvent
+  KeyChangedEvent,
+  NotificationEvent
 ])
 export type ServerEvent = Static<typeof ServerEvent>

@@ -8,6 +8,7 @@ import { wsSchemas } from './ws.ts'
 import { moderationSchemas } from './moderation.ts'
 import { keySchemas } from './keys.ts'
 import { opsSchemas } from './ops.ts'
+import { notificationSchemas } from './notifications.ts'
 
 /** Every schema with an `$id`, registered once with the app and named in OpenAPI. */
 export const sharedSchemas: TSchema[] = [
@@ -19,5 +20,6 @@ export const sharedSchemas: TSchema[] = [
   ...wsSchemas,
   ...moderationSchemas,
   ...keySchemas,
-  ...opsSchemas
+  ...opsSchemas,
+  ...notificationSchemas
 ]

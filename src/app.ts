@@ -24,6 +24,7 @@ import authRoutes from './modules/auth/routes.ts'
 import userRoutes from './modules/users/routes.ts'
 import groupRoutes from './modules/groups/routes.ts'
 import chatServicePlugin from './modules/chat/service.ts'
+import notificationJobs from './modules/notifications/jobs.ts'
 import { SEND_LANES } from './modules/chat/send-batcher.ts'
 import chatRoutes from './modules/chat/routes.ts'
 import presenceService from './modules/presence/service.ts'
@@ -120,6 +121,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(authPlugin, { secret: config.jwt.secret, accessTtlSeconds: config.jwt.accessTtlSeconds, external: config.jwt.external })
   await app.register(busPlugin)
   await app.register(spamCheck)
+  await app.register(notificationJobs)
   await app.register(chatServicePlugin)
   await app.register(healthPlugin)
   await app.register(authService)

@@ -29,6 +29,7 @@ import { chatRepository, duplicateKeyOf, isDeadlock, type MessageView } from './
 import { createSendBatcher } from './send-batcher.ts'
 import { checkMetadata, isEmptyMetadata, metadataForEditedContent } from './metadata-validation.ts'
 import { DELETED, summarizeReactions, toChatMessage, toMessageEvent, type OpenedMessage } from './message-mapper.ts'
+import { recordJobs } from '../notifications/jobs.ts'
 
 /** Who acts: the authenticated user and their membership in the group, loaded once per request or command. */
 export interface Caller {
@@ -169,6 +170,16 @@ function messageBinOf (messageId: string, field = 'messageId'): Buffer {
 }
 
 /** The first characters of a text, whole code points. */
+/**
+ * Whether a message may notify anyone: it mentions someone other than its sender, @everyone,
+ * or replies to someone else's message. Decided from the message alone: who is notified is the
+ * notification worker's job, after the commit.
+ */
+function notifiesAnyone (senderId: number, metadata: MessageMetadata, parentSenderId: number | null): boolean {
+  if (parentSenderId !== null && parentSenderId !== senderId) return true
+  return (metadata.mentions ?? []).some((m) => m.type === 'everyone' || (m.type === 'user' && m.userId !== senderId))
+}
+
 function previewOf (text: string): string {
   const chars = [...text.slice(0, PREVIEW_CHARACTERS * 2)]
   return chars.length > PREVIEW_CHARACTERS ? chars.slice(0, PREVIEW_CHARACTERS).join('') : chars.join('')
@@ -180,6 +191,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   const sendBatcher = createSendBatcher(fastify.statementPool, fastify.meter.sendsCommitted)
   const keyring = fastify.keyring
   const bus = fastify.bus
+  const notificationJobs = fastify.notificationJobs
   const broadcastContent = fastify.config.ws.broadcastContent
   const spamCheck = fastify.spamCheck
 
@@ -360,15 +372,18 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       // held to commit, so seq order is commit order with no gap. A retry of a clientMessageId
       // the sender already stored takes no seq and is answered with the original message,
       // however concurrent the retries (see send-batcher.ts).
+      const notifies = notifiesAnyone(user.id, metadata, parent?.sender_user_id ?? null)
       const outcome = await sendBatcher.commit({
         row: stored,
         tokens,
         mentions: [...mentioned].map(([mentionedUserId, type]) => ({ mentionedUserId, type })),
         threadRootBin: rootBin,
+        notifies,
         adminOnly
       })
       if (!outcome.stored) return { message: await originalOf(caller, outcome.originalId), created: false }
       const { seq } = outcome
+      if (notifies) notificationJobs.recorded()
 
       // The row as committed, with the defaults the table filled in: nothing to read back.
       const row: MessageView = {
@@ -513,7 +528,15 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       const count = await repo.userReactionCount(row.id, caller.user.id)
       let added = false
       if (count < MAX_REACTIONS_PER_USER) {
-        added = await repo.addReaction(caller.membership.groupIdBin, row.id, caller.user.id, checked)
+        const toOthersMessage = row.sender_user_id !== caller.user.id
+        added = await db.transaction().execute(async (trx) => {
+          const inserted = await repo.addReaction(caller.membership.groupIdBin, row.id, caller.user.id, checked, trx)
+          if (inserted && toOthersMessage) {
+            await recordJobs(trx, [{ kind: 'reaction', group_id: row.group_id, message_id: row.id, actor_user_id: caller.user.id, target_user_id: row.sender_user_id, emoji: checked }])
+          }
+          return inserted
+        })
+        if (added && toOthersMessage) notificationJobs.recorded()
       }
       const reactions = await reactionsOfMessage(row.id, caller.user.id)
       if (!added && count >= MAX_REACTIONS_PER_USER && reactions.find((r) => r.emoji === checked)?.hasReacted !== true) {
@@ -702,4 +725,4 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 /** Decorates the app with the chat service (fastify.chatService). */
 export default fp(async function chatServicePlugin (fastify) {
   fastify.decorate('chatService', createChatService(fastify))
-}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'spam-check'] })
+}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'spam-check', 'notification-jobs'] })
