@@ -25,6 +25,8 @@ import userRoutes from './modules/users/routes.ts'
 import groupRoutes from './modules/groups/routes.ts'
 import chatServicePlugin from './modules/chat/service.ts'
 import notificationJobs from './modules/notifications/jobs.ts'
+import notificationService from './modules/notifications/service.ts'
+import notificationRoutes from './modules/notifications/routes.ts'
 import { SEND_LANES } from './modules/chat/send-batcher.ts'
 import chatRoutes from './modules/chat/routes.ts'
 import presenceService from './modules/presence/service.ts'
@@ -129,6 +131,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(userService)
   await app.register(groupService)
   await app.register(presenceService)
+  await app.register(notificationService)
   await app.register(adminService)
   await app.register(moderationService)
   await app.register(keyService)
@@ -149,6 +152,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await api.register(reportRoutes, { prefix: '/groups/:groupId/chat' })
     await api.register(keyRoutes, { prefix: '/chat/encryption' })
     await api.register(adminRoutes, { prefix: '/admin' })
+    await api.register(notificationRoutes, { prefix: '/notifications' })
   }, { prefix: config.apiPrefix })
   if (config.serveDemo) await app.register(demoPlugin, { apiPrefix: config.apiPrefix, wsPath: config.ws.path })
 
