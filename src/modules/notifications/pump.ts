@@ -22,7 +22,8 @@ export function createPump (name: string, round: () => Promise<boolean>, pollMs:
 
   async function drain (): Promise<void> {
     try {
-      while (!closed && await round()) { /* more may be waiting */ }
+      let more = true
+      while (more) more = await round() && !closed
     } catch (err) {
       log.error({ err }, `${name} failed; retried at the next poll`)
     }
