@@ -130,6 +130,17 @@ async function outboxRows (app: FastifyInstance): Promise<Array<{ status: string
   return await app.db.selectFrom('push_webhook_outbox').select(['status', 'locked_by', 'attempts']).execute()
 }
 
+// One instance for most tests; those that need other settings, or no other instance, close it first.
+const shared = await buildApp(await testConfig(import.meta.url, webhookEnv()))
+await shared.ready()
+let sharedOpen = true
+async function closeShared (): Promise<void> {
+  if (!sharedOpen) return
+  sharedOpen = false
+  await shared.close()
+}
+t.teardown(closeShared)
+
 t.test('the webhook is off without a URL, and a URL needs a secret', async (t) => {
   const base = { JWT_SECRET: 'x'.repeat(40), ENCRYPTION_MASTER_KEY: Buffer.alloc(32, 1).toString('base64') }
   t.equal(loadConfig(base).notifications.pushWebhook, null)
@@ -179,7 +190,7 @@ t.test('an offline recipient\'s notification is posted signed, without content; 
 })
 
 t.test('a receiver that fails three times gets the same event id a fourth time, then no more', async (t) => {
-  const app = await instance(t)
+  const app = shared
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = await createGroup(app, alice, [bob])
@@ -208,29 +219,6 @@ t.test('a receiver that fails three times gets the same event id a fourth time, 
   t.same(status.json().data.webhookOutbox, { depth: 0 })
 })
 
-t.test('an event that keeps failing is dead-lettered when its retry window ends', async (t) => {
-  const app = await instance(t, { PUSH_WEBHOOK_RETRY_WINDOW_MS: '150' })
-  const alice = await registerUser(app)
-  const bob = await registerUser(app)
-  const groupId = await createGroup(app, alice, [bob])
-  receiver.respond = (r) => forUser(bob)(r) ? 503 : 200
-  t.teardown(() => { receiver.respond = () => 200 })
-  await mention(app, alice, groupId, [bob], 'doomed')
-  // The window is short: attempts go on (backing off) until both rows are dead.
-  await until(async () => { const rows = await outboxRows(app); return rows.length === 2 && rows.every((r) => r.status === 'dead') })
-  t.ok((await outboxRows(app)).every((r) => r.attempts >= 1 && r.locked_by === null), 'the addition and the mention, dead-lettered')
-  const seen = receiver.received.filter(forUser(bob)).length
-  t.ok(seen >= 2)
-  // Another event delivered afterwards: the pump has run again, and left the dead letters alone.
-  const carol = await registerUser(app)
-  await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/groups/${groupId}/members`, headers: alice.auth, payload: { userId: carol.user.id } })
-  await receiver.nth(1, forUser(carol))
-  t.equal(receiver.received.filter(forUser(bob)).length, seen, 'a dead letter is not retried')
-  await until(async () => (await outboxRows(app)).length === 2)
-  t.match((await app.inject({ method: 'GET', url: '/metrics' })).body, /parley_webhook_outbox_depth 0\b/, 'dead letters are not in the depth')
-  await app.db.deleteFrom('push_webhook_outbox').execute()
-})
-
 t.test('previews only with WS_BROADCAST_CONTENT and the recipient\'s showPreviews', async (t) => {
   const app = await instance(t, { WS_BROADCAST_CONTENT: 'true' })
   const alice = await registerUser(app)
@@ -246,7 +234,33 @@ t.test('previews only with WS_BROADCAST_CONTENT and the recipient\'s showPreview
   t.notOk(toHides?.raw.includes('dinner'))
 })
 
+t.test('two instances never post the same event at the same time', async (t) => {
+  const one = shared
+  const two = await instance(t)
+  const alice = await registerUser(one)
+  const users = await Promise.all(Array.from({ length: 8 }, async () => await registerUser(one)))
+  const groupId = await createGroup(one, alice, users)
+  const ids = new Set(users.map((u) => u.user.id))
+  const mine = (r: Received): boolean => ids.has(r.body.userId) && r.body.notification.type === 'mention'
+  // Every event fails once, slowly, so both instances have retries to race for.
+  receiver.respond = async (r) => {
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    return receiver.received.filter((x) => x.eventId === r.eventId).length === 1 ? 500 : 200
+  }
+  t.teardown(() => { receiver.respond = () => 200 })
+  receiver.maxConcurrentPerEvent = 0
+
+  for (let i = 0; i < 3; i++) await mention(i % 2 === 0 ? one : two, alice, groupId, users, `round ${i}`)
+  const all = await receiver.nth(3 * users.length * 2, mine)
+  const perEvent = new Map<string, number>()
+  for (const r of all) perEvent.set(r.eventId, (perEvent.get(r.eventId) ?? 0) + 1)
+  t.equal(perEvent.size, 3 * users.length, 'one event per offline recipient and message')
+  t.ok([...perEvent.values()].every((n) => n === 2), 'each posted twice: the failure and the success, never more')
+  t.equal(receiver.maxConcurrentPerEvent, 1, 'never two requests of one event at once')
+})
+
 t.test('an instance closed mid-delivery loses nothing: the next one delivers the same event id', async (t) => {
+  await closeShared()
   const config = await testConfig(import.meta.url, webhookEnv())
   const first = await buildApp(config)
   await first.ready()
@@ -282,27 +296,26 @@ t.test('an instance closed mid-delivery loses nothing: the next one delivers the
   t.equal(again?.body.notification.id, held?.body.notification.id)
 })
 
-t.test('two instances never post the same event at the same time', async (t) => {
-  const one = await instance(t)
-  const two = await instance(t)
-  const alice = await registerUser(one)
-  const users = await Promise.all(Array.from({ length: 8 }, async () => await registerUser(one)))
-  const groupId = await createGroup(one, alice, users)
-  const ids = new Set(users.map((u) => u.user.id))
-  const mine = (r: Received): boolean => ids.has(r.body.userId) && r.body.notification.type === 'mention'
-  // Every event fails once, slowly, so both instances have retries to race for.
-  receiver.respond = async (r) => {
-    await new Promise((resolve) => setTimeout(resolve, 30))
-    return receiver.received.filter((x) => x.eventId === r.eventId).length === 1 ? 500 : 200
-  }
+t.test('an event that keeps failing is dead-lettered when its retry window ends', async (t) => {
+  await closeShared()
+  const app = await instance(t, { PUSH_WEBHOOK_RETRY_WINDOW_MS: '150' })
+  const alice = await registerUser(app)
+  const bob = await registerUser(app)
+  const groupId = await createGroup(app, alice, [bob])
+  receiver.respond = (r) => forUser(bob)(r) ? 503 : 200
   t.teardown(() => { receiver.respond = () => 200 })
-  receiver.maxConcurrentPerEvent = 0
-
-  for (let i = 0; i < 3; i++) await mention(i % 2 === 0 ? one : two, alice, groupId, users, `round ${i}`)
-  const all = await receiver.nth(3 * users.length * 2, mine)
-  const perEvent = new Map<string, number>()
-  for (const r of all) perEvent.set(r.eventId, (perEvent.get(r.eventId) ?? 0) + 1)
-  t.equal(perEvent.size, 3 * users.length, 'one event per offline recipient and message')
-  t.ok([...perEvent.values()].every((n) => n === 2), 'each posted twice: the failure and the success, never more')
-  t.equal(receiver.maxConcurrentPerEvent, 1, 'never two requests of one event at once')
+  await mention(app, alice, groupId, [bob], 'doomed')
+  // The window is short: attempts go on (backing off) until both rows are dead.
+  await until(async () => { const rows = await outboxRows(app); return rows.length === 2 && rows.every((r) => r.status === 'dead') })
+  t.ok((await outboxRows(app)).every((r) => r.attempts >= 1 && r.locked_by === null), 'the addition and the mention, dead-lettered')
+  const seen = receiver.received.filter(forUser(bob)).length
+  t.ok(seen >= 2)
+  // Another event delivered afterwards: the pump has run again, and left the dead letters alone.
+  const carol = await registerUser(app)
+  await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/groups/${groupId}/members`, headers: alice.auth, payload: { userId: carol.user.id } })
+  await receiver.nth(1, forUser(carol))
+  t.equal(receiver.received.filter(forUser(bob)).length, seen, 'a dead letter is not retried')
+  await until(async () => (await outboxRows(app)).length === 2)
+  t.match((await app.inject({ method: 'GET', url: '/metrics' })).body, /parley_webhook_outbox_depth 0\b/, 'dead letters are not in the depth')
+  await app.db.deleteFrom('push_webhook_outbox').execute()
 })
