@@ -4,6 +4,7 @@ import { authApi } from './auth.ts'
 import { chatApi } from './chat.ts'
 import { groupsApi } from './groups.ts'
 import { keysApi } from './keys.ts'
+import { notificationsApi } from './notifications.ts'
 import { presenceApi } from './presence.ts'
 import { usersApi } from './users.ts'
 
@@ -19,7 +20,8 @@ export function restApi (call: Call) {
     chat: chatApi(call),
     presence: presenceApi(call),
     keys: keysApi(call),
-    admin: adminApi(call)
+    admin: adminApi(call),
+    notifications: notificationsApi(call)
   }
 }
 
