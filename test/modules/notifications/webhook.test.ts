@@ -298,12 +298,18 @@ t.test('an instance closed mid-delivery loses nothing: the next one delivers the
 
 t.test('an event that keeps failing is dead-lettered when its retry window ends', async (t) => {
   await closeShared()
-  const app = await instance(t, { PUSH_WEBHOOK_RETRY_WINDOW_MS: '150' })
+  const app = await instance(t, { PUSH_WEBHOOK_RETRY_WINDOW_MS: '1500', PUSH_WEBHOOK_TIMEOUT_MS: '200' })
   const alice = await registerUser(app)
   const bob = await registerUser(app)
+  let release: () => void = () => {}
+  const held = new Promise<number>((resolve) => { release = () => { resolve(200) } })
+  // The first attempt never gets an answer (it times out), every later one a 503.
+  receiver.respond = async (r) => forUser(bob)(r) ? receiver.received.filter(forUser(bob)).length === 1 ? await held : 503 : 200
+  t.teardown(() => { receiver.respond = () => 200; release() })
   const groupId = await createGroup(app, alice, [bob])
-  receiver.respond = (r) => forUser(bob)(r) ? 503 : 200
-  t.teardown(() => { receiver.respond = () => 200 })
+  const [first] = await receiver.nth(1, forUser(bob))
+  await receiver.nth(2, (r) => r.eventId === first?.eventId)
+  t.pass('an attempt that times out is retried with the same event id')
   await mention(app, alice, groupId, [bob], 'doomed')
   // The window is short: attempts go on (backing off) until both rows are dead.
   await until(async () => { const rows = await outboxRows(app); return rows.length === 2 && rows.every((r) => r.status === 'dead') })
