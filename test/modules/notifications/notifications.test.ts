@@ -247,3 +247,24 @@ t.test('a job committed before a crash is turned into notifications by the next 
   const left = await a.db.selectFrom('notification_jobs').select('id').execute()
   t.same(left, [], 'the job is consumed')
 })
+
+t.test('@everyone in a large group is one job: every member is notified, in batched inserts', async (t) => {
+  const alice = await registerUser(a)
+  const watcher = await registerUser(a)
+  const watcherWs = await connected(t, a, watcher)
+  const groupId = await createGroup(a, alice, [watcher])
+  await watcherWs.next('notification')
+  // 1,200 more members, written straight into the tables (registering each through the API would hash 1,200 passwords).
+  const tag = `big${Date.now()}`
+  await a.db.insertInto('users').values(Array.from({ length: 1200 }, (_, i) => ({
+    email: `${tag}-${i}@example.test`, username: `${tag}_${i}`, display_name: null, avatar_url: null, password_hash: null, created_at: new Date(), updated_at: new Date()
+  }))).execute()
+  const ids = await a.db.selectFrom('users').select('id').where('username', 'like', `${tag}_%`).execute()
+  await a.db.insertInto('mirror_group_members').values(ids.map(({ id }) => ({ group_id: toBin(groupId), user_id: id, role: 'member' as const, joined_at: new Date() }))).execute()
+
+  await send(alice, groupId, { content: '@everyone big news', mentions: [everyone] })
+  await watcherWs.next('notification')
+  const count = await a.db.selectFrom('notifications').select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('group_id', '=', toBin(groupId)).where('type', '=', 'mention').executeTakeFirstOrThrow()
+  t.equal(Number(count.n), 1201, 'every other member, the watcher included, in the same transaction')
+})
