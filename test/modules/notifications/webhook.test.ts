@@ -116,10 +116,10 @@ async function mention (app: FastifyInstance, sender: TestUser, groupId: string,
 }
 
 /** Waits for database state that no event announces (a row's bookkeeping after its response). */
-async function until (condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function until (condition: () => Promise<boolean>, describe: () => Promise<unknown>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!await condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
+    if (Date.now() > deadline) throw new Error(`condition not met in time: ${JSON.stringify(await describe())}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
@@ -208,7 +208,7 @@ t.test('a receiver that fails three times gets the same event id a fourth time, 
   const later = await receiver.nth(5, isMention)
   t.not(later[4]?.eventId, attempts[0]?.eventId, 'the fifth request is the next event, not a fifth attempt')
   t.equal(receiver.received.filter((r) => r.eventId === attempts[0]?.eventId).length, 4)
-  await until(async () => (await outboxRows(app)).length === 0)
+  await until(async () => (await outboxRows(app)).length === 0, async () => await outboxRows(app))
   t.pass('delivered rows leave the outbox')
 
   const metrics = await app.inject({ method: 'GET', url: '/metrics' })
@@ -217,21 +217,6 @@ t.test('a receiver that fails three times gets the same event id a fourth time, 
   await app.db.insertInto('system_admins').values({ user_id: alice.user.id }).execute()
   const status = await app.inject({ method: 'GET', url: '/status', headers: alice.auth })
   t.same(status.json().data.webhookOutbox, { depth: 0 })
-})
-
-t.test('previews only with WS_BROADCAST_CONTENT and the recipient\'s showPreviews', async (t) => {
-  const app = await instance(t, { WS_BROADCAST_CONTENT: 'true' })
-  const alice = await registerUser(app)
-  const shows = await registerUser(app)
-  const hides = await registerUser(app)
-  const groupId = await createGroup(app, alice, [shows, hides])
-  await app.db.updateTable('mirror_group_members').set({ show_previews: false }).where('user_id', '=', hides.user.id).execute()
-  await mention(app, alice, groupId, [shows, hides], 'dinner at eight?')
-  const isMention = (user: TestUser) => (r: Received): boolean => forUser(user)(r) && r.body.notification.type === 'mention'
-  const [[toShows], [toHides]] = await Promise.all([receiver.nth(1, isMention(shows)), receiver.nth(1, isMention(hides))])
-  t.equal(toShows?.body.preview, 'dinner at eight?')
-  t.notOk(toHides !== undefined && 'preview' in toHides.body)
-  t.notOk(toHides?.raw.includes('dinner'))
 })
 
 t.test('two instances never post the same event at the same time', async (t) => {
@@ -257,6 +242,23 @@ t.test('two instances never post the same event at the same time', async (t) => 
   t.equal(perEvent.size, 3 * users.length, 'one event per offline recipient and message')
   t.ok([...perEvent.values()].every((n) => n === 2), 'each posted twice: the failure and the success, never more')
   t.equal(receiver.maxConcurrentPerEvent, 1, 'never two requests of one event at once')
+})
+
+t.test('previews only with WS_BROADCAST_CONTENT and the recipient\'s showPreviews', async (t) => {
+  // Whichever instance makes the notification decides on the preview: no instance with other settings may run.
+  await closeShared()
+  const app = await instance(t, { WS_BROADCAST_CONTENT: 'true' })
+  const alice = await registerUser(app)
+  const shows = await registerUser(app)
+  const hides = await registerUser(app)
+  const groupId = await createGroup(app, alice, [shows, hides])
+  await app.db.updateTable('mirror_group_members').set({ show_previews: false }).where('user_id', '=', hides.user.id).execute()
+  await mention(app, alice, groupId, [shows, hides], 'dinner at eight?')
+  const isMention = (user: TestUser) => (r: Received): boolean => forUser(user)(r) && r.body.notification.type === 'mention'
+  const [[toShows], [toHides]] = await Promise.all([receiver.nth(1, isMention(shows)), receiver.nth(1, isMention(hides))])
+  t.equal(toShows?.body.preview, 'dinner at eight?')
+  t.notOk(toHides !== undefined && 'preview' in toHides.body)
+  t.notOk(toHides?.raw.includes('dinner'))
 })
 
 t.test('an instance closed mid-delivery loses nothing: the next one delivers the same event id', async (t) => {
@@ -312,7 +314,7 @@ t.test('an event that keeps failing is dead-lettered when its retry window ends'
   t.pass('an attempt that times out is retried with the same event id')
   await mention(app, alice, groupId, [bob], 'doomed')
   // The window is short: attempts go on (backing off) until both rows are dead.
-  await until(async () => { const rows = await outboxRows(app); return rows.length === 2 && rows.every((r) => r.status === 'dead') })
+  await until(async () => { const rows = await outboxRows(app); return rows.length === 2 && rows.every((r) => r.status === 'dead') }, async () => await outboxRows(app))
   t.ok((await outboxRows(app)).every((r) => r.attempts >= 1 && r.locked_by === null), 'the addition and the mention, dead-lettered')
   const seen = receiver.received.filter(forUser(bob)).length
   t.ok(seen >= 2)
@@ -321,7 +323,7 @@ t.test('an event that keeps failing is dead-lettered when its retry window ends'
   await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/groups/${groupId}/members`, headers: alice.auth, payload: { userId: carol.user.id } })
   await receiver.nth(1, forUser(carol))
   t.equal(receiver.received.filter(forUser(bob)).length, seen, 'a dead letter is not retried')
-  await until(async () => (await outboxRows(app)).length === 2)
+  await until(async () => (await outboxRows(app)).length === 2, async () => await outboxRows(app))
   t.match((await app.inject({ method: 'GET', url: '/metrics' })).body, /parley_webhook_outbox_depth 0\b/, 'dead letters are not in the depth')
   await app.db.deleteFrom('push_webhook_outbox').execute()
 })
