@@ -268,3 +268,20 @@ t.test('@everyone in a large group is one job: every member is notified, in batc
     .where('group_id', '=', toBin(groupId)).where('type', '=', 'mention').executeTakeFirstOrThrow()
   t.equal(Number(count.n), 1201, 'every other member, the watcher included, in the same transaction')
 })
+
+t.test('the OpenAPI and AsyncAPI documents carry the notification routes, the event and the webhook body', async (t) => {
+  const openapi = (await a.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, unknown>>, components: { schemas: Record<string, unknown> } }
+  const operations = Object.entries(openapi.paths).filter(([path]) => path.startsWith(`${api}/notifications`))
+    .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path.slice(api.length)}`)).sort()
+  t.same(operations, [
+    'DELETE /notifications/{id}', 'GET /notifications/', 'GET /notifications/preferences', 'PUT /notifications/preferences',
+    'PUT /notifications/read-all', 'PUT /notifications/{id}/read'
+  ])
+  for (const name of ['Notification', 'ListNotificationsResponse', 'NotificationPreferences', 'PushWebhookPayload']) {
+    t.ok(name in openapi.components.schemas, `${name} is a component`)
+  }
+  const asyncapi = (await a.inject({ method: 'GET', url: '/asyncapi.json' })).json() as { components: { messages: Record<string, { name: string }>, schemas: Record<string, { properties: { payload: { properties: Record<string, unknown> } } }> } }
+  t.equal(asyncapi.components.messages.NotificationEvent?.name, 'notification')
+  t.ok('groupName' in (asyncapi.components.schemas.NotificationEvent?.properties.payload.properties ?? {}))
+  t.ok('unreadNotifications' in (asyncapi.components.schemas.SyncFrame?.properties.payload.properties ?? {}))
+})
