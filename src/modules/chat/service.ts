@@ -346,8 +346,15 @@ export function createChatService (fastify: FastifyInstance): ChatService {
         throw invalid('parentMessageId', 'parentMessageId must be a message of this group')
       }
       // Last of the checks, so a send refused for another reason does not count for the
-      // duplicate rule; a retry of a stored clientMessageId passes it and is answered below.
-      await spamCheck({ groupId, senderId: user.id, content, clientMessageId })
+      // duplicate rule. A retry of a stored clientMessageId is answered with the original
+      // whatever the rules say of it now (its text may repeat another message's).
+      try {
+        await spamCheck({ groupId, senderId: user.id, content, clientMessageId })
+      } catch (err) {
+        const original = clientMessageId === null ? null : await repo.findByClientMessageId(groupBin, user.id, clientMessageId)
+        if (original === null) throw err
+        return { message: await originalOf(caller, original.id), created: false }
+      }
       const tokens = keyring.indexTokens(groupId, content)
       const parentBin = parent?.id ?? null
       const rootBin = parent === null ? null : parent.thread_root_id ?? parent.id
