@@ -253,6 +253,62 @@ export interface AttachmentsTable {
   created_at: Timestamp
 }
 
+export type NotificationTypeName = 'mention' | 'reply' | 'reaction' | 'added_to_group'
+export type NotificationJobKindName = 'message' | 'reaction' | 'added_to_group'
+
+/** What happened that may notify someone; consumed (deleted) by the notification worker. */
+export interface NotificationJobsTable {
+  id: Generated<number>
+  kind: NotificationJobKindName
+  group_id: Bin16
+  message_id: Bin16 | null
+  actor_user_id: number
+  target_user_id: number | null
+  emoji: string | null
+  created_at: Timestamp
+}
+
+export interface NotificationsTable {
+  id: Bin16
+  user_id: number
+  type: NotificationTypeName
+  group_id: Bin16
+  message_id: Bin16 | null
+  actor_user_id: number | null
+  mention_type: 'user' | 'everyone' | null
+  emoji: string | null
+  read_at: NullableTimestamp
+  created_at: Timestamp
+}
+
+/** Per user and type; no row means every type is on. */
+export interface NotificationPreferencesTable {
+  user_id: number
+  mention: boolean
+  reply: boolean
+  reaction: boolean
+  added_to_group: boolean
+  updated_at: Timestamp
+}
+
+/** Webhook deliveries: pending until delivered (then deleted) or dead-lettered. */
+export interface PushWebhookOutboxTable {
+  id: Generated<number>
+  event_id: Bin16
+  user_id: number
+  payload: string
+  preview_group_id: Bin16 | null
+  preview_message_id: Bin16 | null
+  status: ColumnType<'pending' | 'dead', 'pending' | 'dead' | undefined, 'pending' | 'dead'>
+  attempts: ColumnType<number, number | undefined, number>
+  next_attempt_at: Date
+  locked_by: string | null
+  locked_until: NullableTimestamp
+  last_error: string | null
+  created_at: Date
+  dead_at: NullableTimestamp
+}
+
 export interface Database {
   users: UsersTable
   auth_sessions: AuthSessionsTable
@@ -272,6 +328,10 @@ export interface Database {
   user_key_verifications: UserKeyVerificationsTable
   user_key_changes: UserKeyChangesTable
   mirror_group_chat_attachments: AttachmentsTable
+  notification_jobs: NotificationJobsTable
+  notifications: NotificationsTable
+  notification_preferences: NotificationPreferencesTable
+  push_webhook_outbox: PushWebhookOutboxTable
 }
 
 export type UserRow = Selectable<UsersTable>

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { UploadProgressEvent } from './attachments.ts'
 import { ChatAttachment, ChatMessage, ChatPreferences, MessageContentType, MessageMetadata, MessageStatus, PresenceStatus, ReactionSummary } from './chat.ts'
+import { Notification } from './notifications.ts'
 
 /*
  * Server → client events: what services publish on the bus and the gateway sends as
@@ -216,6 +217,15 @@ export const PreferencesUpdatedEvent = Type.Object({
 }, { $id: 'PreferencesUpdatedEvent', description: 'Your preferences of a chat changed on another device' })
 export type PreferencesUpdatedEvent = Static<typeof PreferencesUpdatedEvent>
 
+// ---- notifications (DESIGN §4); published by the notification worker after commit ----
+
+/** A new notification of yours: to every connection of yours, on every instance. */
+export const NotificationEvent = Type.Object({
+  type: Type.Literal('notification'),
+  payload: Notification
+}, { $id: 'NotificationEvent', description: 'A notification was created for you (see GET /notifications)' })
+export type NotificationEvent = Static<typeof NotificationEvent>
+
 /** Every event the bus carries. Areas add theirs here. */
 export const ServerEvent = Type.Union([
   TypingEvent,
@@ -237,6 +247,7 @@ export const ServerEvent = Type.Union([
   KeyChangedEvent,
   UploadProgressEvent,
   MessagesClearedEvent,
-  PreferencesUpdatedEvent
+  PreferencesUpdatedEvent,
+  NotificationEvent
 ])
 export type ServerEvent = Static<typeof ServerEvent>

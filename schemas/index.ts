@@ -10,6 +10,7 @@ import { keySchemas } from './keys.ts'
 import { opsSchemas } from './ops.ts'
 import { attachmentSchemas } from './attachments.ts'
 import { chatManagementSchemas } from './chat-management.ts'
+import { notificationSchemas } from './notifications.ts'
 
 /** Every schema with an `$id`, registered once with the app and named in OpenAPI. */
 export const sharedSchemas: TSchema[] = [
@@ -23,5 +24,6 @@ export const sharedSchemas: TSchema[] = [
   ...keySchemas,
   ...opsSchemas,
   ...attachmentSchemas,
-  ...chatManagementSchemas
+  ...chatManagementSchemas,
+  ...notificationSchemas
 ]

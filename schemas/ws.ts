@@ -19,7 +19,7 @@ export {
   ServerEvent,
   MemberJoinedEvent, MemberLeftEvent, MemberRoleChangedEvent, GroupUpdatedEvent, GroupDeletedEvent,
   ChatMessageEvent, MessageEditedEvent, MessageDeletedEvent, ReactionsUpdatedEvent, MessageReadEvent,
-  MentionEvent, UnreadCountEvent, TypingEvent, PresenceEvent, KeyChangedEvent, MessagesClearedEvent, PreferencesUpdatedEvent
+  MentionEvent, UnreadCountEvent, TypingEvent, PresenceEvent, KeyChangedEvent, MessagesClearedEvent, PreferencesUpdatedEvent, NotificationEvent
 } from './events.ts'
 export { UploadProgressEvent } from './attachments.ts'
 
@@ -35,7 +35,6 @@ export type RequestId = Static<typeof RequestId>
  * Every `type` either side sends: seed 01 §6.1's 25 names plus the additions the server emits.
  * Only types the server really sends are listed, so a client never waits for an event that
  * cannot come. Not emitted yet, and left out until they are (DESIGN §5 plans them):
- * 'notification'.
  */
 export const WSMessageType = Type.Union([
   // Client → Server
@@ -80,7 +79,8 @@ export const WSMessageType = Type.Union([
   Type.Literal('chat:key_changed'),
   Type.Literal('upload_progress'),
   Type.Literal('chat:messages_cleared'),
-  Type.Literal('chat:preferences_updated')
+  Type.Literal('chat:preferences_updated'),
+  Type.Literal('notification')
 ], { $id: 'WSMessageType' })
 export type WSMessageType = Static<typeof WSMessageType>
 
@@ -323,7 +323,8 @@ export const SyncGroupState = Type.Object({
 export type SyncGroupState = Static<typeof SyncGroupState>
 
 export const SyncFrame = serverFrame('chat:sync', Type.Object({
-  groups: Type.Array(Ref(SyncGroupState))
+  groups: Type.Array(Ref(SyncGroupState)),
+  unreadNotifications: Type.Integer({ minimum: 0, description: 'Your unread notifications (GET /notifications?unread=true)' })
 }), 'Sent right after the connection is authenticated: where each of your groups stands')
 export type SyncFrame = Static<typeof SyncFrame>
 

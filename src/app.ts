@@ -24,6 +24,9 @@ import authRoutes from './modules/auth/routes.ts'
 import userRoutes from './modules/users/routes.ts'
 import groupRoutes from './modules/groups/routes.ts'
 import chatServicePlugin from './modules/chat/service.ts'
+import notificationJobs from './modules/notifications/jobs.ts'
+import notificationService from './modules/notifications/service.ts'
+import notificationRoutes from './modules/notifications/routes.ts'
 import { SEND_LANES } from './modules/chat/send-batcher.ts'
 import chatRoutes from './modules/chat/routes.ts'
 import crossGroupChatRoutes from './modules/chat/cross-routes.ts'
@@ -138,6 +141,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(busPlugin)
   await app.register(attachmentService)
   await app.register(spamCheck)
+  await app.register(notificationJobs)
   await app.register(chatServicePlugin)
   await app.register(healthPlugin)
   await app.register(authService)
@@ -146,6 +150,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(groupService)
   await app.register(presenceService)
   await app.register(chatManagementService)
+  await app.register(notificationService)
   await app.register(adminService)
   await app.register(moderationService)
   await app.register(keyService)
@@ -170,6 +175,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     await api.register(keyRoutes, { prefix: '/chat/encryption' })
     await api.register(crossGroupChatRoutes, { prefix: '/chat' })
     await api.register(adminRoutes, { prefix: '/admin' })
+    await api.register(notificationRoutes, { prefix: '/notifications' })
   }, { prefix: config.apiPrefix })
   if (config.serveDemo) await app.register(demoPlugin, { apiPrefix: config.apiPrefix, wsPath: config.ws.path })
 

@@ -49,7 +49,13 @@ export const Environment = Type.Object({
   CORS_ORIGINS: Type.String({ default: '' }),
   SERVE_DEMO: Type.Optional(Type.Boolean()),
   ATTACHMENTS_DIR: Type.String({ minLength: 1, default: './data/attachments' }),
-  ATTACHMENT_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 4294967296, default: 26214400 })
+  ATTACHMENT_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 4294967296, default: 26214400 }),
+  PUSH_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  PUSH_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  PUSH_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000 }),
+  PUSH_WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 1, maximum: 3600000, default: 5000 }),
+  PUSH_WEBHOOK_RETRY_WINDOW_MS: Type.Integer({ minimum: 0, maximum: 604800000, default: 86400000 }),
+  NOTIFICATION_POLL_MS: Type.Integer({ minimum: 10, maximum: 600000, default: 1000 })
 })
 export type Environment = Static<typeof Environment>
 
@@ -108,6 +114,24 @@ export interface Config {
     /** The largest file an upload accepts; larger ones answer 413 and leave nothing behind. */
     maxBytes: number
   }
+  notifications: {
+    /** How often the workers look for notification jobs and due webhook deliveries besides being woken. */
+    pollMs: number
+    /** Offline recipients' notifications are POSTed here; null when PUSH_WEBHOOK_URL is unset. */
+    pushWebhook: PushWebhookConfig | null
+  }
+}
+
+export interface PushWebhookConfig {
+  url: string
+  /** The HMAC-SHA256 key of X-Parley-Signature. */
+  secret: string
+  /** One delivery attempt's time limit. */
+  timeoutMs: number
+  /** The first retry waits about this long, each next one twice as long (with jitter), at most an hour. */
+  retryBaseMs: number
+  /** How long after its creation an event is retried before it is dead-lettered. */
+  retryWindowMs: number
 }
 
 /** An external identity provider whose tokens are accepted beside the service's own. */
@@ -201,7 +225,23 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     attachments: {
       dir: resolve(parsed.ATTACHMENTS_DIR),
       maxBytes: parsed.ATTACHMENT_MAX_BYTES
-    }
+    },
+    notifications: { pollMs: parsed.NOTIFICATION_POLL_MS, pushWebhook: pushWebhookOf(parsed) }
+  }
+}
+
+/** The webhook is off without a URL; with one, the signing secret is required. */
+function pushWebhookOf (parsed: Environment): PushWebhookConfig | null {
+  if (parsed.PUSH_WEBHOOK_URL === undefined) return null
+  if (parsed.PUSH_WEBHOOK_SECRET === undefined) {
+    throw new ConfigError('Invalid environment: PUSH_WEBHOOK_SECRET must be set when PUSH_WEBHOOK_URL is set (deliveries are signed with it)')
+  }
+  return {
+    url: parsed.PUSH_WEBHOOK_URL,
+    secret: parsed.PUSH_WEBHOOK_SECRET,
+    timeoutMs: parsed.PUSH_WEBHOOK_TIMEOUT_MS,
+    retryBaseMs: parsed.PUSH_WEBHOOK_RETRY_BASE_MS,
+    retryWindowMs: parsed.PUSH_WEBHOOK_RETRY_WINDOW_MS
   }
 }
 

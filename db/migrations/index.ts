@@ -8,6 +8,7 @@ import * as moderationAndKeys from './0007_moderation_and_keys.ts'
 import * as attachments from './0008_attachments.ts'
 import * as chatManagement from './0009_chat_management.ts'
 import * as messagePower from './0010_message_power.ts'
+import * as notifications from './0011_notifications.ts'
 
 /** Every migration in order. Listed explicitly so the same code runs from .ts and from a build. */
 export const migrations: Record<string, Migration> = {
@@ -19,5 +20,6 @@ export const migrations: Record<string, Migration> = {
   '0007_moderation_and_keys': moderationAndKeys,
   '0008_attachments': attachments,
   '0009_chat_management': chatManagement,
-  '0010_message_power': messagePower
+  '0010_message_power': messagePower,
+  '0011_notifications': notifications
 }

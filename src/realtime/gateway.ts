@@ -398,8 +398,11 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     conn.state = 'ready'
     conn.stopUserEvents = fastify.bus.subscribe({ userId: user.id }, (event) => { onUserEvent(conn, event) })
     try {
-      const groups = await fastify.chatService.syncState(user.id)
-      send(conn, { type: 'chat:sync', payload: { groups } })
+      const [groups, unreadNotifications] = await Promise.all([
+        fastify.chatService.syncState(user.id),
+        fastify.notificationService.unreadCount(user.id)
+      ])
+      send(conn, { type: 'chat:sync', payload: { groups, unreadNotifications } })
     } catch (err) {
       log.error({ err }, 'chat:sync failed')
     }
@@ -752,7 +755,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       open: conn.open
     }))
   } satisfies Gateway)
-}, { name: 'gateway', dependencies: ['auth', 'bus', 'store', 'health', 'metrics', 'chat-service', 'group-service', 'presence-service', 'user-service'] })
+}, { name: 'gateway', dependencies: ['auth', 'bus', 'store', 'health', 'metrics', 'chat-service', 'group-service', 'presence-service', 'user-service', 'notification-service'] })
 
 async function waitAtMost (work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined

@@ -135,6 +135,19 @@ t.test('every route of the REST API has a typed method that reaches it', async (
   t.match((await bob.rest.keys.changes(aliceId)).changes.map((change: { change: string }) => change.change), ['added', 'revoked'])
   t.match(await alice.rest.auth.changePassword({ currentPassword: 'correct horse battery staple', newPassword: 'correct horse battery staple, again' }), { passwordChanged: true })
 
+  // Alice added bob to the group above: his notification is made off the request path, so it may take a moment.
+  let added = (await bob.rest.notifications.list({ unread: true })).notifications.find((n) => n.type === 'added_to_group')
+  for (let i = 0; added === undefined && i < 200; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    added = (await bob.rest.notifications.list({ unread: true })).notifications.find((n) => n.type === 'added_to_group')
+  }
+  if (added === undefined) throw new Error('no added_to_group notification')
+  t.match(await bob.rest.notifications.markRead(added.id), { notification: { id: added.id, isRead: true } })
+  t.match(await bob.rest.notifications.markAllRead(), { unreadCount: 0 })
+  t.same(await bob.rest.notifications.remove(added.id), { deleted: true, id: added.id })
+  t.same(await bob.rest.notifications.preferences(), { mention: true, reply: true, reaction: true, addedToGroup: true })
+  t.match(await bob.rest.notifications.updatePreferences({ reaction: false }), { reaction: false, mention: true })
+
   t.same(await bob.rest.presence.setTyping(group.id, true), { groupId: group.id, isTyping: true })
   t.match((await alice.rest.presence.typingUsers(group.id)).typingUsers, [{ userId: bobId }])
   t.match(await bob.rest.presence.updatePresence(group.id, { status: 'away' }), { groupId: group.id, status: 'away' })

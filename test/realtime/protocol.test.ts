@@ -274,6 +274,8 @@ t.test('chat:sync lists each group with latestSeq, unreadCount and lastReadMessa
   const fresh = await connectWs(app, { token: bob.token })
   t.teardown(async () => { await fresh.close() })
   const sync = await fresh.next('chat:sync')
-  t.same(sync.payload, { groups: [{ groupId, latestSeq: 2, unreadCount: 1, lastReadMessageId: first.payload.messageId }] })
+  t.same(sync.payload.groups, [{ groupId, latestSeq: 2, unreadCount: 1, lastReadMessageId: first.payload.messageId }])
+  // Being added to the group is a notification, created off the request path (test/modules/notifications).
+  t.type(sync.payload.unreadNotifications, 'number')
   t.ok(alice)
 })

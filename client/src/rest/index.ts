@@ -5,6 +5,7 @@ import { authApi } from './auth.ts'
 import { chatApi } from './chat.ts'
 import { groupsApi } from './groups.ts'
 import { keysApi } from './keys.ts'
+import { notificationsApi } from './notifications.ts'
 import { presenceApi } from './presence.ts'
 import { usersApi } from './users.ts'
 
@@ -22,7 +23,8 @@ export function restApi (call: Call, baseUrl = '') {
     presence: presenceApi(call),
     keys: keysApi(call),
     admin: adminApi(call),
-    attachments: attachmentsApi(call, baseUrl)
+    attachments: attachmentsApi(call, baseUrl),
+    notifications: notificationsApi(call)
   }
 }
 

@@ -297,8 +297,8 @@ export function chatRepository (db: Kysely<Database>) {
     },
 
     /** Adds a reaction unless the user already has it; true when added. */
-    async addReaction (groupBin: Buffer, messageBin: Buffer, userId: number, emoji: string): Promise<boolean> {
-      const result = await db.insertInto('mirror_group_message_reactions')
+    async addReaction (groupBin: Buffer, messageBin: Buffer, userId: number, emoji: string, trx: Kysely<Database> = db): Promise<boolean> {
+      const result = await trx.insertInto('mirror_group_message_reactions')
         .ignore()
         .values({ message_id: messageBin, user_id: userId, emoji, group_id: groupBin, created_at: new Date() })
         .executeTakeFirst()

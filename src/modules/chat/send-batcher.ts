@@ -14,6 +14,8 @@ export interface PendingMessage {
   tokens: Buffer[]
   mentions: Array<{ mentionedUserId: number, type: 'user' | 'everyone' }>
   threadRootBin: Buffer | null
+  /** It mentions someone or replies: a notification job is committed with it. */
+  notifies?: boolean
   /** Why the sender may not post unless they are an admin or the owner (a broadcast group, a system message); null when any member may. */
   adminOnly: string | null
   /** Uploads to attach (distinct): the sender's, in the same group, not attached to any message yet. */

@@ -14,9 +14,9 @@ import type { MemberRole, MessageContentTypeName } from '../../../db/database.ts
  *      messages already stored under the batch's clientMessageIds (after the lock, see below),
  *      and lock the uploads the batch's sends name in attachmentIds.
  *   2. give back the seqs of the messages phase 1 left out (refused, or retries of a stored
- *      clientMessageId); insert the others, their search tokens, mentions and thread reply
- *      counts, and claim their attachments; COMMIT. Or ROLLBACK, when phase 1 left nothing
- *      to store.
+ *      clientMessageId); insert the others, their search tokens, mentions, notification jobs
+ *      and thread reply counts, and claim their attachments; COMMIT. Or ROLLBACK, when phase 1
+ *      left nothing to store.
  */
 
 /** A message row as a send inserts it: every column the send sets, the table's defaults for the rest. */
@@ -42,6 +42,8 @@ export interface StoredSend {
   tokens: Buffer[]
   mentions: Array<{ mentionedUserId: number, type: 'user' | 'everyone' }>
   threadRootBin: Buffer | null
+  /** It mentions someone or replies: one notification job row is written with it (never one per recipient). */
+  notifies?: boolean
   /** Uploads the message carries: claimed (message_id set) in the same commit. */
   attachmentBins?: Buffer[]
 }
@@ -83,6 +85,7 @@ const MESSAGE_COLUMNS = [
 const INSERT_MESSAGES = `INSERT INTO mirror_group_messages (${MESSAGE_COLUMNS.join(', ')}) VALUES `
 const INSERT_TOKENS = 'INSERT INTO mirror_group_message_search_tokens (group_id, token, message_id) VALUES '
 const INSERT_MENTIONS = 'INSERT INTO mirror_group_message_mentions (message_id, mentioned_user_id, group_id, mention_type) VALUES '
+const INSERT_NOTIFICATION_JOBS = 'INSERT INTO notification_jobs (kind, group_id, message_id, actor_user_id, created_at) VALUES '
 
 export const memberKey = (groupBin: Buffer, userId: number): string => `${groupBin.toString('hex')}:${userId}`
 
@@ -196,6 +199,9 @@ export async function insertAndCommit (connection: PoolConnection, stored: Store
     statements.push(`UPDATE mirror_group_chat_attachments SET message_id = ${literal(connection, r.id)} ` +
       `WHERE group_id = ${literal(connection, r.group_id)} AND message_id IS NULL AND id IN (${attachmentBins.map((bin) => literal(connection, bin)).join(', ')})`)
   }
+  // Committed with the message, so its notifications survive a crash right after the commit.
+  const jobs = stored.filter((s) => s.notifies === true).map(({ row: r }) => row(connection, ['message', r.group_id, r.id, r.sender_user_id, r.created_at]))
+  if (jobs.length > 0) statements.push(INSERT_NOTIFICATION_JOBS + jobs.join(', '))
 
   // Roots in a fixed order, so two batches replying to the same roots lock them alike.
   const replies = new Map<string, { groupBin: Buffer, rootBin: Buffer, count: number }>()

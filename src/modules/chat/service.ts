@@ -40,6 +40,7 @@ import { forwardMessage, type CallerIn } from './forward.ts'
 import { editHistory } from './edit-history.ts'
 import { searchAcrossGroups } from './cross-search.ts'
 import { searchFiltersOf } from './search-filters.ts'
+import { recordJobs } from '../notifications/jobs.ts'
 
 /** Who acts: the authenticated user and their membership in the group, loaded once per request or command. */
 export interface Caller {
@@ -208,6 +209,16 @@ function attachmentBinsOf (attachmentIds: unknown): Buffer[] {
 }
 
 /** The first characters of a text, whole code points. */
+/**
+ * Whether a message may notify anyone: it mentions someone other than its sender, @everyone,
+ * or replies to someone else's message. Decided from the message alone: who is notified is the
+ * notification worker's job, after the commit.
+ */
+function notifiesAnyone (senderId: number, metadata: MessageMetadata, parentSenderId: number | null): boolean {
+  if (parentSenderId !== null && parentSenderId !== senderId) return true
+  return (metadata.mentions ?? []).some((m) => m.type === 'everyone' || (m.type === 'user' && m.userId !== senderId))
+}
+
 function previewOf (text: string): string {
   const chars = [...text.slice(0, PREVIEW_CHARACTERS * 2)]
   return chars.length > PREVIEW_CHARACTERS ? chars.slice(0, PREVIEW_CHARACTERS).join('') : chars.join('')
@@ -219,6 +230,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   const sendBatcher = createSendBatcher(fastify.statementPool, fastify.meter.sendsCommitted)
   const keyring = fastify.keyring
   const bus = fastify.bus
+  const notificationJobs = fastify.notificationJobs
   const broadcastContent = fastify.config.ws.broadcastContent
   const spamCheck = fastify.spamCheck
   const attachments = fastify.attachmentService
@@ -442,16 +454,19 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       // held to commit, so seq order is commit order with no gap. A retry of a clientMessageId
       // the sender already stored takes no seq and is answered with the original message,
       // however concurrent the retries (see send-batcher.ts).
+      const notifies = notifiesAnyone(user.id, metadata, parent?.sender_user_id ?? null)
       const outcome = await sendBatcher.commit({
         row: stored,
         tokens,
         mentions: [...mentioned].map(([mentionedUserId, type]) => ({ mentionedUserId, type })),
         threadRootBin: rootBin,
         adminOnly,
-        attachmentBins
+        attachmentBins,
+        notifies
       })
       if (!outcome.stored) return { message: await originalOf(caller, outcome.originalId), created: false }
       const { seq } = outcome
+      if (notifies) notificationJobs.recorded()
 
       // The row as committed, with the defaults the table filled in: nothing to read back.
       const row: MessageView = {
@@ -622,7 +637,15 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       const count = await repo.userReactionCount(row.id, caller.user.id)
       let added = false
       if (count < MAX_REACTIONS_PER_USER) {
-        added = await repo.addReaction(caller.membership.groupIdBin, row.id, caller.user.id, checked)
+        const toOthersMessage = row.sender_user_id !== caller.user.id
+        added = await db.transaction().execute(async (trx) => {
+          const inserted = await repo.addReaction(caller.membership.groupIdBin, row.id, caller.user.id, checked, trx)
+          if (inserted && toOthersMessage) {
+            await recordJobs(trx, [{ kind: 'reaction', group_id: row.group_id, message_id: row.id, actor_user_id: caller.user.id, target_user_id: row.sender_user_id, emoji: checked }])
+          }
+          return inserted
+        })
+        if (added && toOthersMessage) notificationJobs.recorded()
       }
       const reactions = await reactionsOfMessage(row.id, caller.user.id)
       if (!added && count >= MAX_REACTIONS_PER_USER && reactions.find((r) => r.emoji === checked)?.hasReacted !== true) {
@@ -824,4 +847,4 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 /** Decorates the app with the chat service (fastify.chatService). */
 export default fp(async function chatServicePlugin (fastify) {
   fastify.decorate('chatService', createChatService(fastify))
-}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'spam-check', 'rate-limit', 'attachment-service'] })
+}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'spam-check', 'rate-limit', 'attachment-service', 'notification-jobs'] })

@@ -13,6 +13,7 @@ import { toUserProfile } from '../users/service.ts'
 import { ROLE_RANK, type Membership } from './guard.ts'
 import type { ChatSummary } from '../chat/service.ts'
 import { createMembershipCache } from './membership-cache.ts'
+import { recordJobs, type NewNotificationJob } from '../notifications/jobs.ts'
 import {
   createGroupRepository, type ChatListPosition, type GroupViewRow, type MemberState, type MemberWithUserRow
 } from './repository.ts'
@@ -195,6 +196,10 @@ function isRaceLoss (err: unknown): boolean {
   return code === 'ER_DUP_ENTRY' || code === 'ER_LOCK_DEADLOCK'
 }
 
+/** A notification job for a user someone else added to the group. */
+const addedJob = (groupIdBin: Buffer, actorId: number, userId: number): NewNotificationJob =>
+  ({ kind: 'added_to_group', group_id: groupIdBin, message_id: null, actor_user_id: actorId, target_user_id: userId, emoji: null })
+
 const joinedEvent = (groupId: string, userId: number, role: MemberRole, addedBy: number | null): ServerEvent =>
   ({ type: 'chat:member_joined', payload: { groupId, userId, role, addedBy } })
 
@@ -367,7 +372,9 @@ export default fp(async function groupServicePlugin (fastify) {
           { userId: creatorId, role: 'owner' },
           ...memberIds.map((userId) => ({ userId, role: 'member' as const }))
         ], now, trx)
+        await recordJobs(trx, memberIds.map((userId) => addedJob(groupIdBin, creatorId, userId)))
       })
+      if (memberIds.length > 0) fastify.notificationJobs.recorded()
       const outbox: Outbox = []
       announceJoin(outbox, groupId, creatorId, 'owner', null)
       for (const userId of memberIds) announceJoin(outbox, groupId, userId, 'member', creatorId)
@@ -516,7 +523,8 @@ export default fp(async function groupServicePlugin (fastify) {
     async addMember (groupId, actorId, request) {
       groupId = canonicalGroupId(groupId)
       const role = request.role ?? 'member'
-      return await changeMembership(groupId, actorId, async ({ trx, groupIdBin, type, actor }, outbox) => {
+      let notifyAfterCommit = false
+      const member = await changeMembership(groupId, actorId, async ({ trx, groupIdBin, type, actor }, outbox) => {
         noAdministration(type, 'take more members')
         if (!outranks(actor.role, role)) {
           throw forbidden(role === 'admin' ? 'Only the owner can add admins' : 'Only a group admin or the owner can add members')
@@ -526,9 +534,13 @@ export default fp(async function groupServicePlugin (fastify) {
         if (await users.isBlocked(request.userId, actorId)) throw forbidden('This user does not accept being added by you')
         await ensureRoom(groupIdBin, 1, trx)
         await groups.insertMembers(groupIdBin, [{ userId: request.userId, role }], new Date(), trx)
+        await recordJobs(trx, [addedJob(groupIdBin, actorId, request.userId)])
+        notifyAfterCommit = true
         announceJoin(outbox, groupId, request.userId, role, actorId)
         return await memberOf(groupIdBin, request.userId, trx)
       })
+      if (notifyAfterCommit) fastify.notificationJobs.recorded()
+      return member
     },
 
     async changeRole (groupId, actorId, targetUserId, role) {
@@ -618,4 +630,4 @@ export default fp(async function groupServicePlugin (fastify) {
   }
 
   fastify.decorate('groupService', service)
-}, { name: 'group-service', dependencies: ['db', 'bus', 'user-service', 'chat-service', 'attachment-service'] })
+}, { name: 'group-service', dependencies: ['db', 'bus', 'user-service', 'chat-service', 'attachment-service', 'notification-jobs'] })
