@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
+import { isClusterUrl, parseClusterUrl } from './lib/store/redis-url.ts'
 
 /**
  * The environment the service reads, validated once at start. Nothing else reads process.env.
@@ -14,7 +15,7 @@ export const Environment = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.String({ pattern: '^mysql://', default: 'mysql://root@127.0.0.1:3306/parley' }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
-  REDIS_URL: Type.String({ pattern: '^(memory|rediss?://.+)$', default: 'redis://127.0.0.1:6379' }),
+  REDIS_URL: Type.String({ pattern: '^(memory|rediss?(\\+cluster)?://.+)$', default: 'redis://127.0.0.1:6379' }),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]*$', default: 'parley:' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   JWT_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1 })),
@@ -146,6 +147,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     masterKey ??= secrets.ENCRYPTION_MASTER_KEY
   }
 
+  if (isClusterUrl(parsed.REDIS_URL) && parseClusterUrl(parsed.REDIS_URL) === null) {
+    throw new ConfigError('Invalid environment: REDIS_URL must name cluster nodes as redis+cluster://host1:port1,host2:port2')
+  }
   const external = externalProviderOf(parsed)
   const corsOrigins = splitList(parsed.CORS_ORIGINS)
   const notOrigins = corsOrigins.filter((origin) => !/^https?:\/\/[^/\s]+$/.test(origin))

@@ -118,6 +118,13 @@ t.test('the defaults follow DESIGN §3', async (t) => {
   t.equal(loadConfig({ SECRETS_FILE: join(scratch, 'dev-secrets-3.json'), REDIS_URL: 'memory' }).redisUrl, null, 'REDIS_URL=memory runs without Redis')
 })
 
+t.test('REDIS_URL may name a Redis Cluster by its nodes; a malformed node list stops the start', async (t) => {
+  const secrets = join(scratch, 'dev-secrets-3.json')
+  t.equal(loadConfig({ SECRETS_FILE: secrets, REDIS_URL: 'redis+cluster://h1:7000,h2:7001' }).redisUrl, 'redis+cluster://h1:7000,h2:7001')
+  t.throws(() => loadConfig({ SECRETS_FILE: secrets, REDIS_URL: 'redis+cluster://h1:7000,,h2' }), { name: 'ConfigError', message: /REDIS_URL/ })
+  t.throws(() => loadConfig({ SECRETS_FILE: secrets, REDIS_URL: 'cluster://h1:7000' }), { name: 'ConfigError', message: /REDIS_URL/ })
+})
+
 t.test('ADMIN_USER_IDS is a comma-separated list of user ids', async (t) => {
   const secrets = join(scratch, 'dev-secrets-4.json')
   t.same(loadConfig({ SECRETS_FILE: secrets }).adminUserIds, [], 'nobody by default')

@@ -18,8 +18,6 @@ export interface LocalRedisCluster {
   stop: () => Promise<void>
 }
 
-interface Teardown { teardown: (fn: () => unknown) => void }
-
 /** A TCP port nothing listens on now (the kernel's pick), and the +10000 bus port above it too. */
 async function freePort (): Promise<number> {
   for (;;) {
@@ -64,13 +62,18 @@ async function startNode (dir: string, port: number): Promise<ChildProcess> {
 /**
  * Starts `masters` redis-server processes with `cluster-enabled yes` in a temp directory, joins
  * them with `redis-cli --cluster create … --cluster-replicas 0`, and waits until every node
- * reports the cluster ok. Stopped (processes killed, directory removed) when the test ends.
+ * reports the cluster ok. The caller stops it (with tap, `t.teardown(cluster.stop)` before the
+ * apps that use it are built: teardowns run last-registered first, so the apps close first); the
+ * processes are killed at exit in any case.
  */
-export async function startRedisCluster (t: Teardown, masters = 3): Promise<LocalRedisCluster> {
+export async function startRedisCluster (masters = 3): Promise<LocalRedisCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'parley-redis-cluster-'))
   const ports: number[] = []
   const children: ChildProcess[] = []
+  const killAll = (): void => { for (const child of children) child.kill('SIGKILL') }
+  process.once('exit', killAll)
   const stop = async (): Promise<void> => {
+    process.removeListener('exit', killAll)
     await Promise.all(children.map(async (child) => {
       if (child.exitCode !== null) return
       const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -79,7 +82,6 @@ export async function startRedisCluster (t: Teardown, masters = 3): Promise<Loca
     }))
     await rm(dir, { recursive: true, force: true })
   }
-  t.teardown(stop)
   for (let i = 0; i < masters; i += 1) {
     const port = await freePort()
     ports.push(port)
