@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { getHeapStatistics } from 'node:v8'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import { isClusterUrl, parseClusterUrl } from './lib/store/redis-url.ts'
@@ -48,7 +49,12 @@ export const Environment = Type.Object({
   SPAM_KEYWORDS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, pattern: '^[\\x21-\\x7E]+$' })),
   CORS_ORIGINS: Type.String({ default: '' }),
-  SERVE_DEMO: Type.Optional(Type.Boolean())
+  SERVE_DEMO: Type.Optional(Type.Boolean()),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 200 }),
+  OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+  OVERLOAD_MAX_HEAP_USED_BYTES: Type.Optional(Type.Integer({ minimum: 0 })),
+  OVERLOAD_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 500 }),
+  OVERLOAD_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 })
 })
 export type Environment = Static<typeof Environment>
 
@@ -101,7 +107,18 @@ export interface Config {
   corsOrigins: string[]
   /** Serve the demo chat app (web/) at `/`. */
   serveDemo: boolean
+  /** Past these (0: not checked) new requests get 503 and new WebSockets 1013 (src/plugins/overload.ts). */
+  overload: {
+    maxEventLoopDelayMs: number
+    maxEventLoopUtilization: number
+    maxHeapUsedBytes: number
+    sampleIntervalMs: number
+    retryAfterSeconds: number
+  }
 }
+
+/** Without OVERLOAD_MAX_HEAP_USED_BYTES: refuse new work once the V8 heap is this full. */
+export const DEFAULT_OVERLOAD_HEAP_FRACTION = 0.9
 
 /** An external identity provider whose tokens are accepted beside the service's own. */
 export interface ExternalIdentityProvider {
@@ -193,7 +210,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     spamKeywords: parsed.SPAM_KEYWORDS_FILE === undefined ? [] : readKeywordList(resolve(parsed.SPAM_KEYWORDS_FILE)),
     metricsToken: parsed.METRICS_TOKEN ?? null,
     corsOrigins,
-    serveDemo: parsed.SERVE_DEMO ?? !production
+    serveDemo: parsed.SERVE_DEMO ?? !production,
+    overload: {
+      maxEventLoopDelayMs: parsed.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
+      maxEventLoopUtilization: parsed.OVERLOAD_MAX_EVENT_LOOP_UTILIZATION,
+      maxHeapUsedBytes: parsed.OVERLOAD_MAX_HEAP_USED_BYTES ?? Math.floor(getHeapStatistics().heap_size_limit * DEFAULT_OVERLOAD_HEAP_FRACTION),
+      sampleIntervalMs: parsed.OVERLOAD_SAMPLE_INTERVAL_MS,
+      retryAfterSeconds: parsed.OVERLOAD_RETRY_AFTER_SECONDS
+    }
   }
 }
 
