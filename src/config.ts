@@ -53,6 +53,7 @@ export const Environment = Type.Object({
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 200 }),
   OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
   OVERLOAD_MAX_HEAP_USED_BYTES: Type.Optional(Type.Integer({ minimum: 0 })),
+  OVERLOAD_MAX_IN_FLIGHT: Type.Integer({ minimum: 0, maximum: 1000000, default: 512 }),
   OVERLOAD_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 500 }),
   OVERLOAD_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 })
 })
@@ -112,6 +113,7 @@ export interface Config {
     maxEventLoopDelayMs: number
     maxEventLoopUtilization: number
     maxHeapUsedBytes: number
+    maxInFlight: number
     sampleIntervalMs: number
     retryAfterSeconds: number
   }
@@ -215,6 +217,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       maxEventLoopDelayMs: parsed.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
       maxEventLoopUtilization: parsed.OVERLOAD_MAX_EVENT_LOOP_UTILIZATION,
       maxHeapUsedBytes: parsed.OVERLOAD_MAX_HEAP_USED_BYTES ?? Math.floor(getHeapStatistics().heap_size_limit * DEFAULT_OVERLOAD_HEAP_FRACTION),
+      maxInFlight: parsed.OVERLOAD_MAX_IN_FLIGHT,
       sampleIntervalMs: parsed.OVERLOAD_SAMPLE_INTERVAL_MS,
       retryAfterSeconds: parsed.OVERLOAD_RETRY_AFTER_SECONDS
     }

@@ -98,6 +98,7 @@ export async function testConfig (fileUrl: string, env: Record<string, string> =
     // of the event loop must not refuse a test's request.
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
     OVERLOAD_MAX_HEAP_USED_BYTES: '0',
+    OVERLOAD_MAX_IN_FLIGHT: '0',
     ...env
   })
 }

@@ -1,15 +1,23 @@
 import t from 'tap'
-import { buildTestApp } from '../helpers/app.ts'
+import { buildApp } from '../../src/app.ts'
+import { ok } from '../../src/lib/envelope.ts'
+import { buildTestApp, testConfig } from '../helpers/app.ts'
 import { registerUser } from '../helpers/users.ts'
 import { connectWs, createGroup } from '../helpers/ws.ts'
 
 // Overload sheds (src/plugins/overload.ts): past a threshold, new requests get 503
 // SERVICE_UNAVAILABLE with Retry-After and do nothing, new WebSockets are closed with 1013, and
 // /health still answers. The pressure is real, not simulated: a heap threshold of one byte, which
-// any heap passes from the first sample on. A second instance on the same database runs without
-// thresholds, as every other test does.
+// any heap passes from the first sample on, and requests really held in flight past a cap. A
+// second instance on the same database runs without thresholds, as every other test does.
 
-const calm = await buildTestApp(t, import.meta.url)
+// Calm, but refusing past two requests in flight: the hold route keeps them there.
+const calm = await buildApp(await testConfig(import.meta.url, { OVERLOAD_MAX_IN_FLIGHT: '2' }))
+t.teardown(async () => { await calm.close() })
+let release = (): void => {}
+const held = new Promise<void>((resolve) => { release = resolve })
+calm.get('/test/hold', async () => { await held; return ok({ held: true }) })
+await calm.ready()
 const overloaded = await buildTestApp(t, import.meta.url, {
   env: { OVERLOAD_MAX_HEAP_USED_BYTES: '1', OVERLOAD_SAMPLE_INTERVAL_MS: '10', OVERLOAD_RETRY_AFTER_SECONDS: '7' }
 })
@@ -66,4 +74,19 @@ t.test('a new WebSocket is closed with 1013 before its credentials are looked at
   const accepted = await connectWs(calm, { ticket })
   t.teardown(async () => { await accepted.close() })
   t.match(await accepted.next('chat:sync'), { type: 'chat:sync' })
+})
+
+t.test('past OVERLOAD_MAX_IN_FLIGHT requests being worked on, new ones are refused until one ends', async (t) => {
+  const app = calm
+  const holding = [app.inject({ method: 'GET', url: '/test/hold' }), app.inject({ method: 'GET', url: '/test/hold' })]
+  while (app.requestsInFlight() < 2) await new Promise((resolve) => setImmediate(resolve))
+  const refused = await app.inject({ method: 'GET', url: `${api}/groups` })
+  t.equal(refused.statusCode, 503)
+  t.equal(refused.headers['retry-after'], '5')
+  t.match(refused.json(), { success: false, code: 'SERVICE_UNAVAILABLE', details: { reason: 'requestsInFlight' } })
+  t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200, '/health is not counted nor refused')
+  release()
+  t.same((await Promise.all(holding)).map((res) => res.statusCode), [200, 200])
+  t.equal(app.requestsInFlight(), 0, 'every ended request was counted out')
+  t.equal((await app.inject({ method: 'GET', url: `${api}/groups` })).statusCode, 401, 'admitted again (and answered by the route)')
 })
