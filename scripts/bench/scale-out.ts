@@ -38,8 +38,8 @@ async function join (ws: WebSocket, groupId: string): Promise<void> {
       const frame = JSON.parse(raw.toString('utf8')) as { type: string, requestId?: string }
       if (frame.requestId !== requestId) return
       ws.off('message', onFrame)
-      if (frame.type === 'chat:ack') resolve()
-      else reject(new Error(`join refused: ${raw.toString('utf8')}`))
+      if (frame.type === 'chat:error') reject(new Error(`join refused: ${raw.toString('utf8')}`))
+      else resolve()
     }
     ws.on('message', onFrame)
     ws.send(JSON.stringify({ type: 'chat:join_group', requestId, payload: { groupId } }))
