@@ -164,10 +164,16 @@ export async function startParleys (database: string, count: number, env: Record
     ...env
   }
   const servers: ParleyServer[] = []
-  for (let i = 0; i < count; i++) {
-    const port = await freePort()
-    const child = await startProcess(new URL('../../src/server.ts', import.meta.url).pathname, { ...shared, PORT: String(port) }, `http://127.0.0.1:${port}/health`)
-    servers.push(parleyServer(child, port))
+  try {
+    for (let i = 0; i < count; i++) {
+      const port = await freePort()
+      const child = await startProcess(new URL('../../src/server.ts', import.meta.url).pathname, { ...shared, PORT: String(port) }, `http://127.0.0.1:${port}/health`)
+      servers.push(parleyServer(child, port))
+    }
+  } catch (err) {
+    // The ones already up would outlive the bench otherwise.
+    for (const server of servers) await stopProcess(server.process)
+    throw err
   }
   return servers
 }
