@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Cluster } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
-import { createRedisStore } from '../../src/lib/store/store.ts'
+import { createRedisStore, untilReady } from '../../src/lib/store/store.ts'
 import { redisPresenceStore } from '../../src/modules/presence/store.ts'
 import { HTTP_RATE_LIMITS } from '../../src/plugins/rate-limit.ts'
 import { buildTestApp, testName } from '../helpers/app.ts'
@@ -150,6 +150,7 @@ t.test('a session ended on one instance closes its socket on the other (bus noti
 t.test('the store\'s operations work across the shards, and the keys really are spread over the masters', async (t) => {
   const store = createRedisStore({ url: cluster.url, keyPrefix: `${prefix}direct:`, clock, onError: () => {} })
   t.teardown(async () => { await store.close() })
+  if (store.backend.kind === 'redis') await untilReady(store.backend.redis, 10_000)
   const groups = Array.from({ length: 24 }, (_, i) => `group-${i}`)
   for (const groupId of groups) await store.subscribers.add({ groupId, connectionId: 'c1' }, 60_000)
   await store.subscribers.refresh(groups.map((groupId) => ({ groupId, connectionId: 'c2' })), 60_000)

@@ -84,6 +84,23 @@ export interface RedisStoreOptions {
   onError: (err: Error, source: 'commands' | 'subscriber') => void
 }
 
+/**
+ * Resolves once a cluster client has learnt the slots, or after `timeoutMs` whatever its state:
+ * a cluster down at start does not stop the start, as one Redis down does not.
+ */
+export async function untilReady (redis: RedisConnection, timeoutMs: number): Promise<void> {
+  if (!(redis instanceof Cluster) || redis.status === 'ready') return
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      redis.off('ready', done)
+      resolve()
+    }
+    const timer = setTimeout(done, timeoutMs)
+    redis.once('ready', done)
+  })
+}
+
 /** The store every instance shares, in Redis. */
 export function createRedisStore (options: RedisStoreOptions): Store {
   const redis = createRedis(options.url, options.keyPrefix)
