@@ -351,7 +351,10 @@ export const WS_CLOSE_CODES = {
   goingAway: 1001,
   /** A frame larger than WS_MAX_PAYLOAD_BYTES. */
   tooLarge: 1009,
-  /** The client did not read fast enough (its send buffer passed WS_SEND_BUFFER_LIMIT_BYTES): reconnect and join with sinceSeq. */
+  /**
+   * The client did not read fast enough (its send buffer passed WS_SEND_BUFFER_LIMIT_BYTES), or
+   * the instance was overloaded when the connection opened: reconnect with backoff and join with sinceSeq.
+   */
   tryAgainLater: 1013,
   /**
    * Missing, invalid or expired token or ticket, no auth frame in time, the session ended

@@ -13,6 +13,7 @@ import errorsPlugin from './plugins/errors.ts'
 import busPlugin from './plugins/bus.ts'
 import docsPlugin from './plugins/docs.ts'
 import healthPlugin from './plugins/health.ts'
+import overloadPlugin from './plugins/overload.ts'
 import uuidNormalisationPlugin from './plugins/uuid-normalisation.ts'
 import metricsPlugin, { metricsRoute } from './plugins/metrics.ts'
 import securityPlugin from './plugins/security.ts'
@@ -137,6 +138,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(docsPlugin, { apiPrefix: config.apiPrefix })
   await app.register(rateLimitPlugin, { scale: config.rateLimitScale })
   await app.register(errorsPlugin)
+  await app.register(overloadPlugin, { ...config.overload, wsPath: config.ws.path })
   await app.register(authPlugin, { secret: config.jwt.secret, accessTtlSeconds: config.jwt.accessTtlSeconds, external: config.jwt.external })
   await app.register(busPlugin)
   await app.register(attachmentService)

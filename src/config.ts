@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { getHeapStatistics } from 'node:v8'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
+import { isClusterUrl, parseClusterUrl } from './lib/store/redis-url.ts'
 
 /**
  * The environment the service reads, validated once at start. Nothing else reads process.env.
@@ -14,7 +16,7 @@ export const Environment = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.String({ pattern: '^mysql://', default: 'mysql://root@127.0.0.1:3306/parley' }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
-  REDIS_URL: Type.String({ pattern: '^(memory|rediss?://.+)$', default: 'redis://127.0.0.1:6379' }),
+  REDIS_URL: Type.String({ pattern: '^(memory|rediss?(\\+cluster)?://.+)$', default: 'redis://127.0.0.1:6379' }),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]*$', default: 'parley:' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   JWT_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1 })),
@@ -55,7 +57,13 @@ export const Environment = Type.Object({
   PUSH_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000 }),
   PUSH_WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 1, maximum: 3600000, default: 5000 }),
   PUSH_WEBHOOK_RETRY_WINDOW_MS: Type.Integer({ minimum: 0, maximum: 604800000, default: 86400000 }),
-  NOTIFICATION_POLL_MS: Type.Integer({ minimum: 10, maximum: 600000, default: 1000 })
+  NOTIFICATION_POLL_MS: Type.Integer({ minimum: 10, maximum: 600000, default: 1000 }),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 200 }),
+  OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+  OVERLOAD_MAX_HEAP_USED_BYTES: Type.Optional(Type.Integer({ minimum: 0 })),
+  OVERLOAD_MAX_IN_FLIGHT: Type.Integer({ minimum: 0, maximum: 1000000, default: 256 }),
+  OVERLOAD_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 500 }),
+  OVERLOAD_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 })
 })
 export type Environment = Static<typeof Environment>
 
@@ -120,6 +128,15 @@ export interface Config {
     /** Offline recipients' notifications are POSTed here; null when PUSH_WEBHOOK_URL is unset. */
     pushWebhook: PushWebhookConfig | null
   }
+  /** Past these (0: not checked) new requests get 503 and new WebSockets 1013 (src/plugins/overload.ts). */
+  overload: {
+    maxEventLoopDelayMs: number
+    maxEventLoopUtilization: number
+    maxHeapUsedBytes: number
+    maxInFlight: number
+    sampleIntervalMs: number
+    retryAfterSeconds: number
+  }
 }
 
 export interface PushWebhookConfig {
@@ -133,6 +150,9 @@ export interface PushWebhookConfig {
   /** How long after its creation an event is retried before it is dead-lettered. */
   retryWindowMs: number
 }
+
+/** Without OVERLOAD_MAX_HEAP_USED_BYTES: refuse new work once the V8 heap is this full. */
+export const DEFAULT_OVERLOAD_HEAP_FRACTION = 0.9
 
 /** An external identity provider whose tokens are accepted beside the service's own. */
 export interface ExternalIdentityProvider {
@@ -178,6 +198,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     masterKey ??= secrets.ENCRYPTION_MASTER_KEY
   }
 
+  if (isClusterUrl(parsed.REDIS_URL) && parseClusterUrl(parsed.REDIS_URL) === null) {
+    throw new ConfigError('Invalid environment: REDIS_URL must name cluster nodes as redis+cluster://host1:port1,host2:port2')
+  }
   const external = externalProviderOf(parsed)
   const corsOrigins = splitList(parsed.CORS_ORIGINS)
   const notOrigins = corsOrigins.filter((origin) => !/^https?:\/\/[^/\s]+$/.test(origin))
@@ -226,7 +249,15 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       dir: resolve(parsed.ATTACHMENTS_DIR),
       maxBytes: parsed.ATTACHMENT_MAX_BYTES
     },
-    notifications: { pollMs: parsed.NOTIFICATION_POLL_MS, pushWebhook: pushWebhookOf(parsed) }
+    notifications: { pollMs: parsed.NOTIFICATION_POLL_MS, pushWebhook: pushWebhookOf(parsed) },
+    overload: {
+      maxEventLoopDelayMs: parsed.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
+      maxEventLoopUtilization: parsed.OVERLOAD_MAX_EVENT_LOOP_UTILIZATION,
+      maxHeapUsedBytes: parsed.OVERLOAD_MAX_HEAP_USED_BYTES ?? Math.floor(getHeapStatistics().heap_size_limit * DEFAULT_OVERLOAD_HEAP_FRACTION),
+      maxInFlight: parsed.OVERLOAD_MAX_IN_FLIGHT,
+      sampleIntervalMs: parsed.OVERLOAD_SAMPLE_INTERVAL_MS,
+      retryAfterSeconds: parsed.OVERLOAD_RETRY_AFTER_SECONDS
+    }
   }
 }
 

@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ConfigError, Environment, loadConfig } from '../src/config.ts'
+import { getHeapStatistics } from 'node:v8'
+import { ConfigError, DEFAULT_OVERLOAD_HEAP_FRACTION, Environment, loadConfig } from '../src/config.ts'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const scratch = mkdtempSync(join(tmpdir(), 'parley-config-'))
@@ -116,6 +117,22 @@ t.test('the defaults follow DESIGN §3', async (t) => {
     trustProxy: []
   })
   t.equal(loadConfig({ SECRETS_FILE: join(scratch, 'dev-secrets-3.json'), REDIS_URL: 'memory' }).redisUrl, null, 'REDIS_URL=memory runs without Redis')
+})
+
+t.test('overload thresholds: event-loop delay 200 ms, 256 requests in flight and 90% of the heap limit by default, 0 turns a check off', async (t) => {
+  const secrets = join(scratch, 'dev-secrets-3.json')
+  const { overload } = loadConfig({ SECRETS_FILE: secrets })
+  t.match(overload, { maxEventLoopDelayMs: 200, maxEventLoopUtilization: 0, maxInFlight: 256, sampleIntervalMs: 500, retryAfterSeconds: 5 })
+  t.equal(overload.maxHeapUsedBytes, Math.floor(getHeapStatistics().heap_size_limit * DEFAULT_OVERLOAD_HEAP_FRACTION))
+  t.match(loadConfig({ SECRETS_FILE: secrets, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OVERLOAD_MAX_HEAP_USED_BYTES: '0' }).overload, { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0 })
+  t.throws(() => loadConfig({ SECRETS_FILE: secrets, OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '1.5' }), { name: 'ConfigError' })
+})
+
+t.test('REDIS_URL may name a Redis Cluster by its nodes; a malformed node list stops the start', async (t) => {
+  const secrets = join(scratch, 'dev-secrets-3.json')
+  t.equal(loadConfig({ SECRETS_FILE: secrets, REDIS_URL: 'redis+cluster://h1:7000,h2:7001' }).redisUrl, 'redis+cluster://h1:7000,h2:7001')
+  t.throws(() => loadConfig({ SECRETS_FILE: secrets, REDIS_URL: 'redis+cluster://h1:7000,,h2' }), { name: 'ConfigError', message: /REDIS_URL/ })
+  t.throws(() => loadConfig({ SECRETS_FILE: secrets, REDIS_URL: 'cluster://h1:7000' }), { name: 'ConfigError', message: /REDIS_URL/ })
 })
 
 t.test('ADMIN_USER_IDS is a comma-separated list of user ids', async (t) => {

@@ -135,15 +135,24 @@ export interface ParleyServer {
 /**
  * Starts Parley (src/server.ts, its own process) on a freshly dropped database, with limits
  * raised so the seed's per-user rates do not cap a benchmark. BENCH_SERVER_NODE_OPTIONS
- * (e.g. --cpu-prof) and BENCH_POOL_SIZE reach the server.
+ * (e.g. --cpu-prof) and BENCH_POOL_SIZE reach the server; `env` adds or replaces variables.
  */
-export async function startParley (database: string): Promise<ParleyServer> {
+export async function startParley (database: string, env: Record<string, string> = {}): Promise<ParleyServer> {
+  const [server] = await startParleys(database, 1, env)
+  if (server === undefined) throw new Error('no server started')
+  return server
+}
+
+/**
+ * Starts `count` instances of Parley on one freshly dropped database, one Redis key prefix and
+ * the same secrets, as instances behind a load balancer are: a token of one is valid on all, and
+ * the bus carries events between them. The first migrates the database before the others start.
+ */
+export async function startParleys (database: string, count: number, env: Record<string, string> = {}): Promise<ParleyServer[]> {
   const admin = await createConnection({ uri: BENCH_MYSQL })
   await admin.query(`DROP DATABASE IF EXISTS \`${database}\``)
   await admin.end()
-  const port = await freePort()
-  const child = await startProcess(new URL('../../src/server.ts', import.meta.url).pathname, {
-    PORT: String(port),
+  const shared = {
     DATABASE_URL: `${BENCH_MYSQL}/${database}`,
     REDIS_KEY_PREFIX: `pbench:${randomUUID()}:`,
     JWT_SECRET: randomBytes(48).toString('base64url'),
@@ -151,20 +160,45 @@ export async function startParley (database: string): Promise<ParleyServer> {
     RATE_LIMIT_SCALE: '1000000',
     DATABASE_POOL_SIZE: process.env.BENCH_POOL_SIZE ?? '20',
     LOG_LEVEL: 'warn',
-    NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? ''
-  }, `http://127.0.0.1:${port}/health`)
+    NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? '',
+    ...env
+  }
+  const servers: ParleyServer[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const port = await freePort()
+      const child = await startProcess(new URL('../../src/server.ts', import.meta.url).pathname, { ...shared, PORT: String(port) }, `http://127.0.0.1:${port}/health`)
+      servers.push(parleyServer(child, port))
+    }
+  } catch (err) {
+    // The ones already up would outlive the bench otherwise.
+    for (const server of servers) await stopProcess(server.process)
+    throw err
+  }
+  return servers
+}
+
+function parleyServer (child: ChildProcess, port: number): ParleyServer {
   const base = `http://127.0.0.1:${port}/mirror/api`
   return {
     process: child,
     port,
     async post (path, body, token) {
-      const res = await fetch(base + path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
-        body: JSON.stringify(body)
-      })
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-      return (await res.json() as { data: Record<string, unknown> }).data
+      // A loaded machine may make the instance shed (503 + Retry-After): the setup waits and retries, as a client would.
+      for (let attempt = 0; ; attempt++) {
+        const res = await fetch(base + path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify(body)
+        })
+        if (res.status === 503 && attempt < 10) {
+          await res.body?.cancel()
+          await new Promise((resolve) => setTimeout(resolve, Number(res.headers.get('retry-after') ?? 1) * 1000))
+          continue
+        }
+        if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+        return (await res.json() as { data: Record<string, unknown> }).data
+      }
     }
   }
 }

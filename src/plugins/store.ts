@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createMemoryStore, createRedisStore, type Store } from '../lib/store/store.ts'
+import { createMemoryStore, createRedisStore, untilReady, type Store } from '../lib/store/store.ts'
 import { MEMORY_STORE_MAX_ENTRIES } from '../lib/store/memory-table.ts'
 
 declare module 'fastify' {
@@ -8,6 +8,9 @@ declare module 'fastify' {
     store: Store
   }
 }
+
+/** How long the start waits for a Redis Cluster to be reachable before going on without it. */
+const REDIS_CLUSTER_READY_TIMEOUT_MS = 5000
 
 export interface StorePluginOptions {
   /** `null` for the single-node mode (REDIS_URL=memory). */
@@ -35,6 +38,7 @@ export default fp<StorePluginOptions>(async function storePlugin (fastify, opts)
       clock: fastify.clock,
       onError: (err, source) => { log.warn({ err: { message: err.message }, source }, 'redis error') }
     })
+  if (store.backend.kind === 'redis') await untilReady(store.backend.redis, REDIS_CLUSTER_READY_TIMEOUT_MS)
   fastify.decorate('store', store)
   // Closes after the plugins registered later (the bus's last publishes, presence goodbyes).
   fastify.addHook('onClose', async () => { await store.close() })

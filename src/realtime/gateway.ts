@@ -37,7 +37,7 @@ import { hiddenByBlock } from './blocking.ts'
  * that keeps sending after being rate limited, or a user past WS_MAX_CONNECTIONS_PER_USER
  * (counted across instances in Redis, per instance while Redis is down); 1009 a frame over
  * WS_MAX_PAYLOAD_BYTES; 1013 a client that does not read (its send buffer passed
- * WS_SEND_BUFFER_LIMIT_BYTES); 1001 shutdown.
+ * WS_SEND_BUFFER_LIMIT_BYTES), or a new connection while the instance is overloaded; 1001 shutdown.
  */
 
 /** Messages a join replays; past this the client is sent chat:resync_required. */
@@ -74,7 +74,7 @@ declare module 'fastify' {
   }
 }
 
-type WsAuth = { user: AuthUser } | { refused: 'origin' | 'credentials' } | { pending: true }
+type WsAuth = { user: AuthUser } | { refused: 'origin' | 'credentials' | 'overloaded' } | { pending: true }
 
 const WsQuery = Type.Object({
   token: Type.Optional(Type.String({ maxLength: 8192 })),
@@ -600,6 +600,11 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   async function authenticateUpgrade (request: FastifyRequest<{ Querystring: { token?: string, ticket?: string } }>): Promise<void> {
     if (!request.ws) throw new AppError('NOT_FOUND', `${config.ws.path} only accepts WebSocket upgrades`)
     if (draining || fastify.isDraining()) throw new AppError('SERVICE_UNAVAILABLE', 'The server is shutting down')
+    // Saturated (src/plugins/overload.ts): no credentials checked, no ticket spent; closed with 1013.
+    if (fastify.isUnderPressure()) {
+      request.wsAuth = { refused: 'overloaded' }
+      return
+    }
     await refuseIfTooManyUpgrades(request.ip)
     const origin = request.headers.origin
     if (config.ws.allowedOrigins.length > 0 && origin !== undefined && !config.ws.allowedOrigins.includes(origin)) {
@@ -646,6 +651,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     if (auth === null || 'refused' in auth) {
       conn.state = 'closed'
       if (auth !== null && auth.refused === 'origin') conn.close(WS_CLOSE_CODES.forbidden, 'Origin not allowed')
+      else if (auth !== null && auth.refused === 'overloaded') conn.close(WS_CLOSE_CODES.tryAgainLater, 'Server overloaded: try again later')
       else conn.close(WS_CLOSE_CODES.authFailed, 'Invalid or expired credentials')
       return
     }

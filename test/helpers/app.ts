@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { buildApp, type BuildOptions } from '../../src/app.ts'
 import { migrateToLatest, createDatabase } from '../../db/connection.ts'
+import { isClusterUrl } from '../../src/lib/store/redis-url.ts'
+import { clearClusterKeys } from './redis-cluster.ts'
 
 /** Fixed secrets for tests only: tests must be repeatable. */
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789'
@@ -38,8 +40,24 @@ export function testName (fileUrl: string): string {
 
 const prepared = new Set<string>()
 
+/** Deletes the keys under the prefix: SCAN on the one Redis, or on every master of a cluster. */
+async function clearRedisKeys (redisUrl: string, keyPrefix: string): Promise<void> {
+  if (isClusterUrl(redisUrl)) {
+    await clearClusterKeys(redisUrl, keyPrefix)
+    return
+  }
+  const redis = new Redis(redisUrl)
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000)
+    if (keys.length > 0) await redis.del(...keys)
+    cursor = next
+  } while (cursor !== '0')
+  redis.disconnect()
+}
+
 /** Drops and recreates the file's database and clears its Redis keys, once per process. */
-async function prepareTestStores (name: string): Promise<{ databaseUrl: string, keyPrefix: string }> {
+async function prepareTestStores (name: string, redisUrl: string): Promise<{ databaseUrl: string, keyPrefix: string }> {
   const database = `parley_t_${name}`
   const databaseUrl = `${MYSQL_SERVER}/${database}`
   const keyPrefix = `ptest:${name}:`
@@ -51,14 +69,7 @@ async function prepareTestStores (name: string): Promise<{ databaseUrl: string, 
     const { db } = createDatabase(databaseUrl, 1)
     await migrateToLatest(db)
     await db.destroy()
-    const redis = new Redis(REDIS_URL)
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000)
-      if (keys.length > 0) await redis.del(...keys)
-      cursor = next
-    } while (cursor !== '0')
-    redis.disconnect()
+    if (redisUrl !== 'memory') await clearRedisKeys(redisUrl, keyPrefix)
     prepared.add(name)
   }
   return { databaseUrl, keyPrefix }
@@ -69,9 +80,12 @@ export interface TestAppOptions extends BuildOptions {
   env?: Record<string, string>
 }
 
-/** The config a test app runs with: the file's own database and Redis prefix. */
+/**
+ * The config a test app runs with: the file's own database and Redis prefix. An `env.REDIS_URL`
+ * (a Redis Cluster, say) replaces the test Redis; its keys under the prefix are cleared too.
+ */
 export async function testConfig (fileUrl: string, env: Record<string, string> = {}): Promise<Config> {
-  const { databaseUrl, keyPrefix } = await prepareTestStores(testName(fileUrl))
+  const { databaseUrl, keyPrefix } = await prepareTestStores(testName(fileUrl), env.REDIS_URL ?? REDIS_URL)
   return loadConfig({
     DATABASE_URL: databaseUrl,
     REDIS_URL,
@@ -80,6 +94,11 @@ export async function testConfig (fileUrl: string, env: Record<string, string> =
     ENCRYPTION_MASTER_KEY: TEST_MASTER_KEY,
     LOG_LEVEL: 'silent',
     DATABASE_POOL_SIZE: '5',
+    // Shedding off unless a test turns it on: on a machine shared with other work a slow sample
+    // of the event loop must not refuse a test's request.
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    OVERLOAD_MAX_HEAP_USED_BYTES: '0',
+    OVERLOAD_MAX_IN_FLIGHT: '0',
     ...env
   })
 }

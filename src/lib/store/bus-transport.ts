@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 
 /**
  * How the bus reaches the other instances: Redis pub/sub on channels under the key prefix.
@@ -40,6 +40,37 @@ export function redisBusTransport (redis: Redis, keyPrefix: string, onError: (er
     },
     onMessage (receive) {
       subscriber.on('message', (channel: string, message: string) => {
+        if (channel.startsWith(keyPrefix)) receive(channel.slice(keyPrefix.length), message)
+      })
+    },
+    close () {
+      subscriber.disconnect()
+    }
+  }
+}
+
+/**
+ * On a Redis Cluster: sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7+). A channel lives on the
+ * shard that owns its slot, so each group's events cross one shard instead of being broadcast
+ * to every node as cluster-wide PUBLISH is. The subscriber is a cluster client of its own with
+ * one connection per master, which re-subscribes each channel where its slot moves.
+ */
+export function clusterBusTransport (cluster: Cluster, keyPrefix: string, onError: (err: Error) => void): BusTransport {
+  const subscriber = cluster.duplicate([], { keyPrefix: '', enableAutoPipelining: false, shardedSubscribers: true })
+  subscriber.on('error', onError)
+  return {
+    async publish (channel, message) {
+      // SPUBLISH's channel routes like a key, so ioredis prefixes it on the shared connection itself.
+      await cluster.spublish(channel, message)
+    },
+    async listen (channel) {
+      await subscriber.ssubscribe(keyPrefix + channel)
+    },
+    async unlisten (channel) {
+      await subscriber.sunsubscribe(keyPrefix + channel)
+    },
+    onMessage (receive) {
+      subscriber.on('smessage', (channel: string, message: string) => {
         if (channel.startsWith(keyPrefix)) receive(channel.slice(keyPrefix.length), message)
       })
     },

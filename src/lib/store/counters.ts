@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis'
 import type { MemoryTable } from './memory-table.ts'
+import type { RedisConnection } from './store.ts'
 
 /** A fixed window's hits so far and the milliseconds until it ends. */
 export interface WindowCount {
@@ -29,12 +29,12 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return {current, ttl}
 `
 
-interface FixedWindowRedis extends Redis {
+type FixedWindowRedis = RedisConnection & {
   parleyFixedWindow: (key: string, windowMs: number) => Promise<[number, number]>
 }
 
 /** Counters in Redis, shared by every instance: one script call per hit, a string key with a TTL. */
-export function redisWindowCounters (redis: Redis): WindowCounters {
+export function redisWindowCounters (redis: RedisConnection): WindowCounters {
   const client = redis as FixedWindowRedis
   if (typeof client.parleyFixedWindow !== 'function') {
     redis.defineCommand('parleyFixedWindow', { numberOfKeys: 1, lua: FIXED_WINDOW_LUA })

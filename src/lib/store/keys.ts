@@ -1,16 +1,21 @@
 /*
  * Every key and channel name of the shared store, in one place. In Redis each lives under
- * REDIS_KEY_PREFIX (ioredis adds it to keys; the bus transport adds it to channels); the
+ * REDIS_KEY_PREFIX (ioredis adds it to keys; the bus transport adds it to channels, which on
+ * a Redis Cluster are sharded: a channel lives on the node owning its slot); the
  * in-process store uses the same names. What each key holds is documented where its
  * operations are written: src/lib/store/*.ts and src/modules/presence/store.ts.
  */
 
+/*
+ * On a Redis Cluster a key's slot comes from its hash tag ({…}) when it has one: keys that a
+ * script or a MULTI touches together carry the same tag so they land in one slot. Every other
+ * operation touches one key.
+ */
+
 /** A user's live WebSocket connections: connection id → expiry (ms), refreshed by the heartbeat. */
-export const presenceConnectionsKey = (userId: number): string => `presence:c:${userId}`
-/** Users with a live connection anywhere: user id → expiry of their newest connection. */
-export const PRESENCE_ONLINE_KEY = 'presence:online'
-/** A user's shown presence: status, device, visible, seen. */
-export const presenceUserKey = (userId: number): string => `presence:u:${userId}`
+export const presenceConnectionsKey = (userId: number): string => `presence:{u${userId}}:c`
+/** A user's shown presence: status, device, visible, seen (same slot as the connections: one script). */
+export const presenceUserKey = (userId: number): string => `presence:{u${userId}}:u`
 /** Who is typing in a group: user id → expiry, start and username. */
 export const typingKey = (groupId: string): string => `typing:${groupId}`
 /** The group's subscribed connections on every instance: connection id → expiry (ms). */

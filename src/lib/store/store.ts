@@ -1,10 +1,11 @@
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import type { Clock } from '../clock.ts'
-import { redisBusTransport, type BusTransport } from './bus-transport.ts'
+import { clusterBusTransport, redisBusTransport, type BusTransport } from './bus-transport.ts'
 import { memoryWindowCounters, redisWindowCounters, type WindowCounters } from './counters.ts'
 import { MemoryTable, type MemoryTableOptions } from './memory-table.ts'
 import { memorySubscriberSets, redisSubscriberSets, type SubscriberSets } from './subscribers.ts'
 import { memoryClaims, memorySingleUseValues, redisClaims, redisSingleUseValues, type Claims, type SingleUseValues } from './tickets.ts'
+import { parseClusterUrl } from './redis-url.ts'
 
 /*
  * The shared state of DESIGN §6 — rate limits, failed sign-ins, WebSocket tickets, spam claims, subscriber
@@ -13,9 +14,16 @@ import { memoryClaims, memorySingleUseValues, redisClaims, redisSingleUseValues,
  * (REDIS_URL=memory). Areas with operations of their own (presence) build them on `backend`.
  */
 
+/**
+ * A connection to one Redis or to a Redis Cluster. Every operation of the store works on both:
+ * keys a script or a MULTI touches together share a hash tag (one slot), and commands on
+ * unrelated keys are sent one by one (auto-pipelined per node), never as one pipeline.
+ */
+export type RedisConnection = Redis | Cluster
+
 /** Where the state lives. */
 export type StoreBackend =
-  | { kind: 'redis', redis: Redis }
+  | { kind: 'redis', redis: RedisConnection }
   | { kind: 'memory', table: MemoryTable }
 
 export interface Store {
@@ -39,17 +47,32 @@ export const REDIS_MAX_RETRIES_PER_REQUEST = 1
 /** How long shutdown waits for Redis to answer what was sent (the bus's last publishes, QUIT). */
 export const REDIS_QUIT_TIMEOUT_MS = 1000
 
-export function createRedis (url: string, keyPrefix: string): Redis {
-  return new Redis(url, {
+const CLIENT_OPTIONS = {
+  connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+  commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+  maxRetriesPerRequest: REDIS_MAX_RETRIES_PER_REQUEST,
+  retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000)
+} as const
+
+/**
+ * The connection REDIS_URL names: one Redis, or a Redis Cluster (`redis+cluster://h1:p1,h2:p2`).
+ * Commands issued in one turn of the event loop (a burst of requests' rate-limit hits and event
+ * publishes) leave in one write per node: the per-command syscall is most of their cost.
+ */
+export function createRedis (url: string, keyPrefix: string): RedisConnection {
+  const cluster = parseClusterUrl(url)
+  if (cluster === null) return new Redis(url, { ...CLIENT_OPTIONS, keyPrefix, lazyConnect: false, enableAutoPipelining: true })
+  return new Cluster(cluster.nodes, {
     keyPrefix,
-    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-    maxRetriesPerRequest: REDIS_MAX_RETRIES_PER_REQUEST,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-    lazyConnect: false,
-    // Commands issued in one turn of the event loop (a burst of requests' rate-limit hits and
-    // event publishes) leave in one write: the per-command syscall is most of their cost.
-    enableAutoPipelining: true
+    enableAutoPipelining: true,
+    clusterRetryStrategy: CLIENT_OPTIONS.retryStrategy,
+    slotsRefreshTimeout: REDIS_CONNECT_TIMEOUT_MS,
+    redisOptions: {
+      ...CLIENT_OPTIONS,
+      ...(cluster.username !== undefined ? { username: cluster.username } : {}),
+      ...(cluster.password !== undefined ? { password: cluster.password } : {}),
+      ...(cluster.tls ? { tls: {} } : {})
+    }
   })
 }
 
@@ -61,11 +84,31 @@ export interface RedisStoreOptions {
   onError: (err: Error, source: 'commands' | 'subscriber') => void
 }
 
+/**
+ * Resolves once a cluster client has learnt the slots, or after `timeoutMs` whatever its state:
+ * a cluster down at start does not stop the start, as one Redis down does not.
+ */
+export async function untilReady (redis: RedisConnection, timeoutMs: number): Promise<void> {
+  if (!(redis instanceof Cluster) || redis.status === 'ready') return
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      redis.off('ready', done)
+      resolve()
+    }
+    const timer = setTimeout(done, timeoutMs)
+    redis.once('ready', done)
+  })
+}
+
 /** The store every instance shares, in Redis. */
 export function createRedisStore (options: RedisStoreOptions): Store {
   const redis = createRedis(options.url, options.keyPrefix)
   redis.on('error', (err: Error) => { options.onError(err, 'commands') })
-  const busTransport = redisBusTransport(redis, options.keyPrefix, (err) => { options.onError(err, 'subscriber') })
+  const onSubscriberError = (err: Error): void => { options.onError(err, 'subscriber') }
+  const busTransport = redis instanceof Cluster
+    ? clusterBusTransport(redis, options.keyPrefix, onSubscriberError)
+    : redisBusTransport(redis, options.keyPrefix, onSubscriberError)
   return {
     backend: { kind: 'redis', redis },
     counters: redisWindowCounters(redis),

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis'
 import type { Clock } from '../clock.ts'
 import type { MemoryTable } from './memory-table.ts'
 import { subscribersKey } from './keys.ts'
+import type { RedisConnection } from './store.ts'
 
 /** One connection's subscription to one group. */
 export interface Subscription {
@@ -22,7 +22,7 @@ export interface SubscriberSets {
 }
 
 /** A ZSET per group (`subs:<groupId>`): connection id → expiry (ms); one MULTI per join. */
-export function redisSubscriberSets (redis: Redis, clock: Clock): SubscriberSets {
+export function redisSubscriberSets (redis: RedisConnection, clock: Clock): SubscriberSets {
   return {
     async add ({ groupId, connectionId }, ttlMs) {
       const now = clock.now()
@@ -42,14 +42,13 @@ export function redisSubscriberSets (redis: Redis, clock: Clock): SubscriberSets
     },
     async refresh (subscriptions, ttlMs) {
       const expiry = clock.now() + ttlMs
-      const pipeline = redis.pipeline()
-      let refreshes = 0
+      // Separate commands, not one pipeline: the groups' keys lie on different cluster nodes, and
+      // auto-pipelining still sends what one turn issues in one write per node.
+      const sent: Array<Promise<unknown>> = []
       for (const { groupId, connectionId } of subscriptions) {
-        pipeline.zadd(subscribersKey(groupId), expiry, connectionId)
-        pipeline.pexpire(subscribersKey(groupId), ttlMs)
-        refreshes += 1
+        sent.push(redis.zadd(subscribersKey(groupId), expiry, connectionId), redis.pexpire(subscribersKey(groupId), ttlMs))
       }
-      if (refreshes > 0) await pipeline.exec()
+      await Promise.all(sent)
     }
   }
 }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis'
 import type { MemoryTable } from './memory-table.ts'
+import type { RedisConnection } from './store.ts'
 
 /** Values that can be read once (WebSocket tickets): whoever takes one first gets it. */
 export interface SingleUseValues {
@@ -10,7 +10,7 @@ export interface SingleUseValues {
 }
 
 /** In Redis: SET with PX, and GETDEL so two instances racing with one value cannot both get it. */
-export function redisSingleUseValues (redis: Redis): SingleUseValues {
+export function redisSingleUseValues (redis: RedisConnection): SingleUseValues {
   return {
     async put (key, value, ttlMs) {
       await redis.set(key, value, 'PX', ttlMs)
@@ -50,12 +50,12 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false
 `
 
-interface ClaimRedis extends Redis {
+type ClaimRedis = RedisConnection & {
   parleyClaim: (key: string, value: string, ttlMs: number) => Promise<string | null>
 }
 
 /** In Redis: one script call, so instances racing for one key agree on its first value. */
-export function redisClaims (redis: Redis): Claims {
+export function redisClaims (redis: RedisConnection): Claims {
   const client = redis as ClaimRedis
   if (typeof client.parleyClaim !== 'function') {
     redis.defineCommand('parleyClaim', { numberOfKeys: 1, lua: CLAIM_LUA })

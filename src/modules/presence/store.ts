@@ -1,20 +1,21 @@
-import type { Redis } from 'ioredis'
-import {
-  PRESENCE_ONLINE_KEY as ONLINE_KEY, presenceConnectionsKey as connsKey, presenceUserKey as userKey, typingKey
-} from '../../lib/store/keys.ts'
+import { presenceConnectionsKey as connsKey, presenceUserKey as userKey, typingKey } from '../../lib/store/keys.ts'
+import type { RedisConnection } from '../../lib/store/store.ts'
 
 /*
  * Presence and typing state (DESIGN §6), shared by every instance in Redis, with TTLs so a
  * crashed instance's state fades on its own. Keys (names in src/lib/store/keys.ts):
  *
- *   presence:c:<userId>   ZSET connection id → expiry (ms); refreshed by the heartbeat
- *   presence:online       ZSET user id → expiry of their newest live connection
- *   presence:u:<userId>   HASH status, device, visible ('1' while shown online), seen (ms)
- *   typing:<groupId>      HASH user id → "<expiresAt>:<startedAt>:<username>"
+ *   presence:{u<userId>}:c   ZSET connection id → expiry (ms); refreshed by the heartbeat
+ *   presence:{u<userId>}:u   HASH status, device, visible ('1' while shown online), seen (ms)
+ *   typing:<groupId>         HASH user id → "<expiresAt>:<startedAt>:<username>"
  *
- * Each operation is one round trip: a script where it reads and writes, a MULTI or a pipeline
- * otherwise. Every `now` comes from the caller's clock, so the scripts and the timers that call
- * them agree on time. The in-process implementation (memory-store.ts) keeps the same state.
+ * Each operation is one round trip: a script where it reads and writes, a MULTI or commands
+ * sent together (auto-pipelined) otherwise. A script touches one user's two keys, which share
+ * the hash tag {u<userId>}, so on a Redis Cluster they sit in one slot; a user is online when
+ * their connection set has a live entry (no global online set, which would put every user's
+ * script on one slot). Every `now` comes from the caller's clock, so the scripts and the timers
+ * that call them agree on time. The in-process implementation (memory-store.ts) keeps the same
+ * state.
  */
 
 /** Presence state outlives a session this long. */
@@ -94,10 +95,9 @@ local n = redis.call('ZCARD', KEYS[1])
 if n >= tonumber(ARGV[4]) and redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return {0, n, 0} end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
-local visible = redis.call('HGET', KEYS[3], 'visible')
-if visible ~= '1' then redis.call('HSET', KEYS[3], 'visible', '1', 'status', 'online') end
-redis.call('PEXPIRE', KEYS[3], ARGV[6])
+local visible = redis.call('HGET', KEYS[2], 'visible')
+if visible ~= '1' then redis.call('HSET', KEYS[2], 'visible', '1', 'status', 'online') end
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
 if visible == '1' then return {1, n, 1} end
 return {1, n, 0}
 `
@@ -108,9 +108,8 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local n = redis.call('ZCARD', KEYS[1])
 if n == 0 then
-  redis.call('ZREM', KEYS[2], ARGV[3])
-  redis.call('HSET', KEYS[3], 'seen', ARGV[2])
-  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  redis.call('HSET', KEYS[2], 'seen', ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 return n
 `
@@ -138,9 +137,9 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
 `
 
-interface PresenceRedis extends Redis {
-  parleyPresenceConnect: (conns: string, online: string, user: string, connectionId: string, now: number, expiry: number, max: number, userId: number, keepMs: number) => Promise<[number, number, number]>
-  parleyPresenceDisconnect: (conns: string, online: string, user: string, connectionId: string, now: number, userId: number, keepMs: number) => Promise<number>
+type PresenceRedis = RedisConnection & {
+  parleyPresenceConnect: (conns: string, user: string, connectionId: string, now: number, expiry: number, max: number, keepMs: number) => Promise<[number, number, number]>
+  parleyPresenceDisconnect: (conns: string, user: string, connectionId: string, now: number, keepMs: number) => Promise<number>
   parleyPresenceOffline: (conns: string, user: string, now: number, graceMs: number) => Promise<[number, number]>
   parleyTypingExpire: (key: string, userId: number, now: number) => Promise<number>
 }
@@ -149,11 +148,11 @@ interface PresenceRedis extends Redis {
 const TYPING_VALUE = /^(\d+):(\d+):(.*)$/s
 
 /** Presence in Redis: the scripts above, defined once per connection. */
-export function redisPresenceStore (client: Redis): PresenceStore {
+export function redisPresenceStore (client: RedisConnection): PresenceStore {
   const redis = client as PresenceRedis
   if (typeof redis.parleyPresenceConnect !== 'function') {
-    redis.defineCommand('parleyPresenceConnect', { numberOfKeys: 3, lua: CONNECT_LUA })
-    redis.defineCommand('parleyPresenceDisconnect', { numberOfKeys: 3, lua: DISCONNECT_LUA })
+    redis.defineCommand('parleyPresenceConnect', { numberOfKeys: 2, lua: CONNECT_LUA })
+    redis.defineCommand('parleyPresenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT_LUA })
     redis.defineCommand('parleyPresenceOffline', { numberOfKeys: 2, lua: GO_OFFLINE_LUA })
     redis.defineCommand('parleyTypingExpire', { numberOfKeys: 1, lua: TYPING_EXPIRE_LUA })
   }
@@ -165,13 +164,13 @@ function redisConnectionState (redis: PresenceRedis): Omit<PresenceStore, keyof 
   return {
     async connect (userId, connectionId, now, policy) {
       const [ok, count, wasVisible] = await redis.parleyPresenceConnect(
-        connsKey(userId), ONLINE_KEY, userKey(userId), connectionId,
-        now, now + policy.connectionTtlMs, policy.maxConnectionsPerUser, userId, USER_STATE_TTL_MS)
+        connsKey(userId), userKey(userId), connectionId,
+        now, now + policy.connectionTtlMs, policy.maxConnectionsPerUser, USER_STATE_TTL_MS)
       return { accepted: ok === 1, openConnections: count, wasVisible: wasVisible === 1 }
     },
 
     async disconnect (userId, connectionId, now) {
-      return await redis.parleyPresenceDisconnect(connsKey(userId), ONLINE_KEY, userKey(userId), connectionId, now, userId, USER_STATE_TTL_MS)
+      return await redis.parleyPresenceDisconnect(connsKey(userId), userKey(userId), connectionId, now, USER_STATE_TTL_MS)
     },
 
     async goOffline (userId, now, graceMs) {
@@ -180,17 +179,15 @@ function redisConnectionState (redis: PresenceRedis): Omit<PresenceStore, keyof 
     },
 
     async refresh (connections, now, connectionTtlMs) {
-      if (connections.size === 0) return
       const expiry = now + connectionTtlMs
-      const pipeline = redis.pipeline()
+      // Users' keys lie on different cluster nodes: separate commands, auto-pipelined per node.
+      // A user whose instance died without saying goodbye fades with their set's expiry.
+      const sent: Array<Promise<unknown>> = []
       for (const [userId, connectionIds] of connections) {
-        for (const connectionId of connectionIds) pipeline.zadd(connsKey(userId), expiry, connectionId)
-        pipeline.pexpireat(connsKey(userId), expiry)
-        pipeline.zadd(ONLINE_KEY, expiry, String(userId))
+        for (const connectionId of connectionIds) sent.push(redis.zadd(connsKey(userId), expiry, connectionId))
+        sent.push(redis.pexpireat(connsKey(userId), expiry))
       }
-      // Users of instances that died without saying goodbye.
-      pipeline.zremrangebyscore(ONLINE_KEY, '-inf', now)
-      await pipeline.exec()
+      await Promise.all(sent)
     },
 
     async setStatus (userId, status, device, seen) {
@@ -201,34 +198,25 @@ function redisConnectionState (redis: PresenceRedis): Omit<PresenceStore, keyof 
     },
 
     async members (userIds, now) {
-      if (userIds.length === 0) return []
-      const pipeline = redis.pipeline()
-      for (const userId of userIds) {
-        pipeline.zcount(connsKey(userId), now, '+inf')
-        pipeline.hmget(userKey(userId), 'status', 'device', 'visible', 'seen')
-      }
-      const results = await pipeline.exec()
-      return userIds.map((_userId, i): MemberState => {
-        const [status, device, visible, seen] = (results?.[i * 2 + 1]?.[1] ?? []) as Array<string | null | undefined>
+      return await Promise.all(userIds.map(async (userId): Promise<MemberState> => {
+        const [live, [status, device, visible, seen]] = await Promise.all([
+          redis.zcount(connsKey(userId), now, '+inf'),
+          redis.hmget(userKey(userId), 'status', 'device', 'visible', 'seen')
+        ])
         return {
-          live: Number(results?.[i * 2]?.[1] ?? 0) > 0,
+          live: live > 0,
           status: status ?? null,
           device: device ?? null,
           visible: visible === '1',
           seen: seen !== null && seen !== undefined ? Number(seen) : null
         }
-      })
+      }))
     },
 
     async onlineAmong (userIds, now) {
-      const online = new Set<number>()
-      if (userIds.length === 0) return online
-      const scores = await redis.zmscore(ONLINE_KEY, ...userIds.map(String))
-      userIds.forEach((userId, i) => {
-        const score = scores[i]
-        if (score !== null && score !== undefined && Number(score) > now) online.add(userId)
-      })
-      return online
+      // A connection expiring exactly at `now` has lapsed.
+      const live = await Promise.all(userIds.map(async (userId) => await redis.zcount(connsKey(userId), `(${now}`, '+inf')))
+      return new Set(userIds.filter((_userId, i) => (live[i] ?? 0) > 0))
     }
   }
 }
