@@ -52,6 +52,8 @@ export interface GroupsTable {
   last_activity_at: Timestamp
   created_at: Timestamp
   updated_at: Timestamp
+  /** Rows in mirror_group_members for the group, kept with them (migration 0012). */
+  member_count: Generated<number>
 }
 
 export interface GroupMembersTable {

@@ -5,6 +5,7 @@ import * as messages from './0003_messages.ts'
 import * as searchTokensByGroup from './0004_search_tokens_by_group.ts'
 import * as deliveredWatermarkIndex from './0005_delivered_watermark_index.ts'
 import * as moderationAndKeys from './0007_moderation_and_keys.ts'
+import * as groupMemberCount from './0012_group_member_count.ts'
 
 /** Every migration in order. Listed explicitly so the same code runs from .ts and from a build. */
 export const migrations: Record<string, Migration> = {
@@ -13,5 +14,6 @@ export const migrations: Record<string, Migration> = {
   '0003_messages': messages,
   '0004_search_tokens_by_group': searchTokensByGroup,
   '0005_delivered_watermark_index': deliveredWatermarkIndex,
-  '0007_moderation_and_keys': moderationAndKeys
+  '0007_moderation_and_keys': moderationAndKeys,
+  '0012_group_member_count': groupMemberCount
 }

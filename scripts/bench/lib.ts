@@ -23,9 +23,21 @@ export function rssMiB (pid: number): number {
   return match === null ? 0 : Math.round(Number(match[1]) / 1024)
 }
 
-/** Starts a Node script as its own process (its own core) and waits until `url` answers. */
+/**
+ * The core benchmarked servers are pinned to (BENCH_SERVER_CPU, default 0; `none` leaves them
+ * free), so a server and the load generator (run it with `taskset -c 1`) never share one.
+ */
+const SERVER_CPU = process.env.BENCH_SERVER_CPU ?? '0'
+const GC_PRELOAD = new URL('./gc-on-signal.ts', import.meta.url).pathname
+
+/**
+ * Starts a Node script as its own process, pinned to the server core, and waits until `url`
+ * answers. The process collects its garbage on SIGUSR2 (see settledRssKiB).
+ */
 export async function startProcess (script: string, env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const nodeOptions = `--expose-gc --import=${GC_PRELOAD} ${env.NODE_OPTIONS ?? process.env.BENCH_SERVER_NODE_OPTIONS ?? ''}`
+  const command = SERVER_CPU === 'none' ? [process.execPath, script] : ['taskset', '-c', SERVER_CPU, process.execPath, script]
+  const child = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env, NODE_OPTIONS: nodeOptions }, stdio: ['ignore', 'ignore', 'inherit'] })
   const deadline = Date.now() + 60_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`)
@@ -37,6 +49,16 @@ export async function startProcess (script: string, env: Record<string, string>,
   }
   child.kill('SIGKILL')
   throw new Error(`${script} did not become ready`)
+}
+
+/** Resident memory of a benchmarked server in KiB right after a full collection (SIGUSR2). */
+export async function settledRssKiB (child: ChildProcess): Promise<number> {
+  const pid = child.pid ?? 0
+  child.kill('SIGUSR2')
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const match = /VmRSS:\s+(\d+) kB/.exec(status)
+  return match === null ? 0 : Number(match[1])
 }
 
 export async function stopProcess (child: ChildProcess): Promise<void> {
@@ -137,7 +159,7 @@ export interface ParleyServer {
  * raised so the seed's per-user rates do not cap a benchmark. BENCH_SERVER_NODE_OPTIONS
  * (e.g. --cpu-prof) and BENCH_POOL_SIZE reach the server.
  */
-export async function startParley (database: string): Promise<ParleyServer> {
+export async function startParley (database: string, env: Record<string, string> = {}): Promise<ParleyServer> {
   const admin = await createConnection({ uri: BENCH_MYSQL })
   await admin.query(`DROP DATABASE IF EXISTS \`${database}\``)
   await admin.end()
@@ -151,7 +173,8 @@ export async function startParley (database: string): Promise<ParleyServer> {
     RATE_LIMIT_SCALE: '1000000',
     DATABASE_POOL_SIZE: process.env.BENCH_POOL_SIZE ?? '20',
     LOG_LEVEL: 'warn',
-    NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? ''
+    NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? '',
+    ...env
   }, `http://127.0.0.1:${port}/health`)
   const base = `http://127.0.0.1:${port}/mirror/api`
   return {

@@ -21,7 +21,11 @@ import { Connection, MAX_SUBSCRIPTIONS } from './connection.ts'
 import { DeliveryTracker } from './delivery.ts'
 import { assertFrame, compileFrame, parseFrame, requestIdOf, type RawFrame } from './frames.ts'
 import { WS_UPGRADE_LIMIT, type WsRateCategory } from './rate-limit.ts'
-import { GroupSubscription, seqOf } from './subscription.ts'
+import { GroupSubscription } from './subscription.ts'
+import { LocalGroups } from './local-groups.ts'
+import { outboundFrame, outboundOf } from './outbound.ts'
+import { reactionFrameFor } from './reaction-frames.ts'
+import { localGroupAudience, redisGroupAudience, type GroupAudience } from './audience.ts'
 
 /*
  * The WebSocket gateway (DESIGN §5): authenticates the upgrade, validates frames against the
@@ -61,6 +65,11 @@ export interface Gateway {
   commands: CommandTable
   /** This instance's connections (for ops and tests). */
   connections: () => ConnectionInfo[]
+  /**
+   * Users subscribed to the group on any instance, `except` one (a sender): who gets its
+   * events live. Read from counters, never from the member list.
+   */
+  audienceOf: (groupId: string, except: number) => Promise<number>
 }
 
 declare module 'fastify' {
@@ -98,23 +107,13 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   let draining = false
 
   const delivery = new DeliveryTracker(
-    async (userId, groupId, seq) => { await fastify.chatService.markDelivered(userId, groupId, seq) },
+    async (groupId, userIds, seq) => { await fastify.chatService.markDeliveredMany(groupId, userIds, seq) },
     (err) => { log.warn({ err }, 'delivered watermark not saved') }
   )
 
-  // A frame is serialized once for all its subscribers: the bus hands them the same object.
-  const serialized = new WeakMap<object, string>()
-  function textOf (frame: ServerFrame): string {
-    let text = serialized.get(frame)
-    if (text === undefined) {
-      text = JSON.stringify(frame)
-      serialized.set(frame, text)
-    }
-    return text
-  }
-
+  /** A frame for this connection alone (an ack, an error): serialized for it. */
   function send (conn: Connection, frame: ServerFrame): void {
-    conn.sendText(textOf(frame))
+    conn.sendFrame(outboundFrame(frame))
   }
 
   function sendError (conn: Connection, err: unknown, requestId: string | undefined, failureCode: AppError['code'] = 'INTERNAL_ERROR'): void {
@@ -131,6 +130,15 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   /** Subscriber count across instances: the store's set of subscribed connections, with heartbeat expiry. */
   const subscriberTtlMs = Math.max(3 * config.ws.pingIntervalMs, 1000)
+  const { backend } = fastify.store
+  /** Users subscribed per group on every instance (LocalGroups tells it who comes and goes here). */
+  const audience: GroupAudience = backend.kind === 'redis'
+    ? redisGroupAudience(backend.redis, { usersSubscribed: (groupId) => localGroups.usersSubscribed(groupId), isSubscribed: (groupId, userId) => localGroups.isSubscribed(groupId, userId) }, {
+      ttlMs: subscriberTtlMs,
+      clock: fastify.clock,
+      onError: (err) => { log.warn({ err: { message: err.message } }, 'group audience unavailable; counting this instance only') }
+    })
+    : localGroupAudience({ usersSubscribed: (groupId) => localGroups.usersSubscribed(groupId), isSubscribed: (groupId, userId) => localGroups.isSubscribed(groupId, userId) })
 
   async function countSubscriber (groupId: string, conn: Connection): Promise<number> {
     try {
@@ -151,23 +159,40 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
    * counts as seen there, and is dropped only at delivery: that connection has its ack.
    */
   const originOf = new WeakMap<ServerEvent, string>()
+  /** Deliveries not yet added to the metric: counted per delivery, reported once per event. */
+  let uncountedDeliveries = 0
 
-  /** Sends one group event to one connection, shaped for its user. */
+  const localGroups = new LocalGroups(fastify.bus, {
+    beforeFanout (event, { originConnectionId }) {
+      if (originConnectionId !== undefined) originOf.set(event, originConnectionId)
+    },
+    afterFanout () {
+      if (uncountedDeliveries === 0) return
+      meter.eventDelivered(uncountedDeliveries)
+      uncountedDeliveries = 0
+    },
+    userJoined: (groupId, userId) => { audience.userJoined(groupId, userId) },
+    userLeft: (groupId, userId) => { audience.userLeft(groupId, userId) },
+    onError: (err, event) => { log.error({ err, type: event.type }, 'group event delivery failed') }
+  })
+
+  /**
+   * Sends one group event to one connection: the frame serialized once for every receiver
+   * (reactions: see reactionFrameFor). A hook that drops an event for some receivers
+   * (`skip(conn, event)`) belongs at the top, before anything is sent or counted.
+   */
   function deliverGroupEvent (conn: Connection, groupId: string, event: ServerEvent): void {
     if (originOf.get(event) === conn.id) return
     const me = conn.user?.id
     if (event.type === 'chat:typing' && event.payload.userId === me) return
-    meter.eventDelivered()
+    uncountedDeliveries += 1
     if (event.type === 'chat:reactions_updated') {
-      // hasReacted is relative to whoever receives it.
-      const reactions = event.payload.reactions.map((r) => ({ ...r, hasReacted: me !== undefined && r.users.includes(me) }))
-      send(conn, { type: event.type, payload: { ...event.payload, reactions } })
+      conn.sendFrame(reactionFrameFor(event, me))
       return
     }
-    send(conn, event)
-    const seq = seqOf(event)
-    if (seq !== null && me !== undefined && event.type === 'chat:message' && event.payload.senderUserId !== me && conn.open) {
-      delivery.record(me, groupId, seq)
+    conn.sendFrame(outboundOf(event))
+    if (event.type === 'chat:message' && me !== undefined && event.payload.senderUserId !== me && conn.open) {
+      delivery.record(me, groupId, event.payload.seq)
     }
   }
 
@@ -176,7 +201,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     const active = conn.subscriptions.get(groupId)
     if (active === undefined) {
       // Not subscribed: the notice still matters to the client, unless this very eviction was already told.
-      if (notice !== null && !conn.evicted.has(groupId)) send(conn, notice)
+      if (notice !== null && !conn.evicted.has(groupId)) conn.sendFrame(outboundOf(notice))
       return
     }
     active.subscription.close()
@@ -184,7 +209,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     conn.subscriptions.delete(groupId)
     uncountSubscriber(groupId, conn)
     if (notice !== null) {
-      send(conn, notice)
+      conn.sendFrame(outboundOf(notice))
       conn.evicted.add(groupId)
       setTimeout(() => conn.evicted.delete(groupId), EVICTION_MEMORY_MS).unref()
     }
@@ -222,11 +247,13 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       onError: (err) => { log.warn({ err, groupId }, 'gap fill failed') }
     })
     // Subscribe before reading the database: whatever commits from now on arrives live.
-    const unsubscribe = fastify.bus.subscribe({ groupId }, (event, { originConnectionId }) => {
-      if (originConnectionId !== undefined) originOf.set(event, originConnectionId)
-      const eviction = evictionOf(conn, event)
-      if (eviction !== null) evict(conn, eviction.groupId, eviction.reason, event)
-      else subscription.push(event)
+    const unsubscribe = localGroups.join(groupId, {
+      userId: caller.user.id,
+      receive (event) {
+        const eviction = evictionOf(conn, event)
+        if (eviction !== null) evict(conn, eviction.groupId, eviction.reason, event)
+        else subscription.push(event)
+      }
     })
     conn.subscriptions.set(groupId, { subscription, unsubscribe })
 
@@ -277,7 +304,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       return
     }
     meter.eventDelivered()
-    send(conn, event)
+    conn.sendFrame(outboundOf(event))
   }
 
   // ---- sessions: a socket lives no longer than its session and its token ----
@@ -703,6 +730,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     }
     // One pipeline for the lot in Redis.
     fastify.store.subscribers.refresh(subscribed, subscriberTtlMs).catch(() => {})
+    audience.refresh(localGroups.subscribedUsers()).catch(() => {})
   }, config.ws.pingIntervalMs)
   heartbeat.unref()
 
@@ -733,6 +761,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   fastify.decorate('gateway', {
     commands,
+    audienceOf: async (groupId, except) => Math.max(0, await audience.countExcept(groupId, except)),
     connections: () => [...connections.values()].map((conn) => ({
       id: conn.id,
       userId: conn.user?.id ?? null,

@@ -314,6 +314,17 @@ export function chatRepository (db: Kysely<Database>) {
       return result.numUpdatedRows > 0n
     },
 
+    /** Moves the delivered watermarks of several members of one group up to `seq`, never back: one statement. */
+    async markDeliveredUpToMany (groupBin: Buffer, userIds: readonly number[], seq: number): Promise<void> {
+      if (userIds.length === 0) return
+      await db.updateTable('mirror_group_members')
+        .set({ last_delivered_seq: seq })
+        .where('group_id', '=', groupBin)
+        .where('user_id', 'in', userIds)
+        .where('last_delivered_seq', '<', seq)
+        .execute()
+    },
+
     /** Messages from others after the user's read and clear watermarks, not deleted. */
     async unreadCount (groupBin: Buffer, userId: number): Promise<number> {
       const row = await db.selectFrom('mirror_group_members as mb')

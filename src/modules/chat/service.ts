@@ -114,6 +114,8 @@ export interface ChatService {
   syncState: (userId: number) => Promise<GroupSyncState[]>
   /** Moves the user's delivered watermark up to `seq`; never back. */
   markDelivered: (userId: number, groupId: string, seq: number) => Promise<void>
+  /** Moves several users' delivered watermarks of one group up to `seq` in one write; never back. */
+  markDeliveredMany: (groupId: string, userIds: readonly number[], seq: number) => Promise<void>
   /** The chat-list data of the user's groups: newest visible message and unread count. */
   chatSummaries: (userId: number, groupIds: string[]) => Promise<Map<string, ChatSummary>>
 }
@@ -663,6 +665,10 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 
     async markDelivered (userId, groupId, seq) {
       await repo.markDeliveredUpTo(toBin(groupId), userId, seq)
+    },
+
+    async markDeliveredMany (groupId, userIds, seq) {
+      await repo.markDeliveredUpToMany(toBin(groupId), userIds, seq)
     },
 
     async chatSummaries (userId, groupIds) {

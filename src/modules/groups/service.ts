@@ -18,10 +18,11 @@ import {
 } from './repository.ts'
 
 /**
- * The most members a group holds. Bounds the member list (returned whole) and the fanout of
- * every message; seed 02's rooms cap at 100, large chat products at about 1,000.
+ * The most members a group holds by default (MAX_GROUP_MEMBERS; broadcast groups
+ * MAX_BROADCAST_MEMBERS, 100,000). A send costs the same whatever the group's size (issue 16.4):
+ * acks count from counters, mentions of @everyone are one row; only the fanout itself grows.
  */
-export const MAX_GROUP_MEMBERS = 1000
+export const MAX_GROUP_MEMBERS = 10_000
 
 /*
  * Who may do what in a group (ranks: owner 3 > admin 2 > member 1). One principle: nobody
@@ -88,6 +89,8 @@ export interface GroupService {
   accessOf: (groupId: string, userId: number) => Promise<{ type: GroupType, role: MemberRole | null } | null>
   /** Every member's user id, as of at most MEMBERSHIP_CACHE_MS ago (changes on this instance at once): for counts, not access. */
   memberUserIds: (groupId: string) => Promise<readonly number[]>
+  /** The group's member count, from its counter (0 when there is no such group): no member list is read. */
+  memberCount: (groupId: string) => Promise<number>
   /** Every group the user is a member of. */
   groupIdsOf: (userId: number) => Promise<string[]>
   /** True when the two users are members of a common group (a direct chat counts). */
@@ -268,9 +271,12 @@ export default fp(async function groupServicePlugin (fastify) {
     return toGroupMember(row)
   }
 
-  async function ensureRoom (groupIdBin: Buffer, adding: number, trx: Kysely<Database>): Promise<void> {
-    if (await groups.countMembers(groupIdBin, trx) + adding > MAX_GROUP_MEMBERS) {
-      throw new AppError('CONFLICT', `A group holds at most ${MAX_GROUP_MEMBERS} members`)
+  const memberLimitOf = (type: GroupType): number => type === 'broadcast' ? fastify.config.groups.maxBroadcastMembers : fastify.config.groups.maxMembers
+
+  async function ensureRoom (groupIdBin: Buffer, type: GroupType, adding: number, trx: Kysely<Database>): Promise<void> {
+    const limit = memberLimitOf(type)
+    if (await groups.countMembers(groupIdBin, trx) + adding > limit) {
+      throw new AppError('CONFLICT', `A group holds at most ${limit} members`)
     }
   }
 
@@ -308,7 +314,8 @@ export default fp(async function groupServicePlugin (fastify) {
       if ((await users.blockersOf(creatorId, memberIds)).length > 0) {
         throw forbidden('A user in memberIds does not accept being added by you')
       }
-      if (memberIds.length + 1 > MAX_GROUP_MEMBERS) throw new AppError('CONFLICT', `A group holds at most ${MAX_GROUP_MEMBERS} members`)
+      const limit = memberLimitOf(request.type ?? 'group')
+      if (memberIds.length + 1 > limit) throw new AppError('CONFLICT', `A group holds at most ${limit} members`)
 
       const groupId = newId()
       const groupIdBin = toBin(groupId)
@@ -438,7 +445,7 @@ export default fp(async function groupServicePlugin (fastify) {
         if (group === null) throw notFound('Group')
         if (await groups.findMember(groupIdBin, userId, trx) !== null) return false
         if (group.type !== 'public') throw forbidden('Only public groups can be joined; ask an admin to add you')
-        await ensureRoom(groupIdBin, 1, trx)
+        await ensureRoom(groupIdBin, group.type, 1, trx)
         await groups.insertMembers(groupIdBin, [{ userId, role: 'member' }], new Date(), trx)
         return true
       })
@@ -467,7 +474,7 @@ export default fp(async function groupServicePlugin (fastify) {
         await users.getUser(request.userId)
         if (await groups.findMember(groupIdBin, request.userId, trx) !== null) throw new AppError('CONFLICT', 'The user is already a member of this group')
         if (await users.isBlocked(request.userId, actorId)) throw forbidden('This user does not accept being added by you')
-        await ensureRoom(groupIdBin, 1, trx)
+        await ensureRoom(groupIdBin, type, 1, trx)
         await groups.insertMembers(groupIdBin, [{ userId: request.userId, role }], new Date(), trx)
         announceJoin(outbox, groupId, request.userId, role, actorId)
         return await memberOf(groupIdBin, request.userId, trx)
@@ -550,6 +557,17 @@ export default fp(async function groupServicePlugin (fastify) {
       const userIds = await groups.memberUserIds(groupIdBin)
       memberships.rememberMemberIds(key, userIds)
       return userIds
+    },
+
+    async memberCount (groupId) {
+      const groupIdBin = groupIdBinOf(groupId)
+      if (groupIdBin === null) return 0
+      const key = groupIdBin.toString('hex')
+      const cached = memberships.memberCount(key)
+      if (cached !== null) return cached
+      const count = await groups.memberCount(groupIdBin) ?? 0
+      memberships.rememberMemberCount(key, count)
+      return count
     },
 
     async groupIdsOf (userId) {
