@@ -27,6 +27,8 @@ interface Rig {
   subscribe: (group: number, received: (id: string) => void) => Promise<void>
   /** Sends one message to a group under `id`. */
   send: (group: number, id: string) => void
+  /** Sends the server refused (a full command queue): none of their deliveries is expected. */
+  refused: () => number
   close: () => Promise<void>
 }
 
@@ -67,10 +69,13 @@ async function measure (name: string, rig: Rig): Promise<Result> {
     const next = started + (tick + 1) * TICK_MS
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())))
   }
-  const expected = sent * subscribers
+  const expectedOf = (): number => (sent - rig.refused()) * subscribers
+  let expected = expectedOf()
   const deadline = performance.now() + 30_000
-  // eslint-disable-next-line no-unmodified-loop-condition -- the sockets' handlers raise deliveries
-  while (deliveries < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  while (deliveries < expected && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expected = expectedOf()
+  }
   // Deferred work (Parley's delivered watermarks) is part of the cost.
   await new Promise((resolve) => setTimeout(resolve, 1000))
   const cpu = cpuMs(pid) - cpuBefore
@@ -79,6 +84,7 @@ async function measure (name: string, rig: Rig): Promise<Result> {
   const result: Result = {
     deliveries,
     expected,
+    refusedSends: rig.refused(),
     cpuSecondsPerMillion: Math.round(10 * cpu / 1000 / deliveries * 1e6) / 10,
     databaseCpuSecondsPerMillion: Math.round(10 * dbCpu / 1000 / deliveries * 1e6) / 10,
     p50ms: Math.round(10 * percentile(latencies, 0.5)) / 10,
@@ -111,6 +117,7 @@ async function bareWsRig (): Promise<Rig> {
       }
     },
     send (group, id) { senders[group]?.send(JSON.stringify({ room: String(group), id, filler: FILLER })) },
+    refused: () => 0,
     async close () {
       for (const socket of all) socket.terminate()
       await stopProcess(server)
@@ -142,6 +149,7 @@ async function socketIoRig (): Promise<Rig> {
       await new Promise((resolve) => setTimeout(resolve, 200))
     },
     send (group, id) { senders[group]?.emit('message', JSON.stringify({ room: String(group), id, filler: FILLER })) },
+    refused: () => 0,
     async close () {
       for (const socket of all) socket.close()
       await stopProcess(server)
@@ -162,11 +170,16 @@ async function parleyRig (): Promise<Rig> {
   for (let i = 0; i < subscribers; i++) readers.push(await register(`reader${i}`))
   const groupIds: string[] = []
   const senders: WebSocket[] = []
+  let refused = 0
   for (let g = 0; g < groups; g++) {
     const owner = await register(`sender${g}`)
     const created = await parley.post('/groups', { name: `fanout ${g}`, memberIds: readers.map((r) => r.id) }, owner.token)
     groupIds.push((created.group as { id: string }).id)
-    senders.push(await openWs(`${url}?token=${owner.token}`))
+    const sender = await openWs(`${url}?token=${owner.token}`)
+    sender.on('message', (raw: Buffer) => {
+      if ((JSON.parse(raw.toString('utf8')) as { type: string }).type === 'chat:error') refused += 1
+    })
+    senders.push(sender)
   }
   const all: WebSocket[] = [...senders]
   return {
@@ -190,6 +203,7 @@ async function parleyRig (): Promise<Rig> {
     send (group, id) {
       senders[group]?.send(JSON.stringify({ type: 'chat:send_message', requestId: id, payload: { groupId: groupIds[group], content: `fanout ${id}`, clientMessageId: id } }))
     },
+    refused: () => refused,
     async close () {
       for (const socket of all) socket.terminate()
       await stopProcess(parley.process)
