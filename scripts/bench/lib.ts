@@ -32,7 +32,7 @@ const GC_PRELOAD = new URL('./gc-on-signal.ts', import.meta.url).pathname
 
 /**
  * Starts a Node script as its own process, pinned to the server core, and waits until `url`
- * answers. The process collects its garbage on SIGUSR2 (see settledRssKiB).
+ * answers. The process collects its garbage on SIGWINCH (see settledRssKiB).
  */
 export async function startProcess (script: string, env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
   const nodeOptions = `--expose-gc --import=${GC_PRELOAD} ${env.NODE_OPTIONS ?? process.env.BENCH_SERVER_NODE_OPTIONS ?? ''}`
@@ -51,10 +51,10 @@ export async function startProcess (script: string, env: Record<string, string>,
   throw new Error(`${script} did not become ready`)
 }
 
-/** Resident memory of a benchmarked server in KiB right after a full collection (SIGUSR2). */
+/** Resident memory of a benchmarked server in KiB right after a full collection (SIGWINCH). */
 export async function settledRssKiB (child: ChildProcess): Promise<number> {
   const pid = child.pid ?? 0
-  child.kill('SIGUSR2')
+  child.kill('SIGWINCH')
   await new Promise((resolve) => setTimeout(resolve, 1500))
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const match = /VmRSS:\s+(\d+) kB/.exec(status)
