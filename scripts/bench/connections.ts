@@ -1,7 +1,7 @@
 import WebSocket from 'ws'
 import type { ChildProcess } from 'node:child_process'
 import { io as connectSocketIo, type Socket } from 'socket.io-client'
-import { argValue, freePort, report, settledRssKiB, startParley, startProcess, stopProcess } from './lib.ts'
+import { argValue, freePort, report, settledMemory, startParley, startProcess, stopProcess } from './lib.ts'
 
 /*
  * Connection cost side by side (issue 16.3): `--sockets` WebSocket connections (5,000) opened
@@ -9,8 +9,8 @@ import { argValue, freePort, report, settledRssKiB, startParley, startProcess, s
  * Parley (ticket auth: POST /auth/ws-ticket, then `?ticket=`; a connection counts once
  * chat:sync arrives, i.e. authenticated, admitted by presence and synced). Reports connects per
  * second (tickets are bought before the clock starts, in batches that stay within their 30 s)
- * and resident memory per idle socket: the server's RSS after a full GC with every socket open,
- * minus the same before opening any. Run with `taskset -c 1` (servers on BENCH_SERVER_CPU=0).
+ * and memory per idle socket: the server's RSS after a full GC with every socket open, minus
+ * the same before opening any (and the same for live JavaScript objects, heapKibPerSocket). Run with `taskset -c 1` (servers on BENCH_SERVER_CPU=0).
  */
 const sockets = argValue('sockets', 5000)
 const inFlight = argValue('in-flight', 200)
@@ -28,7 +28,7 @@ interface Rig {
 }
 
 async function measure (name: string, rig: Rig): Promise<Record<string, number>> {
-  const before = await settledRssKiB(rig.server)
+  const before = await settledMemory(rig.server)
   let openMs = 0
   for (let done = 0; done < sockets; done += TICKET_BATCH) {
     const batch = Math.min(TICKET_BATCH, sockets - done)
@@ -44,14 +44,15 @@ async function measure (name: string, rig: Rig): Promise<Record<string, number>>
     openMs += performance.now() - started
   }
   await new Promise((resolve) => setTimeout(resolve, 2000))
-  const after = await settledRssKiB(rig.server)
+  const after = await settledMemory(rig.server)
   const result = {
     sockets,
     inFlight,
     connectsPerSecond: Math.round(sockets / (openMs / 1000)),
-    kibPerSocket: Math.round(10 * (after - before) / sockets) / 10,
-    rssBeforeMiB: Math.round(before / 1024),
-    rssAfterMiB: Math.round(after / 1024)
+    kibPerSocket: Math.round(10 * (after.rssKiB - before.rssKiB) / sockets) / 10,
+    heapKibPerSocket: Math.round(10 * (after.heapUsedKiB - before.heapUsedKiB) / sockets) / 10,
+    rssBeforeMiB: Math.round(before.rssKiB / 1024),
+    rssAfterMiB: Math.round(after.rssKiB / 1024)
   }
   report(name, result)
   return result

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createConnection, type Connection } from 'mysql2/promise'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 
 /** A free TCP port on loopback. */
@@ -51,14 +53,24 @@ export async function startProcess (script: string, env: Record<string, string>,
   throw new Error(`${script} did not become ready`)
 }
 
-/** Resident memory of a benchmarked server in KiB right after a full collection (SIGWINCH). */
-export async function settledRssKiB (child: ChildProcess): Promise<number> {
+export interface SettledMemory {
+  /** Resident set, KiB. */
+  rssKiB: number
+  /** Live JavaScript objects, KiB. */
+  heapUsedKiB: number
+}
+
+/** A benchmarked server's memory right after a full collection (SIGWINCH, see gc-on-signal.ts). */
+export async function settledMemory (child: ChildProcess): Promise<SettledMemory> {
   const pid = child.pid ?? 0
+  const report = join(tmpdir(), `bench-memory-${pid}.json`)
+  rmSync(report, { force: true })
   child.kill('SIGWINCH')
   await new Promise((resolve) => setTimeout(resolve, 1500))
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const match = /VmRSS:\s+(\d+) kB/.exec(status)
-  return match === null ? 0 : Number(match[1])
+  const usage = existsSync(report) ? JSON.parse(readFileSync(report, 'utf8')) as { heapUsed: number } : { heapUsed: 0 }
+  return { rssKiB: match === null ? 0 : Number(match[1]), heapUsedKiB: Math.round(usage.heapUsed / 1024) }
 }
 
 export async function stopProcess (child: ChildProcess): Promise<void> {

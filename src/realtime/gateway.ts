@@ -3,6 +3,7 @@ import websocket, { type WebSocket } from '@fastify/websocket'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RawData } from 'ws'
+import type { ServerResponse } from 'node:http'
 import type { AuthUser } from '../plugins/auth.ts'
 import { AppError } from '../lib/app-error.ts'
 import { addressKey } from '../lib/client-address.ts'
@@ -609,6 +610,40 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     })
   }
 
+  // ---- per-socket memory: nothing per socket beyond the Connection and ws's own state ----
+
+  const connectionOf = new WeakMap<WebSocket, Connection>()
+  function onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+    const conn = connectionOf.get(this)
+    if (conn !== undefined) onMessage(conn, data, isBinary)
+  }
+  function onSocketPong (this: WebSocket): void {
+    const conn = connectionOf.get(this)
+    if (conn !== undefined) conn.alive = true
+  }
+  function onSocketClose (this: WebSocket): void {
+    const conn = connectionOf.get(this)
+    if (conn !== undefined) onClose(conn)
+  }
+  function onSocketError (this: WebSocket, err: Error): void {
+    log.warn({ err: { message: err.message } }, 'websocket error')
+    this.terminate()
+  }
+
+  /**
+   * Lets the upgrade's HTTP request and reply go (issue 16.3: they were ~15 KB a socket, kept
+   * for the socket's whole life). @fastify/websocket's error listener closes over them, and the
+   * TCP socket still points at the reply it was assigned to; a shared error listener (the same
+   * handling as the plugin's errorHandler below) and a detached reply hold nothing.
+   */
+  function releaseUpgrade (socket: WebSocket, request: FastifyRequest): void {
+    socket.removeAllListeners('error')
+    socket.on('error', onSocketError)
+    const tcp = request.raw.socket as (typeof request.raw.socket & { _httpMessage?: ServerResponse | null }) | null
+    const response = tcp?._httpMessage
+    if (tcp !== null && response !== undefined && response !== null) response.detachSocket(tcp)
+  }
+
   /** Runs before the upgrade completes: credentials in the URL are checked here. */
   async function authenticateUpgrade (request: FastifyRequest<{ Querystring: { token?: string, ticket?: string } }>): Promise<void> {
     if (!request.ws) throw new AppError('NOT_FOUND', `${config.ws.path} only accepts WebSocket upgrades`)
@@ -651,9 +686,12 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   }, (socket: WebSocket, request: FastifyRequest) => {
     const conn = new Connection(socket, { rateLimitScale: config.rateLimitScale, sendBufferLimitBytes: config.ws.sendBufferLimitBytes, clock: fastify.clock })
     // Handlers first, synchronously: frames that arrive during any await below are not lost.
-    socket.on('message', (data, isBinary) => { onMessage(conn, data, isBinary) })
-    socket.on('pong', () => { conn.alive = true })
-    socket.on('close', () => { onClose(conn) })
+    // Shared functions, not closures per socket: they find the connection by its socket.
+    connectionOf.set(socket, conn)
+    socket.on('message', onSocketMessage)
+    socket.on('pong', onSocketPong)
+    socket.on('close', onSocketClose)
+    releaseUpgrade(socket, request)
 
     const auth = request.wsAuth
     if (auth === null || 'refused' in auth) {

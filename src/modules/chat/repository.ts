@@ -414,16 +414,24 @@ export function chatRepository (db: Kysely<Database>) {
 
     /** Per group of the user: newest seq, unread count and the message at the read watermark. */
     async syncRows (userId: number): Promise<GroupSyncRow[]> {
-      return await db.selectFrom('mirror_group_members as mb')
+      return (await this.syncRowsOf([userId])).get(userId) ?? []
+    },
+
+    /** syncRows of several users in one query (connections opening together share it), by user. */
+    async syncRowsOf (userIds: readonly number[]): Promise<Map<number, GroupSyncRow[]>> {
+      const byUser = new Map<number, GroupSyncRow[]>()
+      if (userIds.length === 0) return byUser
+      const rows = await db.selectFrom('mirror_group_members as mb')
         .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
         .select((eb) => [
+          'mb.user_id',
           'mb.group_id',
           'g.last_seq',
           eb.selectFrom('mirror_group_messages as x')
             .select((e) => e.fn.countAll<number>().as('n'))
             .whereRef('x.group_id', '=', 'mb.group_id')
             .where((e) => e('x.seq', '>', e.fn<number>('GREATEST', ['mb.last_read_seq', 'mb.cleared_seq'])))
-            .where('x.sender_user_id', '<>', userId)
+            .whereRef('x.sender_user_id', '<>', 'mb.user_id')
             .where('x.is_deleted', '=', false)
             .as('unread'),
           eb.selectFrom('mirror_group_messages as y')
@@ -432,8 +440,17 @@ export function chatRepository (db: Kysely<Database>) {
             .whereRef('y.seq', '=', 'mb.last_read_seq')
             .as('last_read_id')
         ])
-        .where('mb.user_id', '=', userId)
+        .where('mb.user_id', 'in', userIds)
         .execute()
+      for (const { user_id: userId, ...row } of rows) {
+        let list = byUser.get(userId)
+        if (list === undefined) {
+          list = []
+          byUser.set(userId, list)
+        }
+        list.push(row)
+      }
+      return byUser
     },
 
     /** Per requested group of the user: the newest message they can see and their unread count. */

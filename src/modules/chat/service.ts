@@ -23,6 +23,7 @@ import type { AuthUser } from '../../plugins/auth.ts'
 import type { PublishOptions } from '../../plugins/bus.ts'
 import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
 import { DecryptionError } from '../../lib/keyring.ts'
+import { tickBatch } from '../../lib/tick-batch.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import { hasRole, requireRole, type Membership } from '../groups/guard.ts'
 import { chatRepository, duplicateKeyOf, isDeadlock, type MessageView } from './repository.ts'
@@ -183,6 +184,9 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   const keyring = fastify.keyring
   const bus = fastify.bus
   const broadcastContent = fastify.config.ws.broadcastContent
+
+  /** chat:sync of connections admitted in the same turn: one query for all of them. */
+  const syncRowsOf = tickBatch(async (userIds: number[]) => await repo.syncRowsOf(userIds), [])
 
   /** The group id as the bus and the keyring know it (lowercase), whatever the URL's spelling. */
   const groupIdOf = (caller: Caller): string => fromBin(caller.membership.groupIdBin)
@@ -654,7 +658,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     },
 
     async syncState (userId) {
-      const rows = await repo.syncRows(userId)
+      const rows = await syncRowsOf(userId)
       return rows.map((row) => ({
         groupId: fromBin(row.group_id),
         latestSeq: row.last_seq,
