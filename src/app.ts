@@ -33,6 +33,7 @@ import chatWs from './modules/chat/ws.ts'
 import gateway from './realtime/gateway.ts'
 import adminService from './modules/admins/service.ts'
 import moderationService from './modules/moderation/service.ts'
+import spamCheck from './modules/moderation/spam-plugin.ts'
 import reportRoutes from './modules/moderation/routes.ts'
 import adminRoutes from './modules/moderation/admin-routes.ts'
 import keyService from './modules/keys/service.ts'
@@ -118,6 +119,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(errorsPlugin)
   await app.register(authPlugin, { secret: config.jwt.secret, accessTtlSeconds: config.jwt.accessTtlSeconds, external: config.jwt.external })
   await app.register(busPlugin)
+  await app.register(spamCheck)
   await app.register(chatServicePlugin)
   await app.register(healthPlugin)
   await app.register(authService)

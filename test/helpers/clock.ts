@@ -62,7 +62,7 @@ export class ManualClock implements Clock {
    * Resolves once a one-shot timer whose delay `matches` is scheduled after `mark` (at once if
    * one already was): how a test knows the server has reached the point of setting it.
    */
-  async scheduled (mark: number, matches: (delayMs: number) => boolean, timeoutMs = 5000): Promise<void> {
+  async scheduled (mark: number, matches: (delayMs: number) => boolean, timeoutMs = 15_000): Promise<void> {
     for (const [id, delay] of this.oneShots) if (id > mark && matches(delay)) return
     await new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {

@@ -9,14 +9,16 @@ import { connectWs, createGroup, sendMessage, type Frame, type WsClient } from '
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
 
-/** Sends through the service directly: test setup for many messages. */
+let sent = 0
+
+/** Sends through the service directly: test setup for many messages, each text new (spam rules). */
 async function sendMany (app: FastifyInstance, sender: TestUser, groupId: string, count: number, concurrency = 10): Promise<void> {
   const membership = await app.groupService.getMembership(groupId, sender.user.id)
   if (membership === null) throw new Error('not a member')
   const caller = { user: { ...sender.user, sessionId: 'test', external: false }, membership }
   for (let i = 0; i < count; i += concurrency) {
-    await Promise.all(Array.from({ length: Math.min(concurrency, count - i) }, async (_, j) => {
-      await app.chatService.sendMessage(caller, { content: `bulk ${i + j}` })
+    await Promise.all(Array.from({ length: Math.min(concurrency, count - i) }, async () => {
+      await app.chatService.sendMessage(caller, { content: `bulk ${sent++}` })
     }))
   }
 }

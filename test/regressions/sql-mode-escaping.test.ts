@@ -169,8 +169,8 @@ t.test('hostile clientMessageIds sent over WebSocket are stored and acknowledged
   const count = await messageCount()
   const ws = await connectWs(app, { token: g.admin.token })
   t.teardown(async () => { await ws.close() })
-  const acks = await Promise.all(HOSTILE_CLIENT_IDS.map(async (clientMessageId) =>
-    await ws.request('chat:send_message', { groupId: g.groupId, content: 'over the socket', clientMessageId })))
+  const acks = await Promise.all(HOSTILE_CLIENT_IDS.map(async (clientMessageId, i) =>
+    await ws.request('chat:send_message', { groupId: g.groupId, content: `over the socket, ${i}`, clientMessageId })))
   t.same(acks.map((a) => a.type), HOSTILE_CLIENT_IDS.map(() => 'chat:ack'))
   t.same(acks.map((a) => a.payload.clientMessageId), HOSTILE_CLIENT_IDS, 'acknowledged as sent')
   t.same([...await storedClientIds(g)].sort(), [...HOSTILE_CLIENT_IDS].sort(), 'stored as sent')

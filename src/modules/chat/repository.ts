@@ -141,6 +141,13 @@ export function chatRepository (db: Kysely<Database>) {
       return row ?? null
     },
 
+    /** The message a sender stored in the group under a clientMessageId, if any. */
+    async findByClientMessageId (groupBin: Buffer, senderId: number, clientMessageId: string): Promise<MessageView | null> {
+      const row = await anyMessages(db).where('m.group_id', '=', groupBin).where('m.sender_user_id', '=', senderId)
+        .where('m.client_message_id', '=', clientMessageId).executeTakeFirst()
+      return row ?? null
+    },
+
     /** A message of the group the user can see (not cleared for them); deleted ones included. */
     async findVisible (groupBin: Buffer, messageBin: Buffer, userId: number, trx: Executor = db): Promise<MessageView | null> {
       const row = await visibleMessages(groupBin, userId, trx).where('m.id', '=', messageBin).executeTakeFirst()

@@ -184,6 +184,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   const keyring = fastify.keyring
   const bus = fastify.bus
   const broadcastContent = fastify.config.ws.broadcastContent
+  const spamCheck = fastify.spamCheck
 
   /** chat:sync of connections admitted in the same turn: one query for all of them. */
   const syncRowsOf = tickBatch(async (userIds: number[]) => await repo.syncRowsOf(userIds), [])
@@ -337,6 +338,16 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       if (blocked) throw forbidden('You cannot send messages in this chat')
       if (input.parentMessageId !== undefined && parent === null) {
         throw invalid('parentMessageId', 'parentMessageId must be a message of this group')
+      }
+      // Last of the checks, so a send refused for another reason does not count for the
+      // duplicate rule. A retry of a stored clientMessageId is answered with the original
+      // whatever the rules say of it now (its text may repeat another message's).
+      try {
+        await spamCheck({ groupId, senderId: user.id, content, clientMessageId })
+      } catch (err) {
+        const original = clientMessageId === null ? null : await repo.findByClientMessageId(groupBin, user.id, clientMessageId)
+        if (original === null) throw err
+        return { message: await originalOf(caller, original.id), created: false }
       }
       const tokens = keyring.indexTokens(groupId, content)
       const parentBin = parent?.id ?? null
@@ -708,4 +719,4 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 /** Decorates the app with the chat service (fastify.chatService). */
 export default fp(async function chatServicePlugin (fastify) {
   fastify.decorate('chatService', createChatService(fastify))
-}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics'] })
+}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'spam-check'] })

@@ -6,10 +6,8 @@ import type { Caller } from '../chat/service.ts'
 import { moderationRepository } from './repository.ts'
 import { reportMessage } from './reports.ts'
 import { listReports, reviewReport } from './review.ts'
-import { createSpamCheck, type CheckSpam } from './spam.ts'
-import { recentContentClaims } from './spam-duplicates.ts'
 
-/** Reports by members, their review by system administrators, and the spam rules of sends. */
+/** Reports by members and their review by system administrators (the spam rules of sends: spam-plugin.ts). */
 export interface ModerationService {
   /** Reports a message the caller can see; one open report per reporter and message. */
   reportMessage: (caller: Caller, messageId: string, request: ReportMessageRequest) => Promise<MessageReport>
@@ -17,8 +15,6 @@ export interface ModerationService {
   listReports: (query: AdminReportsQuery) => Promise<AdminReportsResponse>
   /** Resolves a pending report and carries out its action, recording who and when. */
   reviewReport: (reportId: string, adminId: number, request: ReviewReportRequest) => Promise<AdminReport>
-  /** The send path's spam check: throws SPAM_DETECTED, or resolves when the message may be stored. */
-  checkSpam: CheckSpam
 }
 
 declare module 'fastify' {
@@ -33,11 +29,7 @@ export default fp(async function moderationServicePlugin (fastify) {
   const service: ModerationService = {
     reportMessage: async (caller, messageId, request) => await reportMessage(deps, caller, messageId, request),
     listReports: async (query) => await listReports(deps, query),
-    reviewReport: async (reportId, adminId, request) => await reviewReport(deps, reportId, adminId, request),
-    checkSpam: createSpamCheck({
-      keywords: fastify.config.spamKeywords,
-      claimRecentContent: recentContentClaims(fastify.store.claims, fastify.log.child({ module: 'spam' }))
-    })
+    reviewReport: async (reportId, adminId, request) => await reviewReport(deps, reportId, adminId, request)
   }
   fastify.decorate('moderationService', service)
-}, { name: 'moderation-service', dependencies: ['db', 'store', 'crypto', 'chat-service', 'group-service'] })
+}, { name: 'moderation-service', dependencies: ['db', 'crypto', 'chat-service', 'group-service'] })

@@ -9,6 +9,9 @@ import { AppError } from '../../../src/lib/app-error.ts'
 import { countLinks, createSpamCheck, keywordMatcher, SPAM_RULES } from '../../../src/modules/moderation/spam.ts'
 import { recentContentClaims } from '../../../src/modules/moderation/spam-duplicates.ts'
 import { buildTestApp } from '../../helpers/app.ts'
+import { toBin } from '../../../src/lib/ids.ts'
+import { connectWs } from '../../helpers/ws.ts'
+import { call, createGroup, dataOf } from '../chat/helpers.ts'
 
 // The spam rules of sends (issue 13): pure text rules, and the duplicate rule on Redis.
 const scratch = mkdtempSync(join(tmpdir(), 'parley-spam-'))
@@ -17,7 +20,7 @@ const keywordsFile = join(scratch, 'keywords.txt')
 writeFileSync(keywordsFile, '# blocked\ncasino\nfree money\n')
 
 const app = await buildTestApp(t, import.meta.url, { env: { SPAM_KEYWORDS_FILE: keywordsFile } })
-const checkSpam = app.moderationService.checkSpam
+const checkSpam = app.spamCheck
 const silent = app.log
 
 /** A fresh group id per test: duplicate claims of one test never meet another's. */
@@ -114,4 +117,56 @@ t.test('while Redis does not answer, the duplicate rule lets messages through', 
   const groupId = group()
   t.equal(await refusal(check({ groupId, senderId: 1, content: 'same' })), null)
   t.equal(await refusal(check({ groupId, senderId: 1, content: 'same' })), null)
+})
+
+/** The group's stored messages, counted in the database. */
+async function storedCount (groupId: string): Promise<number> {
+  const row = await app.db.selectFrom('mirror_group_messages').select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('group_id', '=', toBin(groupId)).executeTakeFirstOrThrow()
+  return Number(row.n)
+}
+
+t.test('REST sends break the rules with 422 SPAM_DETECTED and store nothing; admins are not exempt', async (t) => {
+  const { groupId, owner, members: [member] } = await createGroup(app, { memberCount: 1 })
+  const send = async (who: typeof owner, body: object): Promise<{ statusCode: number, json: () => unknown }> =>
+    await call(app, who, 'POST', `/groups/${groupId}/chat/messages`, body)
+
+  const links = await send(member!, { content: Array.from({ length: 6 }, (_, i) => `https://l${i}.example`).join(' ') })
+  t.equal(links.statusCode, 422)
+  t.match(links.json(), { success: false, code: 'SPAM_DETECTED', details: { rule: 'links' } })
+  t.match((await send(owner, { content: 'cheap casino chips' })).json(), { code: 'SPAM_DETECTED', details: { rule: 'keyword' } }, 'the owner too')
+
+  t.equal((await send(owner, { content: 'good morning' })).statusCode, 201)
+  t.match((await send(owner, { content: 'Good  morning' })).json(), { code: 'SPAM_DETECTED', details: { rule: 'duplicate' } })
+  t.equal(await storedCount(groupId), 1, 'only the first good morning is stored')
+})
+
+t.test('a retried REST send with the same clientMessageId answers 201 with the original, not SPAM_DETECTED', async (t) => {
+  const { groupId, members: [member] } = await createGroup(app, { memberCount: 1 })
+  const body = { content: 'see you at noon', clientMessageId: 'retry-1' }
+  const first = dataOf<{ message: { id: string } }>(await call(app, member!, 'POST', `/groups/${groupId}/chat/messages`, body))
+  const retry = await call(app, member!, 'POST', `/groups/${groupId}/chat/messages`, body)
+  t.equal(retry.statusCode, 201)
+  t.equal((retry.json() as { data: { message: { id: string } } }).data.message.id, first.message.id)
+  t.equal(await storedCount(groupId), 1)
+})
+
+t.test('a refused send (bad parentMessageId) does not count for the duplicate rule', async (t) => {
+  const { groupId, members: [member] } = await createGroup(app, { memberCount: 1 })
+  const refused = await call(app, member!, 'POST', `/groups/${groupId}/chat/messages`, { content: 'answer', parentMessageId: randomUUID() })
+  t.equal(refused.statusCode, 400)
+  t.equal((await call(app, member!, 'POST', `/groups/${groupId}/chat/messages`, { content: 'answer' })).statusCode, 201)
+})
+
+t.test('a WebSocket send that breaks a rule gets chat:error SPAM_DETECTED and stores nothing', async (t) => {
+  const { groupId, members: [member] } = await createGroup(app, { memberCount: 1 })
+  const ws = await connectWs(app, { token: member!.token })
+  t.teardown(async () => { await ws.close() })
+  await ws.request('chat:join_group', { groupId })
+  t.equal((await ws.request('chat:send_message', { groupId, content: 'free money inside' })).type, 'chat:error')
+  t.match(ws.frames.at(-1)?.payload, { code: 'SPAM_DETECTED', details: { rule: 'keyword' } })
+  t.equal((await ws.request('chat:send_message', { groupId, content: 'hi all' })).type, 'chat:ack')
+  const again = await ws.request('chat:send_message', { groupId, content: 'hi all' })
+  t.match(again, { type: 'chat:error', payload: { code: 'SPAM_DETECTED', details: { rule: 'duplicate' } } })
+  t.equal(await storedCount(groupId), 1)
 })
