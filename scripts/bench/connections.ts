@@ -10,8 +10,7 @@ import { argValue, freePort, report, settledMemory, startParley, startProcess, s
  * chat:sync arrives, i.e. authenticated, admitted by presence and synced). Reports connects per
  * second (tickets are bought before the clock starts, in batches that stay within their 30 s)
  * and memory per idle socket: the server's RSS after a full GC with every socket open, minus
- * the same before opening any (after a first round of 2,000 opened and closed, so both
- * readings are of a warmed-up server) (and the same for live JavaScript objects, heapKibPerSocket). Run with `taskset -c 1` (servers on BENCH_SERVER_CPU=0).
+ * the same before opening any (and the same for live JavaScript objects, heapKibPerSocket). Run with `taskset -c 1` (servers on BENCH_SERVER_CPU=0).
  */
 const sockets = argValue('sockets', 5000)
 const inFlight = argValue('in-flight', 200)
@@ -25,16 +24,14 @@ interface Rig {
   prepare: (count: number) => Promise<void>
   /** Opens the next prepared connection; resolves once it is usable. */
   open: () => Promise<void>
-  /** Closes every connection opened so far. */
-  closeAll: () => void
   close: () => Promise<void>
 }
 
-/** Opens `count` connections, `inFlight` at a time; resolves with the milliseconds spent opening. */
-async function openMany (rig: Rig, count: number): Promise<number> {
+async function measure (name: string, rig: Rig): Promise<Record<string, number>> {
+  const before = await settledMemory(rig.server)
   let openMs = 0
-  for (let done = 0; done < count; done += TICKET_BATCH) {
-    const batch = Math.min(TICKET_BATCH, count - done)
+  for (let done = 0; done < sockets; done += TICKET_BATCH) {
+    const batch = Math.min(TICKET_BATCH, sockets - done)
     await rig.prepare(batch)
     const started = performance.now()
     let next = 0
@@ -46,17 +43,6 @@ async function openMany (rig: Rig, count: number): Promise<number> {
     }))
     openMs += performance.now() - started
   }
-  return openMs
-}
-
-async function measure (name: string, rig: Rig): Promise<Record<string, number>> {
-  // A first round, opened and closed, brings the server to its working size (JIT, pools,
-  // allocator, caches): the measured round then counts what the sockets hold, not the churn.
-  await openMany(rig, Math.min(sockets, 2000))
-  rig.closeAll()
-  await new Promise((resolve) => setTimeout(resolve, 3000))
-  const before = await settledMemory(rig.server)
-  const openMs = await openMany(rig, sockets)
   await new Promise((resolve) => setTimeout(resolve, 2000))
   const after = await settledMemory(rig.server)
   const result = {
@@ -84,9 +70,6 @@ async function bareWsRig (): Promise<Rig> {
       await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject) })
       open.push(socket)
     },
-    closeAll () {
-      for (const socket of open.splice(0)) socket.terminate()
-    },
     async close () {
       for (const socket of open) socket.terminate()
       await stopProcess(server)
@@ -105,9 +88,6 @@ async function socketIoRig (): Promise<Rig> {
       const socket = connectSocketIo(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false })
       await new Promise<void>((resolve, reject) => { socket.once('connect', () => { resolve() }); socket.once('connect_error', reject) })
       open.push(socket)
-    },
-    closeAll () {
-      for (const socket of open.splice(0)) socket.close()
     },
     async close () {
       for (const socket of open) socket.close()
@@ -160,9 +140,6 @@ async function parleyRig (): Promise<Rig> {
         socket.once('error', reject)
       })
       open.push(socket)
-    },
-    closeAll () {
-      for (const socket of open.splice(0)) socket.terminate()
     },
     async close () {
       for (const socket of open) socket.terminate()
