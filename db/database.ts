@@ -58,6 +58,8 @@ export interface GroupsTable {
   cleared_seq: Seq
   /** A cap below the server's MAX_GROUP_MEMBERS; null: the server's. */
   max_members: ColumnType<number | null, number | null | undefined, number | null>
+  /** Rows in mirror_group_members for the group, kept with them (migration 0012). */
+  member_count: Generated<number>
 }
 
 export type NotificationLevelName = 'all' | 'mentions' | 'none'

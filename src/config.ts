@@ -39,6 +39,8 @@ export const Environment = Type.Object({
   TYPING_TTL_MS: Type.Integer({ minimum: 50, maximum: 60000, default: 5000 }),
   TRUST_PROXY: Type.String({ pattern: '^[0-9a-fA-F:./, ]*$', default: '' }),
   RATE_LIMIT_SCALE: Type.Number({ exclusiveMinimum: 0, maximum: 1000000, default: 1 }),
+  MAX_GROUP_MEMBERS: Type.Integer({ minimum: 2, maximum: 1000000, default: 10000 }),
+  MAX_BROADCAST_MEMBERS: Type.Integer({ minimum: 2, maximum: 1000000, default: 100000 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104857600, default: 1048576 }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
@@ -101,6 +103,12 @@ export interface Config {
     graceMs: number
     /** A typing indicator expires (and the expiry is broadcast) this long after its last start. */
     typingTtlMs: number
+  }
+  groups: {
+    /** The most members a group holds (direct, group, public). */
+    maxMembers: number
+    /** The most members a broadcast group holds (only admins post, so its fanout is rare). */
+    maxBroadcastMembers: number
   }
   trustProxy: string[]
   rateLimitScale: number
@@ -235,6 +243,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     presence: {
       graceMs: parsed.PRESENCE_GRACE_MS,
       typingTtlMs: parsed.TYPING_TTL_MS
+    },
+    groups: {
+      maxMembers: parsed.MAX_GROUP_MEMBERS,
+      maxBroadcastMembers: parsed.MAX_BROADCAST_MEMBERS
     },
     trustProxy: splitList(parsed.TRUST_PROXY),
     rateLimitScale: parsed.RATE_LIMIT_SCALE,

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createConnection, type Connection } from 'mysql2/promise'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 
 /** A free TCP port on loopback. */
@@ -23,9 +25,21 @@ export function rssMiB (pid: number): number {
   return match === null ? 0 : Math.round(Number(match[1]) / 1024)
 }
 
-/** Starts a Node script as its own process (its own core) and waits until `url` answers. */
+/**
+ * The core benchmarked servers are pinned to (BENCH_SERVER_CPU, default 0; `none` leaves them
+ * free), so a server and the load generator (run it with `taskset -c 1`) never share one.
+ */
+const SERVER_CPU = process.env.BENCH_SERVER_CPU ?? '0'
+const GC_PRELOAD = new URL('./gc-on-signal.ts', import.meta.url).pathname
+
+/**
+ * Starts a Node script as its own process, pinned to the server core, and waits until `url`
+ * answers. The process collects its garbage on SIGWINCH (see settledRssKiB).
+ */
 export async function startProcess (script: string, env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const nodeOptions = `--expose-gc --import=${GC_PRELOAD} ${env.NODE_OPTIONS ?? process.env.BENCH_SERVER_NODE_OPTIONS ?? ''}`
+  const command = SERVER_CPU === 'none' ? [process.execPath, script] : ['taskset', '-c', SERVER_CPU, process.execPath, script]
+  const child = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env, NODE_OPTIONS: nodeOptions }, stdio: ['ignore', 'ignore', 'inherit'] })
   const deadline = Date.now() + 60_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`)
@@ -37,6 +51,26 @@ export async function startProcess (script: string, env: Record<string, string>,
   }
   child.kill('SIGKILL')
   throw new Error(`${script} did not become ready`)
+}
+
+export interface SettledMemory {
+  /** Resident set, KiB. */
+  rssKiB: number
+  /** Live JavaScript objects, KiB. */
+  heapUsedKiB: number
+}
+
+/** A benchmarked server's memory right after a full collection (SIGWINCH, see gc-on-signal.ts). */
+export async function settledMemory (child: ChildProcess): Promise<SettledMemory> {
+  const pid = child.pid ?? 0
+  const report = join(tmpdir(), `bench-memory-${pid}.json`)
+  rmSync(report, { force: true })
+  child.kill('SIGWINCH')
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const match = /VmRSS:\s+(\d+) kB/.exec(status)
+  const usage = existsSync(report) ? JSON.parse(readFileSync(report, 'utf8')) as { heapUsed: number } : { heapUsed: 0 }
+  return { rssKiB: match === null ? 0 : Number(match[1]), heapUsedKiB: Math.round(usage.heapUsed / 1024) }
 }
 
 export async function stopProcess (child: ChildProcess): Promise<void> {

@@ -34,8 +34,8 @@ export interface Meter {
   readonly registry: MetricsRegistry
   /** A send transaction committed: `messages` messages in it. */
   sendsCommitted: (messages: number) => void
-  /** A bus event was handed to one WebSocket connection. */
-  eventDelivered: () => void
+  /** Bus events were handed to WebSocket connections (one per connection; `count` at once, 1 by default). */
+  eventDelivered: (count?: number) => void
   /** A publish to Redis failed: the event reached this instance's listeners only. */
   busPublishFailed: () => void
   /** Adds a gauge read at scrape time. */
@@ -88,7 +88,7 @@ function createMeter (registry: MetricsRegistry): Meter {
       sends.inc(messages)
       batchSize.observe(messages)
     },
-    eventDelivered () { delivered.inc() },
+    eventDelivered (count = 1) { delivered.inc(count) },
     busPublishFailed () { busFailures.inc() },
     gauge ({ name, help, labelNames = [], collect }) {
       // eslint-disable-next-line no-new -- registering is the point: the registry keeps it

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto'
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from '@fastify/websocket'
 import type { AuthUser } from '../plugins/auth.ts'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import { WS_CLOSE_CODES } from '../../schemas/ws.ts'
 import { ConnectionLimits } from './rate-limit.ts'
 import { BlockedSenders } from './blocking.ts'
+import type { OutboundFrame } from './outbound.ts'
 import type { GroupSubscription } from './subscription.ts'
 
 /** Commands of one connection waiting to run; more are refused rather than queued. */
@@ -13,6 +15,8 @@ export const MAX_QUEUED_COMMANDS = 64
 export const MAX_SUBSCRIPTIONS = 500
 /** A socket closed for not reading gets this long to take its close frame before it is dropped. */
 export const CLOSE_TIMEOUT_MS = 5000
+
+const TEXT_FRAME = { binary: false } as const
 
 export type ConnectionState = 'awaiting-auth' | 'authenticating' | 'ready' | 'closed'
 
@@ -73,15 +77,27 @@ export class Connection {
    * Sends a serialized frame without waiting. When the socket's buffer passes the limit (a
    * client that stopped reading) the connection is closed with 1013: the server never holds
    * more than the limit for one client and never waits for one.
+   *
+   * The pre-built WebSocket frame goes straight to the TCP socket, one write of a Buffer shared
+   * by every receiver: with no extension negotiated (permessage-deflate is off) ws's sender
+   * queues nothing, so frames stay in order, and ws counts the socket's buffer in bufferedAmount.
    */
-  sendText (text: string): void {
+  sendFrame (frame: OutboundFrame): void {
     if (!this.open) return
     if (this.socket.bufferedAmount > this.sendBufferLimit) {
       this.closeForOverflow()
       return
     }
-    this.socket.send(text)
+    const raw = this.rawSocket()
+    if (raw !== null) raw.write(frame.wire)
+    else this.socket.send(frame.json, TEXT_FRAME)
     if (this.socket.bufferedAmount > this.sendBufferLimit) this.closeForOverflow()
+  }
+
+  /** The TCP socket under the WebSocket when frames may be written to it directly, else null. */
+  private rawSocket (): Duplex | null {
+    if (this.socket.extensions !== '') return null
+    return (this.socket as unknown as { _socket?: Duplex | null })._socket ?? null
   }
 
   /** Runs commands one after another in arrival order; false when too many are waiting. */

@@ -3,6 +3,7 @@ import websocket, { type WebSocket } from '@fastify/websocket'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RawData } from 'ws'
+import type { ServerResponse } from 'node:http'
 import type { AuthUser } from '../plugins/auth.ts'
 import { AppError } from '../lib/app-error.ts'
 import { addressKey } from '../lib/client-address.ts'
@@ -21,8 +22,12 @@ import { Connection, MAX_SUBSCRIPTIONS } from './connection.ts'
 import { DeliveryTracker } from './delivery.ts'
 import { assertFrame, compileFrame, parseFrame, requestIdOf, type RawFrame } from './frames.ts'
 import { WS_UPGRADE_LIMIT, type WsRateCategory } from './rate-limit.ts'
-import { GroupSubscription, seqOf } from './subscription.ts'
+import { GroupSubscription } from './subscription.ts'
 import { hiddenByBlock } from './blocking.ts'
+import { LocalGroups } from './local-groups.ts'
+import { outboundFrame, outboundOf } from './outbound.ts'
+import { reactionFrameFor } from './reaction-frames.ts'
+import { localGroupAudience, redisGroupAudience, type GroupAudience } from './audience.ts'
 
 /*
  * The WebSocket gateway (DESIGN §5): authenticates the upgrade, validates frames against the
@@ -62,6 +67,11 @@ export interface Gateway {
   commands: CommandTable
   /** This instance's connections (for ops and tests). */
   connections: () => ConnectionInfo[]
+  /**
+   * Users subscribed to the group on any instance, `except` one (a sender): who gets its
+   * events live. Read from counters, never from the member list.
+   */
+  audienceOf: (groupId: string, except: number) => Promise<number>
 }
 
 declare module 'fastify' {
@@ -100,23 +110,13 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   let draining = false
 
   const delivery = new DeliveryTracker(
-    async (userId, groupId, seq) => { await fastify.chatService.markDelivered(userId, groupId, seq) },
+    async (groupId, userIds, seq) => { await fastify.chatService.markDeliveredMany(groupId, userIds, seq) },
     (err) => { log.warn({ err }, 'delivered watermark not saved') }
   )
 
-  // A frame is serialized once for all its subscribers: the bus hands them the same object.
-  const serialized = new WeakMap<object, string>()
-  function textOf (frame: ServerFrame): string {
-    let text = serialized.get(frame)
-    if (text === undefined) {
-      text = JSON.stringify(frame)
-      serialized.set(frame, text)
-    }
-    return text
-  }
-
+  /** A frame for this connection alone (an ack, an error): serialized for it. */
   function send (conn: Connection, frame: ServerFrame): void {
-    conn.sendText(textOf(frame))
+    conn.sendFrame(outboundFrame(frame))
   }
 
   function sendError (conn: Connection, err: unknown, requestId: string | undefined, failureCode: AppError['code'] = 'INTERNAL_ERROR'): void {
@@ -133,6 +133,15 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   /** Subscriber count across instances: the store's set of subscribed connections, with heartbeat expiry. */
   const subscriberTtlMs = Math.max(3 * config.ws.pingIntervalMs, 1000)
+  const { backend } = fastify.store
+  /** Users subscribed per group on every instance (LocalGroups tells it who comes and goes here). */
+  const audience: GroupAudience = backend.kind === 'redis'
+    ? redisGroupAudience(backend.redis, { usersSubscribed: (groupId) => localGroups.usersSubscribed(groupId), isSubscribed: (groupId, userId) => localGroups.isSubscribed(groupId, userId) }, {
+      ttlMs: subscriberTtlMs,
+      clock: fastify.clock,
+      onError: (err) => { log.warn({ err: { message: err.message } }, 'group audience unavailable; counting this instance only') }
+    })
+    : localGroupAudience({ usersSubscribed: (groupId) => localGroups.usersSubscribed(groupId), isSubscribed: (groupId, userId) => localGroups.isSubscribed(groupId, userId) })
 
   async function countSubscriber (groupId: string, conn: Connection): Promise<number> {
     try {
@@ -153,24 +162,41 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
    * counts as seen there, and is dropped only at delivery: that connection has its ack.
    */
   const originOf = new WeakMap<ServerEvent, string>()
+  /** Deliveries not yet added to the metric: counted per delivery, reported once per event. */
+  let uncountedDeliveries = 0
 
-  /** Sends one group event to one connection, shaped for its user. */
+  const localGroups = new LocalGroups(fastify.bus, {
+    beforeFanout (event, { originConnectionId }) {
+      if (originConnectionId !== undefined) originOf.set(event, originConnectionId)
+    },
+    afterFanout () {
+      if (uncountedDeliveries === 0) return
+      meter.eventDelivered(uncountedDeliveries)
+      uncountedDeliveries = 0
+    },
+    userJoined: (groupId, userId) => { audience.userJoined(groupId, userId) },
+    userLeft: (groupId, userId) => { audience.userLeft(groupId, userId) },
+    onError: (err, event) => { log.error({ err, type: event.type }, 'group event delivery failed') }
+  })
+
+  /**
+   * Sends one group event to one connection: the frame serialized once for every receiver
+   * (reactions: see reactionFrameFor). A hook that drops an event for some receivers
+   * (`skip(conn, event)`) belongs at the top, before anything is sent or counted.
+   */
   function deliverGroupEvent (conn: Connection, groupId: string, event: ServerEvent): void {
     if (originOf.get(event) === conn.id) return
     if (hiddenByBlock(conn.blockedSenders, event)) return
     const me = conn.user?.id
     if (event.type === 'chat:typing' && event.payload.userId === me) return
-    meter.eventDelivered()
+    uncountedDeliveries += 1
     if (event.type === 'chat:reactions_updated') {
-      // hasReacted is relative to whoever receives it.
-      const reactions = event.payload.reactions.map((r) => ({ ...r, hasReacted: me !== undefined && r.users.includes(me) }))
-      send(conn, { type: event.type, payload: { ...event.payload, reactions } })
+      conn.sendFrame(reactionFrameFor(event, me))
       return
     }
-    send(conn, event)
-    const seq = seqOf(event)
-    if (seq !== null && me !== undefined && event.type === 'chat:message' && event.payload.senderUserId !== me && conn.open) {
-      delivery.record(me, groupId, seq)
+    conn.sendFrame(outboundOf(event))
+    if (event.type === 'chat:message' && me !== undefined && event.payload.senderUserId !== me && conn.open) {
+      delivery.record(me, groupId, event.payload.seq)
     }
   }
 
@@ -179,7 +205,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     const active = conn.subscriptions.get(groupId)
     if (active === undefined) {
       // Not subscribed: the notice still matters to the client, unless this very eviction was already told.
-      if (notice !== null && !conn.evicted.has(groupId)) send(conn, notice)
+      if (notice !== null && !conn.evicted.has(groupId)) conn.sendFrame(outboundOf(notice))
       return
     }
     active.subscription.close()
@@ -187,7 +213,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     conn.subscriptions.delete(groupId)
     uncountSubscriber(groupId, conn)
     if (notice !== null) {
-      send(conn, notice)
+      conn.sendFrame(outboundOf(notice))
       conn.evicted.add(groupId)
       setTimeout(() => conn.evicted.delete(groupId), EVICTION_MEMORY_MS).unref()
     }
@@ -225,11 +251,13 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       onError: (err) => { log.warn({ err, groupId }, 'gap fill failed') }
     })
     // Subscribe before reading the database: whatever commits from now on arrives live.
-    const unsubscribe = fastify.bus.subscribe({ groupId }, (event, { originConnectionId }) => {
-      if (originConnectionId !== undefined) originOf.set(event, originConnectionId)
-      const eviction = evictionOf(conn, event)
-      if (eviction !== null) evict(conn, eviction.groupId, eviction.reason, event)
-      else subscription.push(event)
+    const unsubscribe = localGroups.join(groupId, {
+      userId: caller.user.id,
+      receive (event) {
+        const eviction = evictionOf(conn, event)
+        if (eviction !== null) evict(conn, eviction.groupId, eviction.reason, event)
+        else subscription.push(event)
+      }
     })
     conn.subscriptions.set(groupId, { subscription, unsubscribe })
 
@@ -281,7 +309,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     }
     if (hiddenByBlock(conn.blockedSenders, event)) return
     meter.eventDelivered()
-    send(conn, event)
+    conn.sendFrame(outboundOf(event))
   }
 
   // ---- sessions: a socket lives no longer than its session and its token ----
@@ -596,6 +624,40 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     })
   }
 
+  // ---- per-socket memory: nothing per socket beyond the Connection and ws's own state ----
+
+  const connectionOf = new WeakMap<WebSocket, Connection>()
+  function onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+    const conn = connectionOf.get(this)
+    if (conn !== undefined) onMessage(conn, data, isBinary)
+  }
+  function onSocketPong (this: WebSocket): void {
+    const conn = connectionOf.get(this)
+    if (conn !== undefined) conn.alive = true
+  }
+  function onSocketClose (this: WebSocket): void {
+    const conn = connectionOf.get(this)
+    if (conn !== undefined) onClose(conn)
+  }
+  function onSocketError (this: WebSocket, err: Error): void {
+    log.warn({ err: { message: err.message } }, 'websocket error')
+    this.terminate()
+  }
+
+  /**
+   * Lets the upgrade's HTTP request and reply go (issue 16.3: they were ~15 KB a socket, kept
+   * for the socket's whole life). @fastify/websocket's error listener closes over them, and the
+   * TCP socket still points at the reply it was assigned to; a shared error listener (the same
+   * handling as the plugin's errorHandler below) and a detached reply hold nothing.
+   */
+  function releaseUpgrade (socket: WebSocket, request: FastifyRequest): void {
+    socket.removeAllListeners('error')
+    socket.on('error', onSocketError)
+    const tcp = request.raw.socket as (typeof request.raw.socket & { _httpMessage?: ServerResponse | null }) | null
+    const response = tcp?._httpMessage
+    if (tcp !== null && response !== undefined && response !== null) response.detachSocket(tcp)
+  }
+
   /** Runs before the upgrade completes: credentials in the URL are checked here. */
   async function authenticateUpgrade (request: FastifyRequest<{ Querystring: { token?: string, ticket?: string } }>): Promise<void> {
     if (!request.ws) throw new AppError('NOT_FOUND', `${config.ws.path} only accepts WebSocket upgrades`)
@@ -643,9 +705,12 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   }, (socket: WebSocket, request: FastifyRequest) => {
     const conn = new Connection(socket, { rateLimitScale: config.rateLimitScale, sendBufferLimitBytes: config.ws.sendBufferLimitBytes, clock: fastify.clock })
     // Handlers first, synchronously: frames that arrive during any await below are not lost.
-    socket.on('message', (data, isBinary) => { onMessage(conn, data, isBinary) })
-    socket.on('pong', () => { conn.alive = true })
-    socket.on('close', () => { onClose(conn) })
+    // Shared functions, not closures per socket: they find the connection by its socket.
+    connectionOf.set(socket, conn)
+    socket.on('message', onSocketMessage)
+    socket.on('pong', onSocketPong)
+    socket.on('close', onSocketClose)
+    releaseUpgrade(socket, request)
 
     const auth = request.wsAuth
     if (auth === null || 'refused' in auth) {
@@ -723,6 +788,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     }
     // One pipeline for the lot in Redis.
     fastify.store.subscribers.refresh(subscribed, subscriberTtlMs).catch(() => {})
+    audience.refresh(localGroups.subscribedUsers()).catch(() => {})
   }, config.ws.pingIntervalMs)
   heartbeat.unref()
 
@@ -753,6 +819,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   fastify.decorate('gateway', {
     commands,
+    audienceOf: async (groupId, except) => Math.max(0, await audience.countExcept(groupId, except)),
     connections: () => [...connections.values()].map((conn) => ({
       id: conn.id,
       userId: conn.user?.id ?? null,

@@ -25,22 +25,32 @@ async function until (condition: () => Promise<boolean>, timeoutMs = 3000): Prom
   }
 }
 
-t.test('the send ack counts recipients connected anywhere as delivered and the others as queued', async (t) => {
+t.test('the send ack counts recipients subscribed to the group on any instance as delivered and the others as queued', async (t) => {
   const alice = await registerUser(a)
   const bob = await registerUser(a)
   const carol = await registerUser(a)
   const dave = await registerUser(a)
-  const groupId = await createGroup(a, alice, [bob, carol, dave])
+  const erin = await registerUser(a)
+  const groupId = await createGroup(a, alice, [bob, carol, dave, erin])
   const sender = await connectWs(a, { token: alice.token })
   const alicesPhone = await connectWs(b, { token: alice.token })
-  // Bob is connected on the other instance without having joined the group; Carol joined; Dave is away.
+  // Bob joined on the other instance, Carol on this one; Erin is connected without having
+  // joined the group (she gets it on her next join or sync); Dave is away.
   const bobOnB = await connectWs(b, { token: bob.token })
   const carolOnA = await connectWs(a, { token: carol.token })
-  t.teardown(async () => { await Promise.all([sender, alicesPhone, bobOnB, carolOnA].map(async (c) => await c.close())) })
-  await Promise.all([alicesPhone.next('chat:sync'), bobOnB.next('chat:sync')])
-  await carolOnA.request('chat:join_group', { groupId })
+  const erinOnB = await connectWs(b, { token: erin.token })
+  t.teardown(async () => { await Promise.all([sender, alicesPhone, bobOnB, carolOnA, erinOnB].map(async (c) => await c.close())) })
+  await erinOnB.next('chat:sync')
+  for (const client of [alicesPhone, bobOnB, carolOnA]) await client.request('chat:join_group', { groupId })
   const ack = await sender.request('chat:send_message', { groupId, content: 'who is there?' })
-  t.match(ack.payload, { success: true, deliveredToCount: 2, queuedForCount: 1 }, 'the sender\'s own phone is not a recipient')
+  t.match(ack.payload, { success: true, deliveredToCount: 2, queuedForCount: 2 }, 'the sender\'s own phone is not a recipient')
+  // A second connection of a subscribed user counts once; leaving ends the count on every instance.
+  const bobsTablet = await connectWs(a, { token: bob.token })
+  t.teardown(async () => { await bobsTablet.close() })
+  await bobsTablet.request('chat:join_group', { groupId })
+  t.match((await sender.request('chat:send_message', { groupId, content: 'again' })).payload, { deliveredToCount: 2, queuedForCount: 2 })
+  await carolOnA.request('chat:leave_group', { groupId })
+  t.match((await sender.request('chat:send_message', { groupId, content: 'and again' })).payload, { deliveredToCount: 1, queuedForCount: 3 })
 })
 
 t.test('delivered watermarks advance as connections receive messages, on any instance', async (t) => {

@@ -20,6 +20,8 @@ export const presenceUserKey = (userId: number): string => `presence:{u${userId}
 export const typingKey = (groupId: string): string => `typing:${groupId}`
 /** The group's subscribed connections on every instance: connection id → expiry (ms). */
 export const subscribersKey = (groupId: string): string => `subs:${groupId}`
+/** The users subscribed to a group on any instance (the send ack's deliveredToCount): user id → expiry (ms). */
+export const audienceKey = (groupId: string): string => `audience:${groupId}`
 /** A WebSocket ticket, by the SHA-256 (hex) of the ticket: never the ticket itself. */
 export const wsTicketKey = (ticketHash: string): string => `wsticket:${ticketHash}`
 

@@ -34,8 +34,8 @@ export function mutedAt (m: string, now: Date): RawBuilder<SqlBool> {
  * clear watermarks, not deleted (a range of the (group_id, seq) index), and at least 1 while the
  * chat is marked unread by hand.
  */
-export function unreadCountOf (m: string, userId: number): RawBuilder<number> {
-  return sql<number>`GREATEST((SELECT COUNT(*) FROM mirror_group_messages AS ux WHERE ux.group_id = ${ref(m, 'group_id')} AND ux.seq > GREATEST(${ref(m, 'last_read_seq')}, ${ref(m, 'cleared_seq')}) AND ux.sender_user_id <> ${userId} AND ux.is_deleted = 0), ${ref(m, 'marked_unread')})`
+export function unreadCountOf (m: string): RawBuilder<number> {
+  return sql<number>`GREATEST((SELECT COUNT(*) FROM mirror_group_messages AS ux WHERE ux.group_id = ${ref(m, 'group_id')} AND ux.seq > GREATEST(${ref(m, 'last_read_seq')}, ${ref(m, 'cleared_seq')}) AND ux.sender_user_id <> ${ref(m, 'user_id')} AND ux.is_deleted = 0), ${ref(m, 'marked_unread')})`
 }
 
 /** The id of the message at the user's read watermark, or null. */

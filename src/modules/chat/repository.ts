@@ -422,10 +422,21 @@ export function chatRepository (db: Kysely<Database>) {
       return result.numUpdatedRows > 0n
     },
 
+    /** Moves the delivered watermarks of several members of one group up to `seq`, never back: one statement. */
+    async markDeliveredUpToMany (groupBin: Buffer, userIds: readonly number[], seq: number): Promise<void> {
+      if (userIds.length === 0) return
+      await db.updateTable('mirror_group_members')
+        .set({ last_delivered_seq: seq })
+        .where('group_id', '=', groupBin)
+        .where('user_id', 'in', userIds)
+        .where('last_delivered_seq', '<', seq)
+        .execute()
+    },
+
     /** Messages from others after the user's read and clear watermarks, not deleted; at least 1 while marked unread. */
     async unreadCount (groupBin: Buffer, userId: number): Promise<number> {
       const row = await db.selectFrom('mirror_group_members as mb')
-        .select(unreadCountOf('mb', userId).as('n'))
+        .select(unreadCountOf('mb').as('n'))
         .where('mb.group_id', '=', groupBin)
         .where('mb.user_id', '=', userId)
         .executeTakeFirst()
@@ -546,17 +557,34 @@ export function chatRepository (db: Kysely<Database>) {
 
     /** Per group of the user (but deleted direct chats still hidden): newest seq, unread count and the message at the read watermark. */
     async syncRows (userId: number): Promise<GroupSyncRow[]> {
-      return await db.selectFrom('mirror_group_members as mb')
+      return (await this.syncRowsOf([userId])).get(userId) ?? []
+    },
+
+    /** syncRows of several users in one query (connections opening together share it), by user. */
+    async syncRowsOf (userIds: readonly number[]): Promise<Map<number, GroupSyncRow[]>> {
+      const byUser = new Map<number, GroupSyncRow[]>()
+      if (userIds.length === 0) return byUser
+      const rows = await db.selectFrom('mirror_group_members as mb')
         .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
         .select([
+          'mb.user_id',
           'mb.group_id',
           'g.last_seq',
-          unreadCountOf('mb', userId).as('unread'),
+          unreadCountOf('mb').as('unread'),
           lastReadIdOf('mb').as('last_read_id')
         ])
-        .where('mb.user_id', '=', userId)
+        .where('mb.user_id', 'in', userIds)
         .where(sql<boolean>`NOT ${hiddenNow('mb', 'g')}`)
         .execute()
+      for (const { user_id: userId, ...row } of rows) {
+        let list = byUser.get(userId)
+        if (list === undefined) {
+          list = []
+          byUser.set(userId, list)
+        }
+        list.push(row)
+      }
+      return byUser
     },
 
     /** Per requested group of the user: the newest message they can see and their unread count. */
@@ -580,7 +608,7 @@ export function chatRepository (db: Kysely<Database>) {
           'lm.is_deleted',
           'lm.created_at',
           'lm.seq',
-          unreadCountOf('mb', userId).as('unread')
+          unreadCountOf('mb').as('unread')
         ])
         .where('mb.user_id', '=', userId)
         .where('mb.group_id', 'in', groupBins)

@@ -30,6 +30,7 @@ import type { AuthUser } from '../../plugins/auth.ts'
 import type { PublishOptions } from '../../plugins/bus.ts'
 import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
 import { DecryptionError } from '../../lib/keyring.ts'
+import { tickBatch } from '../../lib/tick-batch.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import { hasRole, requireRole, type Membership } from '../groups/guard.ts'
 import { chatRepository, duplicateKeyOf, isDeadlock, type MessageView } from './repository.ts'
@@ -140,6 +141,8 @@ export interface ChatService {
   syncState: (userId: number) => Promise<GroupSyncState[]>
   /** Moves the user's delivered watermark up to `seq`; never back. */
   markDelivered: (userId: number, groupId: string, seq: number) => Promise<void>
+  /** Moves several users' delivered watermarks of one group up to `seq` in one write; never back. */
+  markDeliveredMany: (groupId: string, userIds: readonly number[], seq: number) => Promise<void>
   /** The chat-list data of the user's groups: newest visible message and unread count. */
   chatSummaries: (userId: number, groupIds: string[]) => Promise<Map<string, ChatSummary>>
 }
@@ -242,6 +245,9 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   }
   const takeRateLimit = fastify.takeRateLimit
   const log = fastify.log
+
+  /** chat:sync of connections admitted in the same turn: one query for all of them. */
+  const syncRowsOf = tickBatch(async (userIds: number[]) => await repo.syncRowsOf(userIds), [])
 
   /** The group id as the bus and the keyring know it (lowercase), whatever the URL's spelling. */
   const groupIdOf = (caller: Caller): string => fromBin(caller.membership.groupIdBin)
@@ -801,7 +807,7 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     },
 
     async syncState (userId) {
-      const rows = await repo.syncRows(userId)
+      const rows = await syncRowsOf(userId)
       return rows.map((row) => ({
         groupId: fromBin(row.group_id),
         latestSeq: row.last_seq,
@@ -812,6 +818,10 @@ export function createChatService (fastify: FastifyInstance): ChatService {
 
     async markDelivered (userId, groupId, seq) {
       await repo.markDeliveredUpTo(toBin(groupId), userId, seq)
+    },
+
+    async markDeliveredMany (groupId, userIds, seq) {
+      await repo.markDeliveredUpToMany(toBin(groupId), userIds, seq)
     },
 
     async chatSummaries (userId, groupIds) {

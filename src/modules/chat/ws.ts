@@ -21,17 +21,22 @@ export default fp(async function chatWsCommands (fastify) {
       const caller = await ctx.callerIn(groupId)
       // This connection has the ack; the chat:message goes to everyone else, the sender's other devices included.
       const { message } = await fastify.chatService.sendMessage(caller, input, { originConnectionId: ctx.connectionId })
-      // Delivered = the other members with a live connection anywhere; the rest get it on their next sync.
-      const recipients = (await fastify.groupService.memberUserIds(groupId)).filter((id) => id !== ctx.user.id)
-      const online = await fastify.presenceService.onlineUserIds(recipients)
+      // Delivered = the other members subscribed to the group anywhere (they get it live); the
+      // rest get it on their next sync or join. Both from counters: no member list is read.
+      const [members, live] = await Promise.all([
+        fastify.groupService.memberCount(caller.membership.groupId),
+        fastify.gateway.audienceOf(caller.membership.groupId, ctx.user.id)
+      ])
+      const recipients = Math.max(0, members - 1)
+      const deliveredToCount = Math.min(live, recipients)
       const ack: SendMessageAck = {
         success: true,
         messageId: message.id,
         clientMessageId: message.clientMessageId ?? null,
         seq: message.seq ?? 0,
         createdAt: new Date(message.createdAt).toISOString(),
-        deliveredToCount: online.size,
-        queuedForCount: recipients.length - online.size
+        deliveredToCount,
+        queuedForCount: recipients - deliveredToCount
       }
       return ack
     }

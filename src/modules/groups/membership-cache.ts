@@ -24,6 +24,9 @@ export interface MembershipCache {
   /** The group's member ids, as last read; only counts are built on it (a send's ack), never access. */
   memberIds: (groupKey: string) => readonly number[] | null
   rememberMemberIds: (groupKey: string, userIds: readonly number[]) => void
+  /** The group's member count, as last read (for a send's ack); null when not known recently. */
+  memberCount: (groupKey: string) => number | null
+  rememberMemberCount: (groupKey: string, count: number) => void
   /** Drops every entry of the group: after any change to its members, roles or existence. */
   forgetGroup: (groupKey: string) => void
 }
@@ -33,6 +36,7 @@ export function createMembershipCache (ttlMs = MEMBERSHIP_CACHE_MS, now: () => n
   let size = 0
   const memberLists = new Map<string, { userIds: readonly number[], seenAt: number }>()
   let listedIds = 0
+  const memberCounts = new Map<string, { count: number, seenAt: number }>()
 
   return {
     get (groupKey, userId) {
@@ -67,7 +71,17 @@ export function createMembershipCache (ttlMs = MEMBERSHIP_CACHE_MS, now: () => n
       listedIds += userIds.length - (memberLists.get(groupKey)?.userIds.length ?? 0)
       memberLists.set(groupKey, { userIds, seenAt: now() })
     },
+    memberCount (groupKey) {
+      const entry = memberCounts.get(groupKey)
+      if (entry === undefined || now() - entry.seenAt >= ttlMs) return null
+      return entry.count
+    },
+    rememberMemberCount (groupKey, count) {
+      if (memberCounts.size >= MAX_CACHED_MEMBERSHIPS) memberCounts.clear()
+      memberCounts.set(groupKey, { count, seenAt: now() })
+    },
     forgetGroup (groupKey) {
+      memberCounts.delete(groupKey)
       const list = memberLists.get(groupKey)
       if (list !== undefined) {
         listedIds -= list.userIds.length

@@ -47,6 +47,14 @@ export interface MemberWithUserRow {
   avatar_url: string | null
 }
 
+/** Moves the group's member counter with the member rows just added (+) or removed (−), in the same transaction. */
+async function addToMemberCount (trx: Kysely<Database>, groupId: Buffer, delta: number): Promise<void> {
+  await trx.updateTable('mirror_groups')
+    .set({ member_count: sql<number>`member_count + ${delta}` })
+    .where('id', '=', groupId)
+    .execute()
+}
+
 /** Every query of the groups area. Methods take an optional transaction; a missing row is null. */
 export function createGroupRepository (db: Kysely<Database>) {
   return {
@@ -118,6 +126,7 @@ export function createGroupRepository (db: Kysely<Database>) {
       await trx.insertInto('mirror_group_members')
         .values(members.map((m) => ({ group_id: groupId, user_id: m.userId, role: m.role, joined_at: joinedAt, cleared_seq: groupClearedSeq(trx, groupId) })))
         .execute()
+      await addToMemberCount(trx, groupId, members.length)
     },
 
     /** Adds the member unless already there; true when a row was added. */
@@ -125,7 +134,9 @@ export function createGroupRepository (db: Kysely<Database>) {
       const result = await trx.insertInto('mirror_group_members').ignore()
         .values({ group_id: groupId, user_id: userId, role, joined_at: new Date(), cleared_seq: groupClearedSeq(trx, groupId) })
         .executeTakeFirst()
-      return (result.numInsertedOrUpdatedRows ?? 0n) > 0n
+      const added = (result.numInsertedOrUpdatedRows ?? 0n) > 0n
+      if (added) await addToMemberCount(trx, groupId, 1)
+      return added
     },
 
     async findMember (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<MemberState | null> {
@@ -172,7 +183,14 @@ export function createGroupRepository (db: Kysely<Database>) {
     },
 
     async deleteMember (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<void> {
-      await trx.deleteFrom('mirror_group_members').where('group_id', '=', groupId).where('user_id', '=', userId).execute()
+      const result = await trx.deleteFrom('mirror_group_members').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst()
+      if (result.numDeletedRows > 0n) await addToMemberCount(trx, groupId, -1)
+    },
+
+    /** The group's member count from its counter (one row read, whatever the group's size); null when there is no such group. */
+    async memberCount (groupId: Buffer, trx: Kysely<Database> = db): Promise<number | null> {
+      const row = await trx.selectFrom('mirror_groups').select('member_count').where('id', '=', groupId).executeTakeFirst()
+      return row === undefined ? null : Number(row.member_count)
     },
 
     async setRole (groupId: Buffer, userId: number, role: MemberRole, trx: Kysely<Database> = db): Promise<void> {

@@ -18,12 +18,6 @@ import {
   createGroupRepository, type ChatListPosition, type GroupViewRow, type MemberState, type MemberWithUserRow
 } from './repository.ts'
 
-/**
- * The most members a group holds. Bounds the member list (returned whole) and the fanout of
- * every message; seed 02's rooms cap at 100, large chat products at about 1,000.
- */
-export const MAX_GROUP_MEMBERS = 1000
-
 /*
  * Who may do what in a group (ranks: owner 3 > admin 2 > member 1). One principle: nobody
  * acts on someone at or above their own rank except themselves, and nobody grants a role at
@@ -91,6 +85,8 @@ export interface GroupService {
   accessOf: (groupId: string, userId: number) => Promise<{ type: GroupType, role: MemberRole | null } | null>
   /** Every member's user id, as of at most MEMBERSHIP_CACHE_MS ago (changes on this instance at once): for counts, not access. */
   memberUserIds: (groupId: string) => Promise<readonly number[]>
+  /** The group's member count, from its counter (0 when there is no such group): no member list is read. */
+  memberCount: (groupId: string) => Promise<number>
   /** Every group the user is a member of. */
   groupIdsOf: (userId: number) => Promise<string[]>
   /** True when the two users are members of a common group (a direct chat counts). */
@@ -134,10 +130,10 @@ function peerOf (directKey: string | null, userId: number): number | null {
   return a === userId ? b : a
 }
 
-/** A group's member cap: its own, never above the server's. */
-const capOf = (maxMembers: number | null): number => Math.min(maxMembers ?? MAX_GROUP_MEMBERS, MAX_GROUP_MEMBERS)
+/** A group's member cap: its own, never above the server's limit for its type. */
+const capOf = (maxMembers: number | null, limit: number): number => Math.min(maxMembers ?? limit, limit)
 
-function toGroup (row: GroupViewRow, userId: number): Group {
+function toGroup (row: GroupViewRow, userId: number, limit: number): Group {
   return {
     id: fromBin(row.id),
     name: row.name,
@@ -148,7 +144,7 @@ function toGroup (row: GroupViewRow, userId: number): Group {
     memberCount: Number(row.member_count ?? 0),
     myRole: row.role,
     peerUserId: peerOf(row.direct_key, userId),
-    maxMembers: capOf(row.max_members),
+    maxMembers: capOf(row.max_members, limit),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString()
   }
@@ -159,9 +155,9 @@ function toGroup (row: GroupViewRow, userId: number): Group {
  * lookup per page: the newest message visible to the user (after cleared_seq) and the unread
  * count derived from the read and clear watermarks.
  */
-function toChatListItem (row: GroupViewRow, userId: number, summary: ChatSummary | undefined): ChatListItem {
+function toChatListItem (row: GroupViewRow, userId: number, summary: ChatSummary | undefined, limit: number): ChatListItem {
   return {
-    ...toGroup(row, userId),
+    ...toGroup(row, userId, limit),
     // showPreviews off: the chat list names the last message but quotes none of it.
     lastMessage: summary?.lastMessage == null ? null : row.show_previews ? summary.lastMessage : { ...summary.lastMessage, preview: null },
     unreadCount: summary?.unreadCount ?? 0,
@@ -244,7 +240,7 @@ export default fp(async function groupServicePlugin (fastify) {
 
   async function groupView (groupIdBin: Buffer, userId: number): Promise<Group> {
     const row = await groups.findGroupView(groupIdBin, userId)
-    if (row !== null) return toGroup(row, userId)
+    if (row !== null) return toGroup(row, userId, memberLimitOf(row.type))
     const access = await groups.findAccess(groupIdBin, userId)
     if (access === null) throw notFound('Group')
     throw forbidden('You are not a member of this group')
@@ -282,17 +278,19 @@ export default fp(async function groupServicePlugin (fastify) {
     return toGroupMember(row)
   }
 
-  async function ensureRoom (groupIdBin: Buffer, adding: number, trx: Kysely<Database>): Promise<void> {
-    const cap = capOf(await groups.maxMembersOf(groupIdBin, trx))
+  const memberLimitOf = (type: GroupType): number => type === 'broadcast' ? fastify.config.groups.maxBroadcastMembers : fastify.config.groups.maxMembers
+
+  async function ensureRoom (groupIdBin: Buffer, type: GroupType, adding: number, trx: Kysely<Database>): Promise<void> {
+    const cap = capOf(await groups.maxMembersOf(groupIdBin, trx), memberLimitOf(type))
     if (await groups.countMembers(groupIdBin, trx) + adding > cap) {
       throw new AppError('CONFLICT', `This group holds at most ${cap} members`)
     }
   }
 
-  /** A per-group cap as asked for: at most the server's (400 otherwise). */
-  function checkMaxMembers (maxMembers: number | null | undefined): void {
-    if (maxMembers != null && maxMembers > MAX_GROUP_MEMBERS) {
-      throw new AppError('VALIDATION_ERROR', 'Validation failed', undefined, [{ field: 'maxMembers', message: `maxMembers must be at most ${MAX_GROUP_MEMBERS}` }])
+  /** A per-group cap as asked for: at most the server's limit for the group's type (400 otherwise). */
+  function checkMaxMembers (maxMembers: number | null | undefined, limit: number): void {
+    if (maxMembers != null && maxMembers > limit) {
+      throw new AppError('VALIDATION_ERROR', 'Validation failed', undefined, [{ field: 'maxMembers', message: `maxMembers must be at most ${limit}` }])
     }
   }
 
@@ -347,8 +345,9 @@ export default fp(async function groupServicePlugin (fastify) {
       if ((await users.blockersOf(creatorId, memberIds)).length > 0) {
         throw forbidden('A user in memberIds does not accept being added by you')
       }
-      checkMaxMembers(request.maxMembers)
-      const cap = capOf(request.maxMembers ?? null)
+      const limit = memberLimitOf(request.type ?? 'group')
+      checkMaxMembers(request.maxMembers, limit)
+      const cap = capOf(request.maxMembers ?? null, limit)
       if (memberIds.length + 1 > cap) throw new AppError('CONFLICT', `This group holds at most ${cap} members`)
 
       const groupId = newId()
@@ -445,7 +444,7 @@ export default fp(async function groupServicePlugin (fastify) {
       const last = page.at(-1)
       const summaries = await fastify.chatService.chatSummaries(userId, page.map((row) => fromBin(row.id)))
       return {
-        groups: page.map((row) => toChatListItem(row, userId, summaries.get(fromBin(row.id)))),
+        groups: page.map((row) => toChatListItem(row, userId, summaries.get(fromBin(row.id)), memberLimitOf(row.type))),
         nextCursor: hasMore && last !== undefined ? encodeCursor(last) : null,
         hasMore
       }
@@ -466,7 +465,7 @@ export default fp(async function groupServicePlugin (fastify) {
         if (changes.description !== undefined) update.description = changes.description
         if (changes.avatarUrl !== undefined) update.avatar_url = changes.avatarUrl
         if (changes.maxMembers !== undefined) {
-          checkMaxMembers(changes.maxMembers)
+          checkMaxMembers(changes.maxMembers, memberLimitOf(type))
           const members = await groups.countMembers(groupIdBin, trx)
           if (changes.maxMembers !== null && changes.maxMembers < members) {
             throw new AppError('CONFLICT', `The group has ${members} members: maxMembers cannot be below that`)
@@ -491,7 +490,7 @@ export default fp(async function groupServicePlugin (fastify) {
         if (group === null) throw notFound('Group')
         if (await groups.findMember(groupIdBin, userId, trx) !== null) return false
         if (group.type !== 'public') throw forbidden('Only public groups can be joined; ask an admin to add you')
-        await ensureRoom(groupIdBin, 1, trx)
+        await ensureRoom(groupIdBin, group.type, 1, trx)
         await groups.insertMembers(groupIdBin, [{ userId, role: 'member' }], new Date(), trx)
         return true
       })
@@ -532,7 +531,7 @@ export default fp(async function groupServicePlugin (fastify) {
         await users.getUser(request.userId)
         if (await groups.findMember(groupIdBin, request.userId, trx) !== null) throw new AppError('CONFLICT', 'The user is already a member of this group')
         if (await users.isBlocked(request.userId, actorId)) throw forbidden('This user does not accept being added by you')
-        await ensureRoom(groupIdBin, 1, trx)
+        await ensureRoom(groupIdBin, type, 1, trx)
         await groups.insertMembers(groupIdBin, [{ userId: request.userId, role }], new Date(), trx)
         await recordJobs(trx, [addedJob(groupIdBin, actorId, request.userId)])
         notifyAfterCommit = true
@@ -619,6 +618,17 @@ export default fp(async function groupServicePlugin (fastify) {
       const userIds = await groups.memberUserIds(groupIdBin)
       memberships.rememberMemberIds(key, userIds)
       return userIds
+    },
+
+    async memberCount (groupId) {
+      const groupIdBin = groupIdBinOf(groupId)
+      if (groupIdBin === null) return 0
+      const key = groupIdBin.toString('hex')
+      const cached = memberships.memberCount(key)
+      if (cached !== null) return cached
+      const count = await groups.memberCount(groupIdBin) ?? 0
+      memberships.rememberMemberCount(key, count)
+      return count
     },
 
     async groupIdsOf (userId) {

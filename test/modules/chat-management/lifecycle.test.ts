@@ -1,6 +1,5 @@
 import t from 'tap'
 import { toBin } from '../../../src/lib/ids.ts'
-import { MAX_GROUP_MEMBERS } from '../../../src/modules/groups/service.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser } from '../../helpers/users.ts'
 import { call, connected, group, ok, send } from './helpers.ts'
@@ -10,6 +9,7 @@ import { call, connected, group, ok, send } from './helpers.ts'
 const env = { RATE_LIMIT_SCALE: '1000' }
 const a = await buildTestApp(t, import.meta.url, { env })
 const b = await buildTestApp(t, import.meta.url, { env })
+const MAX_GROUP_MEMBERS = a.config.groups.maxMembers
 
 t.test('deleting a group chat is leaving it: ownership passes on, the last member out deletes the group', async (t) => {
   const [alice, bob] = [await registerUser(a), await registerUser(a)]

@@ -2,12 +2,13 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { ServerEvent } from '../../../schemas/events.ts'
 import { toBin } from '../../../src/lib/ids.ts'
-import { MAX_GROUP_MEMBERS } from '../../../src/modules/groups/service.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
 // One app for the whole file: every test makes its own users and groups.
-const app = await buildTestApp(t, import.meta.url)
+// A small member limit (MAX_GROUP_MEMBERS) keeps the test that fills a group quick.
+const app = await buildTestApp(t, import.meta.url, { env: { MAX_GROUP_MEMBERS: '300' } })
+const MAX_GROUP_MEMBERS = app.config.groups.maxMembers
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
