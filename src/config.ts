@@ -60,7 +60,7 @@ export const Environment = Type.Object({
   PUSH_WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 1, maximum: 3600000, default: 5000 }),
   PUSH_WEBHOOK_RETRY_WINDOW_MS: Type.Integer({ minimum: 0, maximum: 604800000, default: 86400000 }),
   NOTIFICATION_POLL_MS: Type.Integer({ minimum: 10, maximum: 600000, default: 1000 }),
-  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 200 }),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000 }),
   OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
   OVERLOAD_MAX_HEAP_USED_BYTES: Type.Optional(Type.Integer({ minimum: 0 })),
   OVERLOAD_MAX_IN_FLIGHT: Type.Integer({ minimum: 0, maximum: 1000000, default: 256 }),

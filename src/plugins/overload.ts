@@ -56,6 +56,12 @@ export default fp<OverloadPluginOptions>(async function overloadPlugin (fastify,
     return (route !== undefined && EXEMPT_ROUTES.has(route)) || (route === opts.wsPath && isUpgrade(request))
   }
 
+  // The samples taken while the app starts measure its one-off start-up work (schema
+  // compilation, connections), not load: the first two after ready are not acted on.
+  let readyAt = Number.POSITIVE_INFINITY
+  fastify.addHook('onReady', async () => { readyAt = Date.now() })
+  const settled = (): boolean => Date.now() - readyAt >= 2 * opts.sampleIntervalMs
+
   await fastify.register(underPressure, {
     maxEventLoopDelay: opts.maxEventLoopDelayMs,
     maxEventLoopUtilization: opts.maxEventLoopUtilization,
@@ -64,7 +70,7 @@ export default fp<OverloadPluginOptions>(async function overloadPlugin (fastify,
     sampleInterval: opts.sampleIntervalMs,
     retryAfter,
     pressureHandler: async (request, reply, type) => {
-      if (!passes(request)) throw refusal(reply, type)
+      if (!passes(request) && settled()) throw refusal(reply, type)
     }
   })
 
