@@ -58,7 +58,7 @@ function newcomerEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? scratch,
     SECRETS_FILE: join(scratch, '.parley-secrets.json'),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
     ...extra
   }
 }
@@ -116,8 +116,10 @@ t.test('a newcomer starts the server on a fresh database and chats over HTTP', a
   const base = `http://127.0.0.1:${port}`
 
   // The server creates the database, migrates it and listens; wait (bounded) for /health.
+  // Generous: on a loaded two-core machine twelve migrations of a fresh database take a while.
   let healthy = false
-  for (let i = 0; i < 300 && !healthy && server.child.exitCode === null; i++) {
+  const deadline = Date.now() + 120_000
+  while (Date.now() < deadline && !healthy && server.child.exitCode === null) {
     healthy = await fetch(`${base}/health`).then((res) => res.ok, () => false)
     if (!healthy) await sleep(100)
   }

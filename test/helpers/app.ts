@@ -92,7 +92,7 @@ export async function testConfig (fileUrl: string, env: Record<string, string> =
     REDIS_KEY_PREFIX: keyPrefix,
     JWT_SECRET: TEST_JWT_SECRET,
     ENCRYPTION_MASTER_KEY: TEST_MASTER_KEY,
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DATABASE_POOL_SIZE: '5',
     // Shedding off unless a test turns it on: on a machine shared with other work a slow sample
     // of the event loop must not refuse a test's request.

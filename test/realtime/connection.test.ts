@@ -16,7 +16,7 @@ t.test('a connection with ?token= is authenticated and gets chat:sync first', as
   const alice = await registerUser(app)
   const client = await connectWs(app, { token: alice.token })
   const sync = await client.next('chat:sync')
-  t.same(sync.payload, { groups: [] })
+  t.same(sync.payload, { groups: [], unreadNotifications: 0 })
   t.equal(client.frames[0]?.type, 'chat:sync')
   await client.close()
 })

@@ -26,7 +26,10 @@ export function redisBusTransport (redis: Redis, keyPrefix: string, onError: (er
   // writes a SUBSCRIBE issued while it connects at once, and sends those commands after it
   // (the client info waits on a file read), which Redis then refuses in subscriber mode; the
   // connection was dropped and an instance could stop hearing channels (notices among them).
-  const subscriber = redis.duplicate({ keyPrefix: '', enableAutoPipelining: false, enableReadyCheck: false, disableClientInfo: true })
+  // No command timeout either: ioredis re-subscribes on reconnect without handling a failure,
+  // so a SUBSCRIBE that timed out on a connection still recovering crashed the process.
+  // Nothing waits on this connection's answers (listen and unlisten are fire and forget).
+  const subscriber = redis.duplicate({ keyPrefix: '', enableAutoPipelining: false, enableReadyCheck: false, disableClientInfo: true, commandTimeout: undefined })
   subscriber.on('error', onError)
   return {
     async publish (channel, message) {
@@ -56,7 +59,13 @@ export function redisBusTransport (redis: Redis, keyPrefix: string, onError: (er
  * one connection per master, which re-subscribes each channel where its slot moves.
  */
 export function clusterBusTransport (cluster: Cluster, keyPrefix: string, onError: (err: Error) => void): BusTransport {
-  const subscriber = cluster.duplicate([], { keyPrefix: '', enableAutoPipelining: false, shardedSubscribers: true })
+  // No command timeout, for the reason redisBusTransport gives.
+  const subscriber = cluster.duplicate([], {
+    keyPrefix: '',
+    enableAutoPipelining: false,
+    shardedSubscribers: true,
+    redisOptions: { ...cluster.options.redisOptions, commandTimeout: undefined }
+  })
   subscriber.on('error', onError)
   return {
     async publish (channel, message) {

@@ -194,7 +194,8 @@ export function notificationRepository (db: Kysely<Database>) {
      * the same event at the same time.
      */
     async claimDue (owner: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxRow[]> {
-      return await db.transaction().execute(async (trx) => {
+      // READ COMMITTED, as the notification worker's round: no gap locks to hold up its inserts.
+      return await db.transaction().setIsolationLevel('read committed').execute(async (trx) => {
         const due = await trx.selectFrom('push_webhook_outbox').select('id')
           .where('status', '=', 'pending').where('next_attempt_at', '<=', now)
           .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))

@@ -109,9 +109,14 @@ async function outboxRowsOf (deps: NotificationWorkerDeps, recipients: Recipient
   })
 }
 
-/** One transaction: claim jobs, create their notifications and outbox rows, delete the jobs. */
+/**
+ * One transaction: claim jobs, create their notifications and outbox rows, delete the jobs.
+ * READ COMMITTED: under REPEATABLE READ the claim's locking read also locks the gap after the
+ * last job, so every transaction recording a job (a send, a group created with members)
+ * waited on this one and could deadlock with it; here only the claimed rows are locked.
+ */
 async function runRound (deps: NotificationWorkerDeps): Promise<{ jobs: number, created: Created[], outbox: number }> {
-  return await deps.db.transaction().execute(async (trx) => {
+  return await deps.db.transaction().setIsolationLevel('read committed').execute(async (trx) => {
     const jobs = await deps.repo.claimJobs(trx, JOBS_PER_ROUND)
     const rows: NewNotificationRow[] = []
     const created: Created[] = []
