@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
 import type { Config } from './config.ts'
+import { sharedLazySerializers } from './lib/response-serializers.ts'
 import { systemClock, type Clock } from './lib/clock.ts'
 import { redactUrl, serializeError } from './lib/redact.ts'
 import dbPlugin from './plugins/db.ts'
@@ -112,7 +113,8 @@ export function serverOptions (config: Config, options: BuildOptions = {}): Fast
     requestTimeout: requestTimeoutMs(config),
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } }
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+    schemaController: { compilersFactory: { buildSerializer: sharedLazySerializers() } }
   }
 }
 
