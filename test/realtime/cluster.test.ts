@@ -94,7 +94,7 @@ t.test('presence spans the instances: online while a connection lives anywhere, 
   const closedAt = clock.now()
   await closeLast(onB)
   await clock.advance(GRACE_MS + 10)
-  const offline = await watcher.next('chat:presence', (f) => f.payload.userId === alice.user.id && f.payload.status === 'offline', 3000)
+  const offline = await watcher.next('chat:presence', (f) => f.payload.userId === alice.user.id && f.payload.status === 'offline', 10_000)
   t.equal(offline.payload.lastSeenAt, new Date(closedAt).toISOString())
   t.match(await presenceOf(a, bob, groupId, alice.user.id), { status: 'offline' })
 })
