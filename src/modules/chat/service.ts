@@ -168,6 +168,8 @@ export const MAX_READ_MESSAGE_IDS = 100
 export const MAX_EVENTS_BETWEEN = 1000
 const PREVIEW_CHARACTERS = 100
 const NONE_CLEARED: ReadonlySet<number> = new Set()
+/** Mentioned users whose clear watermarks are looked up by key; more read the group's member rows. */
+const MAX_NAMED_LOOKUPS = 500
 const EDIT_ATTEMPTS = 3
 const PIN_ATTEMPTS = 10
 const EMOJI = /^[^\s\p{Cc}]+$/u
@@ -364,7 +366,9 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   async function publishMentions (groupBin: Buffer, groupId: string, message: ChatMessage, mentioned: Map<number, 'user' | 'everyone'>, quotedSeq: number | undefined): Promise<void> {
     let cleared: ReadonlySet<number> = NONE_CLEARED
     if (quotedSeq !== undefined) {
-      cleared = await repo.clearedPast(groupBin, quotedSeq).catch((err: unknown) => {
+      // Named users are looked up by key; an @everyone mention reads the group's members once.
+      const named = mentioned.size <= MAX_NAMED_LOOKUPS ? [...mentioned.keys()] : undefined
+      cleared = await repo.clearedPast(groupBin, quotedSeq, named).catch((err: unknown) => {
         // The message is committed and must be announced: with no watermarks to go by, no
         // mention shows the preview rather than one showing a cleared message.
         log.warn({ err }, 'clear watermarks unavailable; mentions sent without the reply preview')
