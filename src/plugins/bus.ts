@@ -14,6 +14,12 @@ export interface PublishOptions {
    * across instances): the gateway does not send it the event, it has its ack.
    */
   originConnectionId?: string
+  /**
+   * For a chat:message replying with a reply preview: the seq of the quoted message, so each
+   * receiver's gateway can drop the preview for a user who cleared that message
+   * (realtime/cleared-history.ts). Internal: never part of the public event.
+   */
+  parentSeq?: number
 }
 
 export type BusListener = (event: ServerEvent, options: PublishOptions) => void
@@ -70,6 +76,7 @@ interface Envelope {
   origin: string
   event: ServerEvent
   originConnectionId?: string
+  parentSeq?: number
 }
 
 interface NoticeEnvelope {
@@ -80,6 +87,16 @@ interface NoticeEnvelope {
 const NO_OPTIONS: PublishOptions = Object.freeze({})
 
 const channelOf = busChannel
+
+/** The publish options an envelope carried; the shared empty ones for the many that carry none. */
+function optionsOf (envelope: Envelope): PublishOptions {
+  const { originConnectionId, parentSeq } = envelope
+  if (originConnectionId === undefined && parentSeq === undefined) return NO_OPTIONS
+  const options: PublishOptions = {}
+  if (originConnectionId !== undefined) options.originConnectionId = originConnectionId
+  if (typeof parentSeq === 'number') options.parentSeq = parentSeq
+  return options
+}
 
 /**
  * The event bus of DESIGN §6. Services publish after commit. Delivery to local listeners never
@@ -136,8 +153,7 @@ export default fp(async function busPlugin (fastify) {
       if (channel === BUS_NOTICE_CHANNEL) {
         if ('notice' in envelope) deliverNotice(envelope.notice)
       } else if ('event' in envelope) {
-        const options = envelope.originConnectionId === undefined ? NO_OPTIONS : { originConnectionId: envelope.originConnectionId }
-        deliver(channel, envelope.event, options)
+        deliver(channel, envelope.event, optionsOf(envelope))
       }
     })
     // Every instance hears every notice, from the start (ioredis re-subscribes on reconnect).
@@ -150,9 +166,7 @@ export default fp(async function busPlugin (fastify) {
     publish (target, event, options = NO_OPTIONS) {
       const channel = channelOf(target)
       deliver(channel, event, options)
-      publishRemote(channel, options.originConnectionId === undefined
-        ? { origin, event }
-        : { origin, event, originConnectionId: options.originConnectionId })
+      publishRemote(channel, options === NO_OPTIONS ? { origin, event } : { origin, event, ...options })
     },
     subscribe (target, listener) {
       const channel = channelOf(target)

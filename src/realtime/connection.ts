@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../lib/clock.ts'
 import { WS_CLOSE_CODES } from '../../schemas/ws.ts'
 import { ConnectionLimits } from './rate-limit.ts'
 import { BlockedSenders } from './blocking.ts'
+import { ClearedHistory } from './cleared-history.ts'
 import type { OutboundFrame } from './outbound.ts'
 import type { GroupSubscription } from './subscription.ts'
 
@@ -38,6 +39,8 @@ export class Connection {
   readonly evicted = new Set<string>()
   /** Users this connection's user blocked: their events are not sent here (blocking.ts). */
   readonly blockedSenders = new BlockedSenders()
+  /** The user's clear watermarks of the subscribed groups: replies quoting cleared messages lose their preview (cleared-history.ts). */
+  readonly cleared = new ClearedHistory()
   state: ConnectionState = 'awaiting-auth'
   user: AuthUser | null = null
   /** True once presence counted this connection (so closing it must uncount it). */

@@ -24,6 +24,7 @@ import { assertFrame, compileFrame, parseFrame, requestIdOf, type RawFrame } fro
 import { WS_UPGRADE_LIMIT, type WsRateCategory } from './rate-limit.ts'
 import { GroupSubscription } from './subscription.ts'
 import { hiddenByBlock } from './blocking.ts'
+import { shownAfterClear } from './cleared-history.ts'
 import { LocalGroups } from './local-groups.ts'
 import { outboundFrame, outboundOf } from './outbound.ts'
 import { reactionFrameFor } from './reaction-frames.ts'
@@ -162,12 +163,15 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
    * counts as seen there, and is dropped only at delivery: that connection has its ack.
    */
   const originOf = new WeakMap<ServerEvent, string>()
+  /** The seq of the message a reply's preview quotes, as its publisher told (PublishOptions.parentSeq). */
+  const parentSeqOf = new WeakMap<ServerEvent, number>()
   /** Deliveries not yet added to the metric: counted per delivery, reported once per event. */
   let uncountedDeliveries = 0
 
   const localGroups = new LocalGroups(fastify.bus, {
-    beforeFanout (event, { originConnectionId }) {
+    beforeFanout (event, { originConnectionId, parentSeq }) {
       if (originConnectionId !== undefined) originOf.set(event, originConnectionId)
+      if (parentSeq !== undefined) parentSeqOf.set(event, parentSeq)
     },
     afterFanout () {
       if (uncountedDeliveries === 0) return
@@ -194,7 +198,8 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       conn.sendFrame(reactionFrameFor(event, me))
       return
     }
-    conn.sendFrame(outboundOf(event))
+    // A user who cleared nothing in their groups (most) is sent the shared frame without a lookup.
+    conn.sendFrame(outboundOf(conn.cleared.size === 0 ? event : shownAfterClear(conn.cleared, groupId, event, parentSeqOf.get(event))))
     if (event.type === 'chat:message' && me !== undefined && event.payload.senderUserId !== me && conn.open) {
       delivery.record(me, groupId, event.payload.seq)
     }
@@ -211,6 +216,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     active.subscription.close()
     active.unsubscribe()
     conn.subscriptions.delete(groupId)
+    conn.cleared.forget(groupId)
     uncountSubscriber(groupId, conn)
     if (notice !== null) {
       conn.sendFrame(outboundOf(notice))
@@ -246,7 +252,8 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
     const subscription = new GroupSubscription(groupId, {
       deliver: (event) => { deliverGroupEvent(conn, groupId, event) },
-      fetchBetween: async (afterSeq, uptoSeq) => await fastify.chatService.messageEventsBetween(groupId, afterSeq, uptoSeq),
+      // Read as the user is shown them only when they cleared some of the group's history.
+      fetchBetween: async (afterSeq, uptoSeq) => await fastify.chatService.messageEventsBetween(groupId, afterSeq, uptoSeq, conn.cleared.seqOf(groupId) > 0 ? caller.user.id : undefined),
       resync: (latestSeq) => { send(conn, { type: 'chat:resync_required', payload: { groupId, latestSeq } }) },
       onError: (err) => { log.warn({ err, groupId }, 'gap fill failed') }
     })
@@ -266,6 +273,9 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       // Without sinceSeq only the position is read: live events start after the newest seq.
       const replay = await fastify.chatService.replaySince(caller, sinceSeq ?? Number.MAX_SAFE_INTEGER, sinceSeq === undefined ? 0 : REPLAY_LIMIT)
       if (subscription.isClosed) throw new AppError('FORBIDDEN', 'You are no longer a member of this group')
+      // Read after the subscription was registered: a clear committed since arrives as an event
+      // (onUserEvent), and the higher of the two stands, whichever came first.
+      conn.cleared.raise(groupId, replay.clearedSeq)
       const { latestSeq } = replay
       const joined = { groupId, subscriberCount, latestSeq }
       send(conn, requestId === undefined ? { type: 'chat:group_joined', payload: joined } : { type: 'chat:group_joined', payload: joined, requestId })
@@ -285,6 +295,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
         subscription.close()
         unsubscribe()
         conn.subscriptions.delete(groupId)
+        conn.cleared.forget(groupId)
         uncountSubscriber(groupId, conn)
       }
       throw err
@@ -308,6 +319,11 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       return
     }
     if (hiddenByBlock(conn.blockedSenders, event)) return
+    // The user's own clear (on any of their devices, or for everyone by an admin) moves the
+    // watermark of a subscribed group; one not subscribed reads it when its subscription opens.
+    if (event.type === 'chat:messages_cleared' && conn.subscriptions.has(event.payload.groupId)) {
+      conn.cleared.raise(event.payload.groupId, event.payload.upToSeq)
+    }
     meter.eventDelivered()
     conn.sendFrame(outboundOf(event))
   }

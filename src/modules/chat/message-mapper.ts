@@ -72,6 +72,13 @@ export function summarizeReactions (rows: ReactionRow[], viewerId: number): Map<
   return result
 }
 
+/** The message as a reader who cleared the message it quotes is shown it: without the reply preview. */
+export function withoutReplyPreview (message: ChatMessage): ChatMessage {
+  if (message.metadata?.replyPreview === undefined) return message
+  const { replyPreview: _cleared, ...metadata } = message.metadata
+  return { ...message, metadata }
+}
+
 /** The chat:message event of a message (seed 01 §5.5.1 + seq); content only when the deployment broadcasts it. */
 export function toMessageEvent (message: ChatMessage, seq: number, broadcastContent: boolean): ChatMessageEvent {
   const payload: ChatMessageEvent['payload'] = {

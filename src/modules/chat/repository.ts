@@ -219,6 +219,20 @@ export function chatRepository (db: Kysely<Database>) {
       return new Set(rows.map((r) => r.id.toString('hex')))
     },
 
+    /**
+     * The members (among `userIds` when given: a few primary-key lookups instead of reading
+     * every member row) whose history of the group is cleared at or past `seq`.
+     */
+    async clearedPast (groupBin: Buffer, seq: number, userIds?: readonly number[]): Promise<Set<number>> {
+      if (userIds !== undefined && userIds.length === 0) return new Set()
+      let query = db.selectFrom('mirror_group_members').select('user_id')
+        .where('group_id', '=', groupBin)
+        .where('cleared_seq', '>=', seq)
+      if (userIds !== undefined) query = query.where('user_id', 'in', userIds)
+      const rows = await query.execute()
+      return new Set(rows.map((r) => r.user_id))
+    },
+
     /** A message of the group the user is shown (visible, and not from a sender they blocked); deleted ones included. */
     async findShown (groupBin: Buffer, messageBin: Buffer, userId: number): Promise<MessageView | null> {
       const row = await shownMessages(groupBin, userId).where('m.id', '=', messageBin).executeTakeFirst()

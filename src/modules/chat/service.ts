@@ -36,7 +36,7 @@ import { hasRole, requireRole, type Membership } from '../groups/guard.ts'
 import { chatRepository, duplicateKeyOf, isDeadlock, type MessageView } from './repository.ts'
 import { createSendBatcher } from './send-batcher.ts'
 import { checkMetadata, isEmptyMetadata, metadataForEditedContent } from './metadata-validation.ts'
-import { DELETED, summarizeReactions, toChatMessage, toMessageEvent, type OpenedMessage } from './message-mapper.ts'
+import { DELETED, summarizeReactions, toChatMessage, toMessageEvent, withoutReplyPreview, type OpenedMessage } from './message-mapper.ts'
 import { forwardMessage, type CallerIn } from './forward.ts'
 import { editHistory } from './edit-history.ts'
 import { searchAcrossGroups } from './cross-search.ts'
@@ -82,6 +82,8 @@ export interface SendOrigin {
 export interface ReplayResult {
   events: ChatMessageEvent[]
   latestSeq: number
+  /** The caller's clear watermark of the group: messages up to it are cleared for them (0: none). */
+  clearedSeq: number
   /** True when more than the limit follow sinceSeq: then no event is read or returned (the client pages over REST). */
   truncated: boolean
 }
@@ -135,8 +137,11 @@ export interface ChatService {
   searchMessages: (caller: Caller, query: SearchMessagesRequest) => Promise<SearchMessagesResponse>
   /** chat:message events after `sinceSeq` (and after the caller's clear watermark) up to the group's latest seq, ascending; none when more than `limit` follow. */
   replaySince: (caller: Caller, sinceSeq: number, limit: number) => Promise<ReplayResult>
-  /** chat:message events with fromSeq < seq ≤ toSeq, ascending (at most 1,000), for filling gaps. */
-  messageEventsBetween: (groupId: string, fromSeqExclusive: number, toSeqInclusive: number) => Promise<ChatMessageEvent[]>
+  /**
+   * chat:message events with fromSeq < seq ≤ toSeq, ascending (at most 1,000), for filling gaps;
+   * as `readerId` is shown them when given (a reader who cleared history: see eventsFor).
+   */
+  messageEventsBetween: (groupId: string, fromSeqExclusive: number, toSeqInclusive: number, readerId?: number) => Promise<ChatMessageEvent[]>
   /** Per group of the user: newest seq, unread count and the last read message. */
   syncState: (userId: number) => Promise<GroupSyncState[]>
   /** Moves the user's delivered watermark up to `seq`; never back. */
@@ -162,6 +167,9 @@ export const MAX_READ_MESSAGE_IDS = 100
 /** Gap fills are small; a larger gap is a resync. */
 export const MAX_EVENTS_BETWEEN = 1000
 const PREVIEW_CHARACTERS = 100
+const NONE_CLEARED: ReadonlySet<number> = new Set()
+/** Mentioned users whose clear watermarks are looked up by key; more read the group's member rows. */
+const MAX_NAMED_LOOKUPS = 500
 const EDIT_ATTEMPTS = 3
 const PIN_ATTEMPTS = 10
 const EMOJI = /^[^\s\p{Cc}]+$/u
@@ -349,6 +357,35 @@ export function createChatService (fastify: FastifyInstance): ChatService {
     return mentioned
   }
 
+  /**
+   * chat:mention to each mentioned user. A reply whose quoted message (of seq `quotedSeq`) a
+   * mentioned user cleared reaches them without its preview: a mention goes to all of a user's
+   * sockets, subscribed to the group or not, so their watermark is read here (only for a reply
+   * with a preview), not at the gateway.
+   */
+  async function publishMentions (groupBin: Buffer, groupId: string, message: ChatMessage, mentioned: Map<number, 'user' | 'everyone'>, quotedSeq: number | undefined): Promise<void> {
+    let cleared: ReadonlySet<number> = NONE_CLEARED
+    if (quotedSeq !== undefined) {
+      // Named users are looked up by key; an @everyone mention reads the group's members once.
+      const named = mentioned.size <= MAX_NAMED_LOOKUPS ? [...mentioned.keys()] : undefined
+      cleared = await repo.clearedPast(groupBin, quotedSeq, named).catch((err: unknown) => {
+        // The message is committed and must be announced: with no watermarks to go by, no
+        // mention shows the preview rather than one showing a cleared message.
+        log.warn({ err }, 'clear watermarks unavailable; mentions sent without the reply preview')
+        return new Set(mentioned.keys())
+      })
+    }
+    let withoutPreview: ChatMessage | null = null
+    for (const [userId, mentionType] of mentioned) {
+      let shown = message
+      if (cleared.has(userId)) {
+        withoutPreview ??= withoutReplyPreview(message)
+        shown = withoutPreview
+      }
+      bus.publish({ userId }, { type: 'chat:mention', payload: { message: shown, groupId, mentionType } })
+    }
+  }
+
   /** Soft-deletes a stored message and tells its group (once: a concurrent delete finds nothing to do). */
   async function softDelete (row: MessageView, deletedBy: number): Promise<void> {
     const groupId = fromBin(row.group_id)
@@ -387,6 +424,19 @@ export function createChatService (fastify: FastifyInstance): ChatService {
   async function eventsOf (rows: MessageView[]): Promise<ChatMessageEvent[]> {
     const files = await attachmentsOf(rows)
     return await Promise.all(rows.map(async (row) => await eventOf(row, files)))
+  }
+
+  /** chat:message events of stored rows as one reader is shown them: a reply quoting a message cleared for them has no preview. */
+  async function eventsFor (groupBin: Buffer, readerId: number, rows: MessageView[]): Promise<ChatMessageEvent[]> {
+    const parents = rows.flatMap((r) => r.parent_message_id === null ? [] : [r.parent_message_id])
+    const [events, clearedParents] = await Promise.all([eventsOf(rows), repo.clearedAmong(groupBin, readerId, parents)])
+    return events.map((event, i) => {
+      const parentBin = (rows[i] as MessageView).parent_message_id
+      if (parentBin === null || !clearedParents.has(parentBin.toString('hex')) || event.payload.metadata.replyPreview === undefined) return event
+      // A reply quoting a message cleared for the reader does not bring its words back.
+      const { replyPreview: _cleared, ...metadata } = event.payload.metadata
+      return { ...event, payload: { ...event.payload, metadata } }
+    })
   }
 
   const service: ChatService = {
@@ -493,10 +543,11 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       message.reactions = []
       // Claimed in the send's own commit: what the message carries now is what it will always carry.
       if (attachmentBins.length > 0) message.attachments = (await attachments.ofMessages([idBin])).get(idBin.toString('hex')) ?? []
-      bus.publish({ groupId }, toMessageEvent(message, seq, broadcastContent), published)
-      for (const [userId, mentionType] of mentioned) {
-        bus.publish({ userId }, { type: 'chat:mention', payload: { message, groupId, mentionType } })
-      }
+      // A reply's preview quotes its parent: receivers who cleared the parent are sent the
+      // event without it (realtime/cleared-history.ts), told the parent's seq out of band.
+      const quoted = parent !== null && metadata.replyPreview !== undefined ? parent.seq : undefined
+      bus.publish({ groupId }, toMessageEvent(message, seq, broadcastContent), quoted === undefined ? published : { ...published, parentSeq: quoted })
+      if (mentioned.size > 0) await publishMentions(groupBin, groupId, message, mentioned, quoted)
       return { message, created: true }
     },
 
@@ -781,29 +832,22 @@ export function createChatService (fastify: FastifyInstance): ChatService {
       const bound = Math.max(0, Math.floor(limit))
       const after = Math.max(sinceSeq, position.cleared_seq)
       const latestSeq = position.last_seq
+      const clearedSeq = position.cleared_seq
       // Seqs are gap-free and every seq keeps its row (a deleted message replays as deleted), so
       // latestSeq − after is exactly how many messages follow: a replay past the limit is known
       // before any row is read, and reads no row it would not send.
       const pending = Math.max(0, latestSeq - after)
-      if (pending > bound) return { events: [], latestSeq, truncated: true }
-      if (pending === 0) return { events: [], latestSeq, truncated: false }
+      if (pending > bound) return { events: [], latestSeq, clearedSeq, truncated: true }
+      if (pending === 0) return { events: [], latestSeq, clearedSeq, truncated: false }
       const rows = await repo.range(groupBin, after, latestSeq, pending)
-      const clearedParents = await repo.clearedAmong(groupBin, caller.user.id, rows.flatMap((r) => r.parent_message_id === null ? [] : [r.parent_message_id]))
-      const files = await attachmentsOf(rows)
-      const events = await Promise.all(rows.map(async (row) => {
-        const event = await eventOf(row, files)
-        if (row.parent_message_id === null || !clearedParents.has(row.parent_message_id.toString('hex'))) return event
-        // A reply quoting a message cleared for the caller does not bring its words back.
-        const { replyPreview: _cleared, ...metadata } = event.payload.metadata
-        return { ...event, payload: { ...event.payload, metadata } }
-      }))
-      return { events, latestSeq, truncated: false }
+      return { events: await eventsFor(groupBin, caller.user.id, rows), latestSeq, clearedSeq, truncated: false }
     },
 
-    async messageEventsBetween (groupId, fromSeqExclusive, toSeqInclusive) {
+    async messageEventsBetween (groupId, fromSeqExclusive, toSeqInclusive, readerId) {
       if (toSeqInclusive <= fromSeqExclusive) return []
-      const rows = await repo.range(toBin(groupId), fromSeqExclusive, toSeqInclusive, Math.min(toSeqInclusive - fromSeqExclusive, MAX_EVENTS_BETWEEN))
-      return await eventsOf(rows)
+      const groupBin = toBin(groupId)
+      const rows = await repo.range(groupBin, fromSeqExclusive, toSeqInclusive, Math.min(toSeqInclusive - fromSeqExclusive, MAX_EVENTS_BETWEEN))
+      return readerId === undefined ? await eventsOf(rows) : await eventsFor(groupBin, readerId, rows)
     },
 
     async syncState (userId) {

@@ -51,7 +51,7 @@ t.test('replaySince past its limit says so and reads and returns no message', as
   const g = await createGroup(app)
   for (let i = 1; i <= 5; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
   const replay = await app.chatService.replaySince(await callerOf(g, g.admin), 0, 4)
-  t.same(replay, { events: [], latestSeq: 5, truncated: true }, 'the join sends only chat:resync_required: nothing is read for it')
+  t.same(replay, { events: [], latestSeq: 5, clearedSeq: 0, truncated: true }, 'the join sends only chat:resync_required: nothing is read for it')
 })
 
 t.test('replaySince of exactly its limit returns every message', async (t) => {
@@ -70,12 +70,13 @@ t.test('replaySince counts only the messages after the caller\'s clear watermark
   t.same(replay.events.map((e) => e.payload.seq), [4, 5, 6])
   t.equal(replay.truncated, false)
   t.equal(replay.latestSeq, 6)
+  t.equal(replay.clearedSeq, 3, 'and gives the watermark, for the gateway\'s live filter')
 })
 
 t.test('replaySince without a limit reads nothing and gives the position', async (t) => {
   const g = await createGroup(app)
   for (let i = 1; i <= 2; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
-  t.same(await app.chatService.replaySince(await callerOf(g, g.admin), Number.MAX_SAFE_INTEGER, 0), { events: [], latestSeq: 2, truncated: false })
+  t.same(await app.chatService.replaySince(await callerOf(g, g.admin), Number.MAX_SAFE_INTEGER, 0), { events: [], latestSeq: 2, clearedSeq: 0, truncated: false })
 })
 
 t.test('replaySince honours the caller\'s clear watermark and marks messages deleted since', async (t) => {
