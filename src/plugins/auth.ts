@@ -6,6 +6,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ExternalIdentityProvider } from '../config.ts'
 import { AppError } from '../lib/app-error.ts'
 import { toBin } from '../lib/ids.ts'
+import { ttlCache } from '../lib/ttl-cache.ts'
+import { createAuthRepository } from '../modules/auth/repository.ts'
 
 /** The access token payload, exactly seed 01 §2.1. */
 export interface AccessTokenPayload {
@@ -66,6 +68,8 @@ export const SESSION_CACHE_MS = 1000
 /** How long an instance remembers a session it was told ended: longer than any check in flight. */
 export const ENDED_SESSION_MEMORY_MS = 30_000
 const SESSION_CACHE_MAX = 10_000
+/** An external user's name and email (read from their users row) are reused this long. */
+const EXTERNAL_USER_CACHE_MS = 60_000
 const VERIFIED_TOKEN_CACHE_SIZE = 10_000
 /** The header segment of the tokens this service signs: they skip the header decode that picks a verifier. */
 const OWN_TOKEN_HEADER = Buffer.from(JSON.stringify({ alg: ACCESS_TOKEN_ALGORITHM, typ: 'JWT' })).toString('base64url') + '.'
@@ -155,25 +159,20 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
       maxAge: provider.maxAgeSeconds * 1000
     })
 
-  const activeSessions = new Map<string, number>()
-  const endedSessions = new Map<string, number>()
-  const endedRecently = (sessionId: string): boolean => {
-    const endedAt = endedSessions.get(sessionId)
-    return endedAt !== undefined && Date.now() - endedAt < ENDED_SESSION_MEMORY_MS
-  }
+  const repo = createAuthRepository(fastify.db)
+  const activeSessions = ttlCache<string, true>({ max: SESSION_CACHE_MAX, ttlMs: SESSION_CACHE_MS })
+  // The least recently ended goes first when full.
+  const endedSessions = ttlCache<string, true>({ max: SESSION_CACHE_MAX, ttlMs: ENDED_SESSION_MEMORY_MS })
+  const endedRecently = (sessionId: string): boolean => endedSessions.has(sessionId)
   async function sessionIsActive (sessionId: string, userId: number): Promise<boolean> {
     if (endedRecently(sessionId)) return false
-    const seenAt = activeSessions.get(sessionId)
-    if (seenAt !== undefined && Date.now() - seenAt < SESSION_CACHE_MS) return true
+    if (activeSessions.has(sessionId)) return true
     let id: Buffer
     try { id = toBin(sessionId) } catch { return false }
-    const row = await fastify.db.selectFrom('auth_sessions').select('user_id')
-      .where('id', '=', id).where('revoked_at', 'is', null).where('expires_at', '>', new Date())
-      .executeTakeFirst()
+    const sessionUserId = await repo.activeSessionUserId(id, new Date())
     // The session may have ended while the row was read: then it is not cached again.
-    if (row === undefined || row.user_id !== userId || endedRecently(sessionId)) return false
-    if (activeSessions.size >= SESSION_CACHE_MAX) activeSessions.clear()
-    activeSessions.set(sessionId, Date.now())
+    if (sessionUserId !== userId || endedRecently(sessionId)) return false
+    activeSessions.set(sessionId, true)
     return true
   }
 
@@ -181,17 +180,15 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
    * External users are local users: the token's `id` names a users row, and the name and email
    * the service uses are that row's, never the token's (a provider cannot rename anyone).
    */
-  const externalUsers = new Map<number, { username: string, email: string, seenAt: number }>()
+  const externalUsers = ttlCache<number, { username: string, email: string }>({ max: SESSION_CACHE_MAX, ttlMs: EXTERNAL_USER_CACHE_MS })
   async function externalUser (userId: number): Promise<AuthUser> {
-    const known = externalUsers.get(userId)
-    if (known !== undefined && Date.now() - known.seenAt < 60_000) {
-      return { id: userId, username: known.username, email: known.email, sessionId: 'external', external: true }
+    let identity = externalUsers.get(userId)
+    if (identity === undefined) {
+      identity = await repo.identity(userId) ?? undefined
+      if (identity === undefined) throw unauthorized('Unknown user')
+      externalUsers.set(userId, identity)
     }
-    const row = await fastify.db.selectFrom('users').select(['username', 'email']).where('id', '=', userId).executeTakeFirst()
-    if (row === undefined) throw unauthorized('Unknown user')
-    if (externalUsers.size >= SESSION_CACHE_MAX) externalUsers.clear()
-    externalUsers.set(userId, { ...row, seenAt: Date.now() })
-    return { id: userId, username: row.username, email: row.email, sessionId: 'external', external: true }
+    return { id: userId, username: identity.username, email: identity.email, sessionId: 'external', external: true }
   }
 
   async function verifyAccessToken (token: string): Promise<AuthUser> {
@@ -227,9 +224,7 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
   fastify.decorate('signAccessToken', (payload: AccessTokenPayload) => fastify.jwt.sign(payload))
   fastify.decorate('forgetSession', (sessionId: string) => {
     activeSessions.delete(sessionId)
-    // Oldest first: a full memory forgets the session that ended longest ago.
-    if (endedSessions.size >= SESSION_CACHE_MAX) endedSessions.delete(endedSessions.keys().next().value ?? '')
-    endedSessions.set(sessionId, Date.now())
+    endedSessions.set(sessionId, true)
   })
   fastify.decorate('sessionEndedRecently', endedRecently)
   fastify.decorate('authenticate', async (request: FastifyRequest) => {

@@ -118,6 +118,19 @@ export function createAuthRepository (db: Kysely<Database>) {
         .where('revoked_at', 'is', null)
         .executeTakeFirst()
       return result.numUpdatedRows > 0n
+    },
+
+    /** The user of a session that is neither revoked nor expired at `now`; null otherwise. */
+    async activeSessionUserId (sessionId: Buffer, now: Date): Promise<number | null> {
+      const row = await db.selectFrom('auth_sessions').select('user_id')
+        .where('id', '=', sessionId).where('revoked_at', 'is', null).where('expires_at', '>', now)
+        .executeTakeFirst()
+      return row?.user_id ?? null
+    },
+
+    /** The name and email the service uses for a user (an external token's `id` names the row). */
+    async identity (userId: number): Promise<{ username: string, email: string } | null> {
+      return await db.selectFrom('users').select(['username', 'email']).where('id', '=', userId).executeTakeFirst() ?? null
     }
   }
 }

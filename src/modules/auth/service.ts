@@ -10,6 +10,7 @@ import { toPublicUser } from '../users/service.ts'
 import { createDummyHash, hashPassword, verifyPassword } from './passwords.ts'
 import { createLoginThrottle } from './login-throttle.ts'
 import { createAuthRepository, type AuthUserRow } from './repository.ts'
+import { duplicateKeyOf } from '../../../db/errors.ts'
 import { issueWsTicket } from './tickets.ts'
 
 /** Refreshes per session per minute, before RATE_LIMIT_SCALE: a client needs one per access token lifetime. */
@@ -44,14 +45,8 @@ declare module 'fastify' {
 
 const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest()
 
-function isDuplicateEntry (err: unknown): err is Error & { sqlMessage?: string } {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ER_DUP_ENTRY'
-}
-
-/** Which unique key a duplicate hit: MariaDB names it `email`, MySQL 8 `users.email`. */
-function duplicateField (err: Error & { sqlMessage?: string }): 'email' | 'username' {
-  return /for key '(?:[^']*\.)?[^']*username[^']*'/.test(err.sqlMessage ?? err.message) ? 'username' : 'email'
-}
+/** Which of the users table's unique keys a duplicate hit. */
+const duplicateField = (key: string): 'email' | 'username' => key.includes('username') ? 'username' : 'email'
 
 /*
  * Refresh tokens are `base64url(sessionId ‖ 32 random bytes) . base64url(HMAC)`. The database
@@ -143,8 +138,9 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
           return await startSession({ id, email, username: input.username, display_name: displayName, avatar_url: null, password_hash: passwordHash }, trx)
         })
       } catch (err) {
-        if (!isDuplicateEntry(err)) throw err
-        const field = duplicateField(err)
+        const key = duplicateKeyOf(err)
+        if (key === null) throw err
+        const field = duplicateField(key)
         throw new AppError('CONFLICT', field === 'email' ? 'Email is already registered' : 'Username is already taken', { field })
       }
     },

@@ -99,19 +99,6 @@ function withSearchFilters (query: MemberMessages, filters: SearchFilters): Memb
   return q
 }
 
-/** MySQL's duplicate-key error, and which key it hit. */
-export function duplicateKeyOf (err: unknown): string | null {
-  const e = err as { code?: unknown, sqlMessage?: unknown, message?: unknown }
-  if (e === null || typeof e !== 'object' || e.code !== 'ER_DUP_ENTRY') return null
-  const text = typeof e.sqlMessage === 'string' ? e.sqlMessage : String(e.message)
-  return /for key '([^']+)'/.exec(text)?.[1] ?? ''
-}
-
-/** InnoDB chose this transaction as a deadlock victim; it was rolled back and may be retried. */
-export function isDeadlock (err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'ER_LOCK_DEADLOCK'
-}
-
 /**
  * Every query of the chat area. Messages are always addressed by group id and message id
  * together, so an id from another group is simply not found. A missing row is `null`.

@@ -1,4 +1,5 @@
 import type { GroupType, MemberRole } from '../../../db/database.ts'
+import { ttlCache } from '../../lib/ttl-cache.ts'
 
 /** A member's standing in a group, as the guard needs it. */
 export interface MemberAccess {
@@ -32,64 +33,43 @@ export interface MembershipCache {
 }
 
 export function createMembershipCache (ttlMs = MEMBERSHIP_CACHE_MS, now: () => number = Date.now): MembershipCache {
-  const groups = new Map<string, Map<number, { access: MemberAccess, seenAt: number }>>()
-  let size = 0
-  const memberLists = new Map<string, { userIds: readonly number[], seenAt: number }>()
-  let listedIds = 0
-  const memberCounts = new Map<string, { count: number, seenAt: number }>()
+  // Per group, so a change drops the whole group at once; each member keeps the time it was
+  // read, as remembering one member must not extend another's window.
+  const groups = ttlCache<string, Map<number, { access: MemberAccess, seenAt: number }>>({
+    max: MAX_CACHED_MEMBERSHIPS, maxSize: MAX_CACHED_MEMBERSHIPS, sizeOf: (members) => members.size, ttlMs, now
+  })
+  const memberLists = ttlCache<string, readonly number[]>({
+    max: MAX_CACHED_MEMBERSHIPS, maxSize: MAX_CACHED_MEMBER_IDS, sizeOf: (userIds) => userIds.length, ttlMs, now
+  })
+  const memberCounts = ttlCache<string, number>({ max: MAX_CACHED_MEMBERSHIPS, ttlMs, now })
 
   return {
     get (groupKey, userId) {
       const entry = groups.get(groupKey)?.get(userId)
-      if (entry === undefined) return null
-      if (now() - entry.seenAt >= ttlMs) return null
+      if (entry === undefined || now() - entry.seenAt >= ttlMs) return null
       return entry.access
     },
     remember (groupKey, userId, access) {
-      if (size >= MAX_CACHED_MEMBERSHIPS) {
-        groups.clear()
-        size = 0
-      }
-      let members = groups.get(groupKey)
-      if (members === undefined) {
-        members = new Map()
-        groups.set(groupKey, members)
-      }
-      if (!members.has(userId)) size++
+      const members = groups.get(groupKey) ?? new Map<number, { access: MemberAccess, seenAt: number }>()
       members.set(userId, { access, seenAt: now() })
+      // Set again even when it was there: the group's size (its member count) is counted anew.
+      groups.set(groupKey, members)
     },
     memberIds (groupKey) {
-      const list = memberLists.get(groupKey)
-      if (list === undefined || now() - list.seenAt >= ttlMs) return null
-      return list.userIds
+      return memberLists.get(groupKey) ?? null
     },
     rememberMemberIds (groupKey, userIds) {
-      if (listedIds + userIds.length > MAX_CACHED_MEMBER_IDS) {
-        memberLists.clear()
-        listedIds = 0
-      }
-      listedIds += userIds.length - (memberLists.get(groupKey)?.userIds.length ?? 0)
-      memberLists.set(groupKey, { userIds, seenAt: now() })
+      memberLists.set(groupKey, userIds)
     },
     memberCount (groupKey) {
-      const entry = memberCounts.get(groupKey)
-      if (entry === undefined || now() - entry.seenAt >= ttlMs) return null
-      return entry.count
+      return memberCounts.get(groupKey) ?? null
     },
     rememberMemberCount (groupKey, count) {
-      if (memberCounts.size >= MAX_CACHED_MEMBERSHIPS) memberCounts.clear()
-      memberCounts.set(groupKey, { count, seenAt: now() })
+      memberCounts.set(groupKey, count)
     },
     forgetGroup (groupKey) {
       memberCounts.delete(groupKey)
-      const list = memberLists.get(groupKey)
-      if (list !== undefined) {
-        listedIds -= list.userIds.length
-        memberLists.delete(groupKey)
-      }
-      const members = groups.get(groupKey)
-      if (members === undefined) return
-      size -= members.size
+      memberLists.delete(groupKey)
       groups.delete(groupKey)
     }
   }

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
 import type { Database, GroupType, MemberRole } from '../../../db/database.ts'
+import { isRaceLoss } from '../../../db/errors.ts'
 import type { ServerEvent } from '../../../schemas/events.ts'
 import type {
   AddMemberRequest, ChatListItem, ChatListQuery, ChatListResponse, CreateGroupRequest, Group, GroupMember,
@@ -184,12 +185,6 @@ function decodeCursor (cursor: string): ChatListPosition {
     throw new AppError('VALIDATION_ERROR', 'Validation failed', undefined, [{ field: 'cursor', message: 'cursor is not one this API returned' }])
   }
   return { pinned: match[1] === '1', activityAt: new Date(Number(match[2])), id }
-}
-
-/** A duplicate key or deadlock from mysql2: the create-or-get race, resolved by reading again. */
-function isRaceLoss (err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  return code === 'ER_DUP_ENTRY' || code === 'ER_LOCK_DEADLOCK'
 }
 
 /** A notification job for a user someone else added to the group. */

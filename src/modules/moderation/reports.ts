@@ -3,7 +3,7 @@ import { AppError, forbidden, notFound } from '../../lib/app-error.ts'
 import { newId, toBin } from '../../lib/ids.ts'
 import type { Keyring } from '../../lib/keyring.ts'
 import type { Caller, ChatService } from '../chat/service.ts'
-import { duplicateKeyOf } from '../chat/repository.ts'
+import { duplicateKeyOf } from '../../../db/errors.ts'
 import { OPEN_REPORT_KEY, type ModerationRepository } from './repository.ts'
 import { DETAILS_FIELD, toMessageReport } from './report-view.ts'
 
