@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Ref } from './common.ts'
+import { Ref, uuid } from './common.ts'
 import { ChatAttachment } from './chat.ts'
 
 /*
@@ -24,8 +24,8 @@ const UploadId = Type.String({
 })
 
 export const AttachmentParams = Type.Object({
-  groupId: Type.String({ format: 'uuid' }),
-  attachmentId: Type.String({ format: 'uuid' })
+  groupId: uuid(),
+  attachmentId: uuid()
 })
 export type AttachmentParams = Static<typeof AttachmentParams>
 
@@ -51,10 +51,10 @@ export const UploadProgressEvent = Type.Object({
   type: Type.Literal('upload_progress'),
   payload: Type.Object({
     uploadId: Type.String(),
-    groupId: Type.String({ format: 'uuid' }),
+    groupId: uuid(),
     receivedBytes: Type.Integer({ minimum: 0 }),
     totalBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'The size the client declared (`size`), else null' }),
-    attachmentId: Type.Optional(Type.String({ format: 'uuid', description: 'Only in the last event, once the file is stored' }))
+    attachmentId: Type.Optional(uuid({ description: 'Only in the last event, once the file is stored' }))
   })
 }, { $id: 'UploadProgressEvent', description: 'An upload of yours is streaming in, or was stored' })
 export type UploadProgressEvent = Static<typeof UploadProgressEvent>

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Ref } from './common.ts'
+import { Ref, isoDateTime } from './common.ts'
 import { PublicUser } from './users.ts'
 
 /*
@@ -72,7 +72,7 @@ export type CurrentUser = Static<typeof CurrentUser>
 export const WsTicket = Type.Object({
   ticket: Type.String({ description: 'Single use, for `?ticket=` on the WebSocket URL' }),
   expiresIn: Type.Integer({ description: 'Seconds the ticket stays valid' }),
-  expiresAt: Type.String({ format: 'date-time' })
+  expiresAt: isoDateTime()
 }, { $id: 'WsTicket' })
 export type WsTicket = Static<typeof WsTicket>
 

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Ref } from './common.ts'
+import { Ref, uuid, isoDateTime, userId } from './common.ts'
 import { DeviceType, NotificationLevel, PresenceStatus } from './chat.ts'
 
 /*
@@ -9,9 +9,9 @@ import { DeviceType, NotificationLevel, PresenceStatus } from './chat.ts'
  * the caller's own view unless it says "for everyone".
  */
 
-const GroupId = Type.String({ format: 'uuid' })
-const MessageId = Type.String({ format: 'uuid' })
-const IsoTime = Type.String({ format: 'date-time' })
+const GroupId = uuid()
+const MessageId = uuid()
+const IsoTime = isoDateTime()
 const Seq = Type.Integer({ minimum: 0 })
 
 /** At most this many chats pinned in one user's chat list. */
@@ -129,7 +129,7 @@ export const UpdateChatPreferencesRequest = Type.Object({
 export type UpdateChatPreferencesRequest = Static<typeof UpdateChatPreferencesRequest>
 
 export const PresenceQuery = Type.Object({
-  userIds: Type.Array(Type.Integer({ minimum: 1, maximum: 4294967295 }), {
+  userIds: Type.Array(userId(), {
     minItems: 1,
     maxItems: MAX_PRESENCE_USERS,
     description: `1–${MAX_PRESENCE_USERS} user ids: ?userIds=1&userIds=2 or ?userIds=1,2`

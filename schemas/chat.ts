@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { uuid, isoDateTime, userId } from './common.ts'
 
 /*
  * The chat contract: every name of seed 01 §6.1 with the seed's shapes (a frontend written
@@ -45,9 +46,9 @@ export const CHAT_LIMITS = {
  * A timestamp: ISO 8601 on the wire. The static type is the seed's `Date | string`, so a
  * frontend may build optimistic messages with `new Date()`.
  */
-const DateTime = Type.Unsafe<Date | string>(Type.String({ format: 'date-time' }))
+const DateTime = Type.Unsafe<Date | string>(isoDateTime())
 const NullableDateTime = Type.Union([DateTime, Type.Null()])
-const UuidString = Type.String({ format: 'uuid' })
+const UuidString = uuid()
 const NullableUuid = Type.Union([UuidString, Type.Null()])
 const Offset = Type.Integer({ minimum: 0, maximum: CHAT_LIMITS.contentMaxLength * 2 })
 
@@ -57,7 +58,9 @@ const literals = <T extends string[]>(...values: [...T]) => values.map((v) => Ty
 // ENUMS & LITERAL TYPES
 // ============================================================================
 
-export const MessageContentType = Type.Union(literals('text', 'image', 'file', 'audio', 'video', 'system', 'reply'), { $id: 'MessageContentType' })
+/** Seed 01's MessageContentType: the one list (schemas that inline it build from it). */
+export const MESSAGE_CONTENT_TYPES = ['text', 'image', 'file', 'audio', 'video', 'system', 'reply'] as const
+export const MessageContentType = Type.Union(literals(...MESSAGE_CONTENT_TYPES), { $id: 'MessageContentType' })
 export type MessageContentType = Static<typeof MessageContentType>
 
 export const MessageStatus = Type.Union(literals('sending', 'sent', 'delivered', 'failed'), { $id: 'MessageStatus' })
@@ -350,7 +353,7 @@ export const ReactionsResponse = Type.Object({ reactions: Type.Array(ReactionSum
 export type ReactionsResponse = Static<typeof ReactionsResponse>
 
 export const MarkReadRequest = Type.Object({
-  messageId: Type.String({ format: 'uuid', description: 'Everything up to and including this message is read' })
+  messageId: uuid({ description: 'Everything up to and including this message is read' })
 }, { $id: 'MarkReadRequest' })
 export type MarkReadRequest = Static<typeof MarkReadRequest>
 
@@ -392,9 +395,9 @@ export type PinnedMessagesResponse = Static<typeof PinnedMessagesResponse>
 
 /** Filters every search takes beside its words; all given filters must hold. */
 const searchFilters = {
-  senderId: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295, description: 'Only messages of this sender' })),
-  from: Type.Optional(Type.String({ format: 'date-time', description: 'Only messages sent at or after this time' })),
-  to: Type.Optional(Type.String({ format: 'date-time', description: 'Only messages sent at or before this time' })),
+  senderId: Type.Optional(userId({ description: 'Only messages of this sender' })),
+  from: Type.Optional(isoDateTime({ description: 'Only messages sent at or after this time' })),
+  to: Type.Optional(isoDateTime({ description: 'Only messages sent at or before this time' })),
   contentType: Type.Optional(MessageContentType),
   hasAttachments: Type.Optional(Type.Boolean({ description: 'true: only image, file, audio and video messages; false: only the others' }))
 }
@@ -404,7 +407,7 @@ export const SearchMessagesRequest = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: CHAT_LIMITS.searchMaxLimit, default: CHAT_LIMITS.searchDefaultLimit })),
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: CHAT_LIMITS.searchMaxOffset, default: 0 })),
   ...searchFilters,
-  threadRootId: Type.Optional(Type.String({ format: 'uuid', description: 'Only replies in the thread of this root message' }))
+  threadRootId: Type.Optional(uuid({ description: 'Only replies in the thread of this root message' }))
 }, { $id: 'SearchMessagesRequest' })
 export type SearchMessagesRequest = Static<typeof SearchMessagesRequest>
 
@@ -424,7 +427,7 @@ export type SearchMessagesResponse = Static<typeof SearchMessagesResponse>
 export const CrossGroupSearchRequest = Type.Object({
   q: Type.String({ minLength: CHAT_LIMITS.searchQueryMinLength, maxLength: CHAT_LIMITS.searchQueryMaxLength }),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: CHAT_LIMITS.searchMaxLimit, default: CHAT_LIMITS.searchDefaultLimit })),
-  cursor: Type.Optional(Type.String({ format: 'uuid', description: 'nextCursor of the previous page' })),
+  cursor: Type.Optional(uuid({ description: 'nextCursor of the previous page' })),
   ...searchFilters
 }, { $id: 'CrossGroupSearchRequest' })
 export type CrossGroupSearchRequest = Static<typeof CrossGroupSearchRequest>
@@ -473,8 +476,8 @@ export const MessageEditVersion = Type.Object({
   version: Type.Integer({ minimum: 1, description: '1 is the original text' }),
   content: Type.String(),
   metadata: MessageMetadata,
-  writtenAt: Type.String({ format: 'date-time' }),
-  editedAt: Type.String({ format: 'date-time' }),
+  writtenAt: isoDateTime(),
+  editedAt: isoDateTime(),
   editedBy: Type.Integer()
 }, { $id: 'MessageEditVersion', description: 'writtenAt: when this version was written; editedAt: when an edit replaced it' })
 export type MessageEditVersion = Static<typeof MessageEditVersion>

@@ -9,13 +9,22 @@ export function Ref<T extends TSchema> (schema: T): T {
   return Type.Unsafe<Static<T>>(Type.Ref(schema.$id)) as unknown as T
 }
 
-export const Uuid = Type.String({ format: 'uuid', $id: 'Uuid', description: 'A UUID' })
+/*
+ * The scalar shapes every schema file builds its fields from, inline (no $id, so one shape may
+ * appear in many schemas): one definition each, so a field cannot drift from its kind.
+ */
+export const uuid = (options: SchemaOptions = {}) => Type.String({ ...options, format: 'uuid' })
+/** users.id: INT UNSIGNED AUTO_INCREMENT. */
+export const userId = (options: SchemaOptions = {}) => Type.Integer({ ...options, minimum: 1, maximum: 4294967295 })
+export const isoDateTime = (options: SchemaOptions = {}) => Type.String({ ...options, format: 'date-time' })
+
+export const Uuid = uuid({ $id: 'Uuid', description: 'A UUID' })
 export type Uuid = Static<typeof Uuid>
 
-export const UserId = Type.Integer({ minimum: 1, maximum: 4294967295, $id: 'UserId', description: 'A numeric user id' })
+export const UserId = userId({ $id: 'UserId', description: 'A numeric user id' })
 export type UserId = Static<typeof UserId>
 
-export const IsoDateTime = Type.String({ format: 'date-time', $id: 'IsoDateTime' })
+export const IsoDateTime = isoDateTime({ $id: 'IsoDateTime' })
 export type IsoDateTime = Static<typeof IsoDateTime>
 
 export const ErrorCode = Type.Union([
@@ -50,7 +59,7 @@ export const RateLimitDetails = Type.Object({
   retryAfter: Type.Integer({ description: 'Seconds until the limit resets' }),
   limit: Type.Integer(),
   remaining: Type.Integer(),
-  resetAt: Type.String({ format: 'date-time' })
+  resetAt: isoDateTime()
 }, { $id: 'RateLimitDetails' })
 export type RateLimitDetails = Static<typeof RateLimitDetails>
 
@@ -61,7 +70,7 @@ export const ErrorResponse = Type.Object({
   code: Type.String({ description: 'One of ErrorCode' }),
   details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   validationErrors: Type.Optional(Type.Array(ValidationErrorItem)),
-  timestamp: Type.String({ format: 'date-time' })
+  timestamp: isoDateTime()
 }, { $id: 'ErrorResponse' })
 export type ErrorResponse = Static<typeof ErrorResponse>
 
@@ -70,7 +79,7 @@ export function Envelope<T extends TSchema> (data: T, options: SchemaOptions = {
   return Type.Object({
     success: Type.Literal(true),
     data,
-    timestamp: Type.String({ format: 'date-time' })
+    timestamp: isoDateTime()
   }, options)
 }
 
@@ -88,8 +97,8 @@ export interface ApiResponse<T> {
 /** The shared schemas every route may reference by `$id`, in dependency order. */
 export const commonSchemas: TSchema[] = [Uuid, UserId, IsoDateTime, ErrorCode, ValidationErrorItem, RateLimitDetails, ErrorResponse]
 
-export const GroupIdParams = Type.Object({ groupId: Type.String({ format: 'uuid' }) })
+export const GroupIdParams = Type.Object({ groupId: uuid() })
 export type GroupIdParams = Static<typeof GroupIdParams>
 
-export const UserIdParams = Type.Object({ userId: Type.Integer({ minimum: 1, maximum: 4294967295 }) })
+export const UserIdParams = Type.Object({ userId: userId() })
 export type UserIdParams = Static<typeof UserIdParams>

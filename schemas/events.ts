@@ -1,18 +1,20 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { uuid, userId, isoDateTime } from './common.ts'
 import { UploadProgressEvent } from './attachments.ts'
 import { ChatAttachment, ChatMessage, ChatPreferences, MessageContentType, MessageMetadata, MessageStatus, PresenceStatus, ReactionSummary } from './chat.ts'
 import { Notification } from './notifications.ts'
+import { GroupRole } from './groups.ts'
 
 /*
  * Server → client events: what services publish on the bus and the gateway sends as
  * `{ type, payload }` frames. Seed 01 §5.5 payloads exactly, plus the DESIGN §5 additions.
  */
 
-const GroupId = Type.String({ format: 'uuid' })
-const UserIdInt = Type.Integer({ minimum: 1 })
-const IsoTime = Type.String({ format: 'date-time' })
+const GroupId = uuid()
+const UserIdInt = userId()
+const IsoTime = isoDateTime()
 
-export const MemberRoleName = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')])
+export const MemberRoleName = GroupRole
 
 export const MemberJoinedEvent = Type.Object({
   type: Type.Literal('chat:member_joined'),
@@ -54,7 +56,7 @@ export type GroupDeletedEvent = Static<typeof GroupDeletedEvent>
 
 // ---- chat (seed 01 §5.5); published by the chat service after commit ----
 
-const MessageId = Type.String({ format: 'uuid' })
+const MessageId = uuid()
 
 /**
  * seed 01 §5.5.1 plus the group `seq`. Content is not included (fetch it over REST) unless the

@@ -1,15 +1,16 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Ref } from './common.ts'
+import { Ref, uuid, userId, isoDateTime } from './common.ts'
 import { NullableAvatarUrl, NullableString, UserProfile } from './users.ts'
+import { MESSAGE_CONTENT_TYPES } from './chat.ts'
 
 /*
  * Groups and members (DESIGN §4 "groups"; seeds 02, 03, 05). Users have numeric ids, groups
  * UUIDs. Every response shape here is named by its $id in OpenAPI.
  */
 
-const GroupIdString = Type.String({ format: 'uuid' })
-const UserIdInt = Type.Integer({ minimum: 1, maximum: 4294967295 })
-const IsoTime = Type.String({ format: 'date-time' })
+const GroupIdString = uuid()
+const UserIdInt = userId()
+const IsoTime = isoDateTime()
 
 export const GroupType = Type.Union([Type.Literal('direct'), Type.Literal('group'), Type.Literal('public'), Type.Literal('broadcast')])
 export type GroupType = Static<typeof GroupType>
@@ -38,14 +39,11 @@ export const Group = Type.Object({
 export type Group = Static<typeof Group>
 
 /** Seed 01's MessageContentType. */
-const MessageContentTypeName = Type.Union([
-  Type.Literal('text'), Type.Literal('image'), Type.Literal('file'), Type.Literal('audio'),
-  Type.Literal('video'), Type.Literal('system'), Type.Literal('reply')
-])
+const MessageContentTypeName = Type.Union(MESSAGE_CONTENT_TYPES.map((type) => Type.Literal(type)))
 
 /** The newest message of a chat, as a chat list previews it. */
 export const MessagePreview = Type.Object({
-  id: Type.String({ format: 'uuid' }),
+  id: uuid(),
   senderUserId: UserIdInt,
   senderUsername: Type.Union([Type.String(), Type.Null()]),
   contentType: MessageContentTypeName,

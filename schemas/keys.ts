@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Ref } from './common.ts'
+import { Ref, userId, isoDateTime } from './common.ts'
 
 /*
  * The end-to-end encryption key directory (seed 05 §6, DESIGN §4 "keys"): each device of a user
@@ -12,8 +12,8 @@ import { Ref } from './common.ts'
  * the same key as an SPKI PEM have the same fingerprint.
  */
 
-const UserIdInt = Type.Integer({ minimum: 1, maximum: 4294967295 })
-const IsoTime = Type.String({ format: 'date-time' })
+const UserIdInt = userId()
+const IsoTime = isoDateTime()
 
 export const KEY_LIMITS = {
   publicKeyMaxLength: 16_384,

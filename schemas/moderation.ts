@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Ref } from './common.ts'
+import { Ref, uuid, userId, isoDateTime } from './common.ts'
 import { ChatMessage } from './chat.ts'
 
 /*
@@ -9,9 +9,9 @@ import { ChatMessage } from './chat.ts'
  * fields, camelCase, plus the group, the reported user and the action taken.
  */
 
-const UuidString = Type.String({ format: 'uuid' })
-const UserIdInt = Type.Integer({ minimum: 1 })
-const IsoTime = Type.String({ format: 'date-time' })
+const UuidString = uuid()
+const UserIdInt = userId()
+const IsoTime = isoDateTime()
 
 export const MODERATION_LIMITS = {
   detailsMaxLength: 1000,

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Ref } from './common.ts'
+import { Ref, uuid, userId, isoDateTime } from './common.ts'
 
 /*
  * Notifications (DESIGN §4 "notifications"): stored per user for a mention of them or of
@@ -9,9 +9,9 @@ import { Ref } from './common.ts'
  * Notifications carry no message content: clients fetch the message over REST.
  */
 
-const UserIdInt = Type.Integer({ minimum: 1, maximum: 4294967295 })
-const IsoTime = Type.String({ format: 'date-time' })
-const Id = Type.String({ format: 'uuid' })
+const UserIdInt = userId()
+const IsoTime = isoDateTime()
+const Id = uuid()
 
 export const NOTIFICATION_LIMITS = {
   pageDefault: 20,
@@ -50,7 +50,7 @@ export type Notification = Static<typeof Notification>
 
 /** GET /notifications */
 export const ListNotificationsQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ format: 'uuid', description: 'The nextCursor of the previous page' })),
+  cursor: Type.Optional(uuid({ description: 'The nextCursor of the previous page' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: NOTIFICATION_LIMITS.pageMax, default: NOTIFICATION_LIMITS.pageDefault })),
   unread: Type.Optional(Type.Boolean({ description: 'true: unread notifications only' }))
 }, { $id: 'ListNotificationsQuery', additionalProperties: false })
@@ -64,7 +64,7 @@ export const ListNotificationsResponse = Type.Object({
 }, { $id: 'ListNotificationsResponse' })
 export type ListNotificationsResponse = Static<typeof ListNotificationsResponse>
 
-export const NotificationIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
+export const NotificationIdParams = Type.Object({ id: uuid() })
 export type NotificationIdParams = Static<typeof NotificationIdParams>
 
 /** PUT /notifications/:id/read */

@@ -1,5 +1,5 @@
 import { Type, type Static, type StringOptions } from '@sinclair/typebox'
-import { Ref } from './common.ts'
+import { Ref, userId, isoDateTime } from './common.ts'
 
 /**
  * Another user as every API shows them (DESIGN §4: profiles, search, member lists, blocks):
@@ -57,7 +57,7 @@ export const UserSearchQuery = Type.Object({
 })
 export type UserSearchQuery = Static<typeof UserSearchQuery>
 
-export const UserIdPathParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 4294967295 }) })
+export const UserIdPathParams = Type.Object({ id: userId() })
 export type UserIdPathParams = Static<typeof UserIdPathParams>
 
 /** GET/PATCH /users/me: the caller's own user. */
@@ -91,7 +91,7 @@ export type BlockUserRequest = Static<typeof BlockUserRequest>
 export const BlockedUser = Type.Object({
   ...UserProfile.properties,
   reason: Type.Union([Type.String(), Type.Null()]),
-  blockedAt: Type.String({ format: 'date-time' })
+  blockedAt: isoDateTime()
 }, { $id: 'BlockedUser' })
 export type BlockedUser = Static<typeof BlockedUser>
 

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Ref, ValidationErrorItem } from './common.ts'
+import { Ref, ValidationErrorItem, uuid, isoDateTime } from './common.ts'
 import {
   AddReactionRequest, DeviceType, PresenceStatus, ReactionSummary, SendMessageRequest, TypingIndicator, UserPresence
 } from './chat.ts'
@@ -23,8 +23,8 @@ export {
 } from './events.ts'
 export { UploadProgressEvent } from './attachments.ts'
 
-const GroupId = Type.String({ format: 'uuid' })
-const MessageId = Type.String({ format: 'uuid' })
+const GroupId = uuid()
+const MessageId = uuid()
 const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 
 /** Correlates a command with its chat:ack or chat:error. */
@@ -271,7 +271,7 @@ export const SendMessageAck = Type.Object({
   messageId: MessageId,
   clientMessageId: Type.Union([Type.String(), Type.Null()]),
   seq: Type.Integer({ minimum: 1 }),
-  createdAt: Type.String({ format: 'date-time' }),
+  createdAt: isoDateTime(),
   deliveredToCount: Type.Integer({ minimum: 0, description: 'Recipients (not the sender) with a live connection' }),
   queuedForCount: Type.Integer({ minimum: 0, description: 'The other recipients: they get it on their next sync' })
 }, { $id: 'SendMessageAck' })
