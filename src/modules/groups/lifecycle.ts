@@ -1,0 +1,215 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../../../db/database.ts'
+import { isRaceLoss } from '../../../db/errors.ts'
+import type { ServerEvent } from '../../../schemas/events.ts'
+import type { CreateGroupRequest, Group, UpdateGroupRequest } from '../../../schemas/groups.ts'
+import { AppError, forbidden, notFound } from '../../lib/app-error.ts'
+import { fromBin, newId, toBin } from '../../lib/ids.ts'
+import { recordJobs } from '../notifications/jobs.ts'
+import {
+  addedJob, announceJoin, announceLeave, changeMembership, checkMaxMembers, ensureRoom, groupView, memberLimitOf,
+  noAdministration, outranks, publish, roleChangedEvent, type GroupDeps, type Outbox
+} from './changes.ts'
+import { canonicalGroupId, capOf, directKeyOf, requireGroupIdBin } from './views.ts'
+
+/*
+ * A group's life: created (or a direct chat opened), edited, joined, left, deleted.
+ */
+
+export async function createGroup (deps: GroupDeps, creatorId: number, request: CreateGroupRequest): Promise<Group> {
+  const memberIds = [...new Set(request.memberIds ?? [])].filter((id) => id !== creatorId)
+  const missing = await deps.users.missingUserIds(memberIds)
+  if (missing.length > 0) throw new AppError('NOT_FOUND', 'User not found', { userIds: missing })
+  if ((await deps.users.blockersOf(creatorId, memberIds)).length > 0) {
+    throw forbidden('A user in memberIds does not accept being added by you')
+  }
+  const limit = memberLimitOf(deps, request.type ?? 'group')
+  checkMaxMembers(request.maxMembers, limit)
+  const cap = capOf(request.maxMembers ?? null, limit)
+  if (memberIds.length + 1 > cap) throw new AppError('CONFLICT', `This group holds at most ${cap} members`)
+
+  const groupId = newId()
+  const groupIdBin = toBin(groupId)
+  const now = new Date()
+  await deps.db.transaction().execute(async (trx) => {
+    await deps.repo.insertGroup({
+      id: groupIdBin,
+      name: request.name.trim(),
+      description: request.description ?? null,
+      type: request.type ?? 'group',
+      avatar_url: request.avatarUrl ?? null,
+      created_by: creatorId,
+      direct_key: null,
+      max_members: request.maxMembers ?? null,
+      last_activity_at: now,
+      created_at: now,
+      updated_at: now
+    }, trx)
+    await deps.repo.insertMembers(groupIdBin, [
+      { userId: creatorId, role: 'owner' },
+      ...memberIds.map((userId) => ({ userId, role: 'member' as const }))
+    ], now, trx)
+    await recordJobs(trx, memberIds.map((userId) => addedJob(groupIdBin, creatorId, userId)))
+  })
+  if (memberIds.length > 0) deps.notificationJobs.recorded()
+  const outbox: Outbox = []
+  announceJoin(outbox, groupId, creatorId, 'owner', null)
+  for (const userId of memberIds) announceJoin(outbox, groupId, userId, 'member', creatorId)
+  publish(deps, outbox)
+  return await groupView(deps, groupIdBin, creatorId)
+}
+
+/** The pair's existing direct chat, with any membership another area removed (a deleted chat) restored. */
+async function reopenDirectChat (deps: GroupDeps, groupIdBin: Buffer, userId: number, otherUserId: number): Promise<Group> {
+  const groupId = fromBin(groupIdBin)
+  const outbox: Outbox = []
+  await deps.repo.unhide(groupIdBin, userId)
+  for (const id of [userId, otherUserId]) {
+    if (await deps.repo.insertMemberIfAbsent(groupIdBin, id, 'member')) announceJoin(outbox, groupId, id, 'member', id === userId ? null : userId)
+  }
+  publish(deps, outbox)
+  return await groupView(deps, groupIdBin, userId)
+}
+
+export async function openDirectChat (deps: GroupDeps, userId: number, otherUserId: number): Promise<{ group: Group, created: boolean }> {
+  if (otherUserId === userId) {
+    throw new AppError('VALIDATION_ERROR', 'You cannot open a direct chat with yourself', undefined, [{ field: 'userId', message: 'userId must be another user' }])
+  }
+  await deps.users.getUser(otherUserId)
+  if (await deps.users.isBlocked(otherUserId, userId)) throw forbidden('This user does not accept direct messages from you')
+
+  const directKey = directKeyOf(userId, otherUserId)
+  // Two callers racing both miss the read, both insert; the UNIQUE direct_key lets one
+  // commit and fails the other, which then reads the winner's group. A few rounds at most.
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const existing = await deps.repo.findDirectByKey(directKey)
+    if (existing !== null) return { group: await reopenDirectChat(deps, existing, userId, otherUserId), created: false }
+    const groupId = newId()
+    const groupIdBin = toBin(groupId)
+    const now = new Date()
+    try {
+      await deps.db.transaction().execute(async (trx) => {
+        await deps.repo.insertGroup({
+          id: groupIdBin,
+          name: '',
+          description: null,
+          type: 'direct',
+          avatar_url: null,
+          created_by: userId,
+          direct_key: directKey,
+          last_activity_at: now,
+          created_at: now,
+          updated_at: now
+        }, trx)
+        await deps.repo.insertMembers(groupIdBin, [{ userId, role: 'member' }, { userId: otherUserId, role: 'member' }], now, trx)
+      })
+    } catch (err) {
+      if (isRaceLoss(err)) continue
+      throw err
+    }
+    const outbox: Outbox = []
+    announceJoin(outbox, groupId, userId, 'member', null)
+    announceJoin(outbox, groupId, otherUserId, 'member', userId)
+    publish(deps, outbox)
+    return { group: await groupView(deps, groupIdBin, userId), created: true }
+  }
+  throw new Error(`direct chat ${directKey} could not be created or read`)
+}
+
+export async function updateGroup (deps: GroupDeps, groupId: string, actorId: number, changes: UpdateGroupRequest): Promise<Group> {
+  groupId = canonicalGroupId(groupId)
+  const updatedAt = new Date()
+  const changed = await changeMembership(deps, groupId, actorId, async ({ trx, groupIdBin, type, actor }) => {
+    noAdministration(type, 'be edited')
+    if (!outranks(actor.role, 'member')) throw forbidden('Only a group admin or the owner can edit the group')
+    const update: { name?: string, description?: string | null, avatar_url?: string | null } = {}
+    if (changes.name !== undefined) update.name = changes.name.trim()
+    if (changes.description !== undefined) update.description = changes.description
+    if (changes.avatarUrl !== undefined) update.avatar_url = changes.avatarUrl
+    if (changes.maxMembers !== undefined) {
+      checkMaxMembers(changes.maxMembers, memberLimitOf(deps, type))
+      const members = await deps.repo.countMembers(groupIdBin, trx)
+      if (changes.maxMembers !== null && changes.maxMembers < members) {
+        throw new AppError('CONFLICT', `The group has ${members} members: maxMembers cannot be below that`)
+      }
+      await deps.repo.setMaxMembers(groupIdBin, changes.maxMembers, trx)
+    }
+    if (Object.keys(update).length === 0 && changes.maxMembers === undefined) return false
+    await deps.repo.updateGroup(groupIdBin, { ...update, updated_at: updatedAt }, trx)
+    return true
+  })
+  if (changed) {
+    deps.bus.publish({ groupId }, { type: 'chat:group_updated', payload: { groupId, updatedBy: actorId, updatedAt: updatedAt.toISOString() } })
+  }
+  return await groupView(deps, requireGroupIdBin(groupId), actorId)
+}
+
+export async function joinGroup (deps: GroupDeps, groupId: string, userId: number): Promise<Group> {
+  groupId = canonicalGroupId(groupId)
+  const groupIdBin = requireGroupIdBin(groupId)
+  const joined = await deps.db.transaction().execute(async (trx) => {
+    const group = await deps.repo.lockGroup(groupIdBin, trx)
+    if (group === null) throw notFound('Group')
+    if (await deps.repo.findMember(groupIdBin, userId, trx) !== null) return false
+    if (group.type !== 'public') throw forbidden('Only public groups can be joined; ask an admin to add you')
+    await ensureRoom(deps, groupIdBin, group.type, 1, trx)
+    await deps.repo.insertMembers(groupIdBin, [{ userId, role: 'member' }], new Date(), trx)
+    return true
+  })
+  if (joined) {
+    const outbox: Outbox = []
+    announceJoin(outbox, groupId, userId, 'member', null)
+    publish(deps, outbox)
+  }
+  return await groupView(deps, groupIdBin, userId)
+}
+
+/**
+ * The one way a group ends (its owner deleting it, or its last member leaving): its rows,
+ * search index, reports and data keys go in the caller's transaction, and after commit every
+ * member is told on every instance, subscribed to the group or not.
+ */
+async function destroyGroup (deps: GroupDeps, groupId: string, groupIdBin: Buffer, deletedBy: number | null, trx: Kysely<Database>, outbox: Outbox, leaver?: number): Promise<void> {
+  const memberIds = await deps.repo.memberUserIds(groupIdBin, trx)
+  // The last member out is no member any more, but their other devices still show the group.
+  if (leaver !== undefined) memberIds.push(leaver)
+  await deps.repo.deleteGroup(groupIdBin, trx)
+  const event: ServerEvent = { type: 'chat:group_deleted', payload: deletedBy === null ? { groupId } : { groupId, deletedBy } }
+  outbox.push([{ groupId }, event])
+  for (const userId of memberIds) outbox.push([{ userId }, event])
+}
+
+export async function deleteGroup (deps: GroupDeps, groupId: string, actorId: number): Promise<void> {
+  groupId = canonicalGroupId(groupId)
+  await changeMembership(deps, groupId, actorId, async ({ trx, groupIdBin, type, actor }, outbox) => {
+    noAdministration(type, 'be deleted for everyone; delete the chat for yourself instead')
+    if (actor.role !== 'owner') throw forbidden('Only the owner can delete the group for everyone')
+    await destroyGroup(deps, groupId, groupIdBin, actorId, trx, outbox)
+  })
+  // After the commit: the rows went with the group, the files go now.
+  await deps.attachments.removeGroupFiles(groupId)
+}
+
+/** The user leaves, or is taken out by a system administrator (`removedBy`). */
+export async function leaveGroup (deps: GroupDeps, groupId: string, userId: number, removedBy: number | null = null): Promise<void> {
+  groupId = canonicalGroupId(groupId)
+  const deleted = await changeMembership(deps, groupId, userId, async ({ trx, groupIdBin, type, actor }, outbox) => {
+    noAdministration(type, removedBy === null ? 'be left' : 'lose members')
+    await deps.repo.deleteMember(groupIdBin, userId, trx)
+    announceLeave(outbox, groupId, userId, removedBy)
+    if (await deps.repo.countMembers(groupIdBin, trx) === 0) {
+      await destroyGroup(deps, groupId, groupIdBin, null, trx, outbox, userId)
+      return true
+    }
+    if (actor.role === 'owner') {
+      const heir = await deps.repo.nextOwner(groupIdBin, trx)
+      if (heir !== null) {
+        await deps.repo.setRole(groupIdBin, heir, 'owner', trx)
+        outbox.push([{ groupId }, roleChangedEvent(groupId, heir, 'owner', removedBy ?? userId)])
+      }
+    }
+    return false
+  })
+  // After the commit: the rows went with the group (cascade), the files go now.
+  if (deleted) await deps.attachments.removeGroupFiles(groupId)
+}

@@ -1,0 +1,62 @@
+import type { GroupType, MemberRole } from '../../../db/database.ts'
+import { fromBin } from '../../lib/ids.ts'
+import type { GroupDeps } from './changes.ts'
+import type { Membership } from './guard.ts'
+import { canonicalGroupId, groupIdBinOf } from './views.ts'
+
+/*
+ * Who is in which group, as every area asks it (the guard, chat, the gateway): through the
+ * membership cache where a moment-old answer is safe (README "Consistency windows").
+ */
+
+type Access = { type: GroupType, role: MemberRole | null } | null
+
+/** The group's type and the user's role, from the membership cache when they were seen a moment ago. */
+async function accessByBin (deps: GroupDeps, groupIdBin: Buffer, userId: number): Promise<Access> {
+  const key = groupIdBin.toString('hex')
+  const cached = deps.memberships.get(key, userId)
+  if (cached !== null) return cached
+  const access = await deps.repo.findAccess(groupIdBin, userId)
+  if (access?.role != null) deps.memberships.remember(key, userId, { type: access.type, role: access.role })
+  return access
+}
+
+export async function getMembership (deps: GroupDeps, groupId: string, userId: number): Promise<Membership | null> {
+  groupId = canonicalGroupId(groupId)
+  const groupIdBin = groupIdBinOf(groupId)
+  if (groupIdBin === null) return null
+  const access = await accessByBin(deps, groupIdBin, userId)
+  if (access?.role == null) return null
+  return { groupId, groupIdBin, role: access.role, groupType: access.type }
+}
+
+export async function accessOf (deps: GroupDeps, groupId: string, userId: number): Promise<Access> {
+  const groupIdBin = groupIdBinOf(groupId)
+  return groupIdBin === null ? null : await accessByBin(deps, groupIdBin, userId)
+}
+
+export async function memberUserIds (deps: GroupDeps, groupId: string): Promise<readonly number[]> {
+  const groupIdBin = groupIdBinOf(groupId)
+  if (groupIdBin === null) return []
+  const key = groupIdBin.toString('hex')
+  const cached = deps.memberships.memberIds(key)
+  if (cached !== null) return cached
+  const userIds = await deps.repo.memberUserIds(groupIdBin)
+  deps.memberships.rememberMemberIds(key, userIds)
+  return userIds
+}
+
+export async function memberCount (deps: GroupDeps, groupId: string): Promise<number> {
+  const groupIdBin = groupIdBinOf(groupId)
+  if (groupIdBin === null) return 0
+  const key = groupIdBin.toString('hex')
+  const cached = deps.memberships.memberCount(key)
+  if (cached !== null) return cached
+  const count = await deps.repo.memberCount(groupIdBin) ?? 0
+  deps.memberships.rememberMemberCount(key, count)
+  return count
+}
+
+export async function groupIdsOf (deps: GroupDeps, userId: number): Promise<string[]> {
+  return (await deps.repo.groupIdsOf(userId)).map(fromBin)
+}
