@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database, NotificationLevelName } from '../../../db/database.ts'
-import { archivedNow, hiddenNow, lastReadIdOf, mutedAt, unreadCountOf } from '../chat/chat-state-sql.ts'
+import { archivedNow, hiddenNow, lastReadIdOf, mutedAt, unreadBasisOf } from '../chat/chat-state-sql.ts'
+import { withUnreadCounts } from '../chat/unread-counts.ts'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
@@ -50,13 +51,14 @@ export function chatManagementRepository (db: Kysely<Database>) {
         .select([
           'm.group_id', 'g.last_seq', 'm.archived', 'm.pinned', 'm.muted_until', 'm.notification_level', 'm.show_previews', 'm.last_read_at',
           archivedNow('m', 'g').as('archived_now'),
-          unreadCountOf('m').as('unread'),
+          ...unreadBasisOf('m', 'g'),
           lastReadIdOf('m').as('last_read_id')
         ])
         .where('m.group_id', '=', groupBin)
         .where('m.user_id', '=', userId)
       if (forUpdate) query = query.forUpdate()
-      return (await query.executeTakeFirst()) ?? null
+      const [row] = await withUnreadCounts(trx, await query.execute())
+      return row ?? null
     },
 
     async updatePreferences (groupBin: Buffer, userId: number, changes: PreferenceChanges, trx: Executor = db): Promise<void> {
@@ -146,7 +148,7 @@ export function chatManagementRepository (db: Kysely<Database>) {
           .onRef('lm.seq', '>', 'mb.cleared_seq'))
         .select([
           'mb.group_id',
-          unreadCountOf('mb').as('unread'),
+          ...unreadBasisOf('mb', 'g'),
           lastReadIdOf('mb').as('last_read_id'),
           'lm.created_at as last_at'
         ])
@@ -157,7 +159,7 @@ export function chatManagementRepository (db: Kysely<Database>) {
         query = query.where(sql<boolean>`NOT ${hiddenNow('mb', 'g')}`)
       }
       if (options.excludeMutedAt !== undefined) query = query.where(sql<boolean>`NOT ${mutedAt('mb', options.excludeMutedAt)}`)
-      return await query.execute()
+      return await withUnreadCounts(db, await query.execute())
     },
 
     /** Which of these groups the user is a member of (binary ids). */

@@ -30,12 +30,17 @@ export function mutedAt (m: string, now: Date): RawBuilder<SqlBool> {
 }
 
 /**
- * The user's unread count of the member row's group: messages from others after the read and
- * clear watermarks, not deleted (a range of the (group_id, seq) index), and at least 1 while the
- * chat is marked unread by hand.
+ * What the user's unread count of the member row's group is computed from (unread-counts.ts):
+ * the seqs after the read and clear watermarks up to the group's newest, and the manual flag.
+ * Read in the same statement as the group row, so the range is one consistent snapshot.
  */
-export function unreadCountOf (m: string): RawBuilder<number> {
-  return sql<number>`GREATEST((SELECT COUNT(*) FROM mirror_group_messages AS ux WHERE ux.group_id = ${ref(m, 'group_id')} AND ux.seq > GREATEST(${ref(m, 'last_read_seq')}, ${ref(m, 'cleared_seq')}) AND ux.sender_user_id <> ${ref(m, 'user_id')} AND ux.is_deleted = 0), ${ref(m, 'marked_unread')})`
+export function unreadBasisOf (m: string, g: string) {
+  return [
+    sql<number>`GREATEST(${ref(m, 'last_read_seq')}, ${ref(m, 'cleared_seq')})`.as('unread_after'),
+    sql<number>`${ref(g, 'last_seq')}`.as('unread_upto'),
+    sql<number | boolean>`${ref(m, 'marked_unread')}`.as('unread_marked'),
+    sql<number>`${ref(m, 'user_id')}`.as('unread_user_id')
+  ] as const
 }
 
 /** The id of the message at the user's read watermark, or null. */

@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
 import type { Selectable, Kysely, Transaction } from 'kysely'
 import type { Database, MessageEditsTable, MessageRow } from '../../../db/database.ts'
-import { hiddenNow, lastReadIdOf, unreadCountOf } from './chat-state-sql.ts'
+import { hiddenNow, lastReadIdOf, unreadBasisOf } from './chat-state-sql.ts'
+import { withUnreadCounts } from './unread-counts.ts'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
@@ -435,12 +436,14 @@ export function chatRepository (db: Kysely<Database>) {
 
     /** Messages from others after the user's read and clear watermarks, not deleted; at least 1 while marked unread. */
     async unreadCount (groupBin: Buffer, userId: number): Promise<number> {
-      const row = await db.selectFrom('mirror_group_members as mb')
-        .select(unreadCountOf('mb').as('n'))
+      const rows = await db.selectFrom('mirror_group_members as mb')
+        .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
+        .select(['mb.group_id', ...unreadBasisOf('mb', 'g')])
         .where('mb.group_id', '=', groupBin)
         .where('mb.user_id', '=', userId)
-        .executeTakeFirst()
-      return Number(row?.n ?? 0)
+        .execute()
+      const [row] = await withUnreadCounts(db, rows)
+      return row?.unread ?? 0
     },
 
     async pinState (groupBin: Buffer, messageBin: Buffer, trx: Executor): Promise<{ count: number, maxOrder: number, pinned: boolean }> {
@@ -570,13 +573,13 @@ export function chatRepository (db: Kysely<Database>) {
           'mb.user_id',
           'mb.group_id',
           'g.last_seq',
-          unreadCountOf('mb').as('unread'),
+          ...unreadBasisOf('mb', 'g'),
           lastReadIdOf('mb').as('last_read_id')
         ])
         .where('mb.user_id', 'in', userIds)
         .where(sql<boolean>`NOT ${hiddenNow('mb', 'g')}`)
         .execute()
-      for (const { user_id: userId, ...row } of rows) {
+      for (const { user_id: userId, ...row } of await withUnreadCounts(db, rows)) {
         let list = byUser.get(userId)
         if (list === undefined) {
           list = []
@@ -590,7 +593,7 @@ export function chatRepository (db: Kysely<Database>) {
     /** Per requested group of the user: the newest message they can see and their unread count. */
     async summaries (userId: number, groupBins: Buffer[]): Promise<SummaryRow[]> {
       if (groupBins.length === 0) return []
-      return await db.selectFrom('mirror_group_members as mb')
+      const rows = await db.selectFrom('mirror_group_members as mb')
         .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
         .leftJoin('mirror_group_messages as lm', (join) => join
           .onRef('lm.group_id', '=', 'g.id')
@@ -608,11 +611,12 @@ export function chatRepository (db: Kysely<Database>) {
           'lm.is_deleted',
           'lm.created_at',
           'lm.seq',
-          unreadCountOf('mb').as('unread')
+          ...unreadBasisOf('mb', 'g')
         ])
         .where('mb.user_id', '=', userId)
         .where('mb.group_id', 'in', groupBins)
         .execute()
+      return await withUnreadCounts(db, rows)
     }
   }
 }
