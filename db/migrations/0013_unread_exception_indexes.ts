@@ -5,8 +5,9 @@ import type { Kysely } from 'kysely'
 
 /*
  * Unread counts by seq arithmetic (issue 16.5): a member's unread count is the number of seqs
- * after their watermark minus the exceptions, and each exception is counted through a range of
- * one of these indexes that holds only exception rows:
+ * after their watermark minus the exceptions, and each exception is counted in one of these
+ * indexes, whose entries for the group and user are the exception rows only (never the unread
+ * messages of others):
  * - (group, sender, seq): the member's own messages after the watermark;
  * - (group, is_deleted, seq, sender): deleted messages after the watermark, with the sender in
  *   the index so "not the member's own" is read without touching the row.

@@ -1,7 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database, NotificationLevelName } from '../../../db/database.ts'
-import { archivedNow, hiddenNow, lastReadIdOf, mutedAt, unreadBasisOf } from '../chat/chat-state-sql.ts'
-import { withUnreadCounts } from '../chat/unread-counts.ts'
+import { archivedNow, hiddenNow, lastReadIdOf, mutedAt, unreadCountOf } from '../chat/chat-state-sql.ts'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
@@ -51,14 +50,13 @@ export function chatManagementRepository (db: Kysely<Database>) {
         .select([
           'm.group_id', 'g.last_seq', 'm.archived', 'm.pinned', 'm.muted_until', 'm.notification_level', 'm.show_previews', 'm.last_read_at',
           archivedNow('m', 'g').as('archived_now'),
-          ...unreadBasisOf('m', 'g'),
+          unreadCountOf('m', 'g').as('unread'),
           lastReadIdOf('m').as('last_read_id')
         ])
         .where('m.group_id', '=', groupBin)
         .where('m.user_id', '=', userId)
       if (forUpdate) query = query.forUpdate()
-      const [row] = await withUnreadCounts(trx, await query.execute())
-      return row ?? null
+      return (await query.executeTakeFirst()) ?? null
     },
 
     async updatePreferences (groupBin: Buffer, userId: number, changes: PreferenceChanges, trx: Executor = db): Promise<void> {
@@ -148,7 +146,7 @@ export function chatManagementRepository (db: Kysely<Database>) {
           .onRef('lm.seq', '>', 'mb.cleared_seq'))
         .select([
           'mb.group_id',
-          ...unreadBasisOf('mb', 'g'),
+          unreadCountOf('mb', 'g').as('unread'),
           lastReadIdOf('mb').as('last_read_id'),
           'lm.created_at as last_at'
         ])
@@ -159,7 +157,7 @@ export function chatManagementRepository (db: Kysely<Database>) {
         query = query.where(sql<boolean>`NOT ${hiddenNow('mb', 'g')}`)
       }
       if (options.excludeMutedAt !== undefined) query = query.where(sql<boolean>`NOT ${mutedAt('mb', options.excludeMutedAt)}`)
-      return await withUnreadCounts(db, await query.execute())
+      return await query.execute()
     },
 
     /** Which of these groups the user is a member of (binary ids). */

@@ -1,8 +1,7 @@
 import { sql } from 'kysely'
 import type { Selectable, Kysely, Transaction } from 'kysely'
 import type { Database, MessageEditsTable, MessageRow } from '../../../db/database.ts'
-import { hiddenNow, lastReadIdOf, unreadBasisOf } from './chat-state-sql.ts'
-import { withUnreadCounts } from './unread-counts.ts'
+import { hiddenNow, lastReadIdOf, unreadCountOf } from './chat-state-sql.ts'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
@@ -436,14 +435,13 @@ export function chatRepository (db: Kysely<Database>) {
 
     /** Messages from others after the user's read and clear watermarks, not deleted; at least 1 while marked unread. */
     async unreadCount (groupBin: Buffer, userId: number): Promise<number> {
-      const rows = await db.selectFrom('mirror_group_members as mb')
+      const row = await db.selectFrom('mirror_group_members as mb')
         .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
-        .select(['mb.group_id', ...unreadBasisOf('mb', 'g')])
+        .select(unreadCountOf('mb', 'g').as('n'))
         .where('mb.group_id', '=', groupBin)
         .where('mb.user_id', '=', userId)
-        .execute()
-      const [row] = await withUnreadCounts(db, rows)
-      return row?.unread ?? 0
+        .executeTakeFirst()
+      return Number(row?.n ?? 0)
     },
 
     async pinState (groupBin: Buffer, messageBin: Buffer, trx: Executor): Promise<{ count: number, maxOrder: number, pinned: boolean }> {
@@ -573,13 +571,13 @@ export function chatRepository (db: Kysely<Database>) {
           'mb.user_id',
           'mb.group_id',
           'g.last_seq',
-          ...unreadBasisOf('mb', 'g'),
+          unreadCountOf('mb', 'g').as('unread'),
           lastReadIdOf('mb').as('last_read_id')
         ])
         .where('mb.user_id', 'in', userIds)
         .where(sql<boolean>`NOT ${hiddenNow('mb', 'g')}`)
         .execute()
-      for (const { user_id: userId, ...row } of await withUnreadCounts(db, rows)) {
+      for (const { user_id: userId, ...row } of rows) {
         let list = byUser.get(userId)
         if (list === undefined) {
           list = []
@@ -593,7 +591,7 @@ export function chatRepository (db: Kysely<Database>) {
     /** Per requested group of the user: the newest message they can see and their unread count. */
     async summaries (userId: number, groupBins: Buffer[]): Promise<SummaryRow[]> {
       if (groupBins.length === 0) return []
-      const rows = await db.selectFrom('mirror_group_members as mb')
+      return await db.selectFrom('mirror_group_members as mb')
         .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
         .leftJoin('mirror_group_messages as lm', (join) => join
           .onRef('lm.group_id', '=', 'g.id')
@@ -611,12 +609,11 @@ export function chatRepository (db: Kysely<Database>) {
           'lm.is_deleted',
           'lm.created_at',
           'lm.seq',
-          ...unreadBasisOf('mb', 'g')
+          unreadCountOf('mb', 'g').as('unread')
         ])
         .where('mb.user_id', '=', userId)
         .where('mb.group_id', 'in', groupBins)
         .execute()
-      return await withUnreadCounts(db, rows)
     }
   }
 }
