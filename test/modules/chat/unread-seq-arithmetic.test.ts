@@ -55,9 +55,9 @@ t.test('own messages after the watermark are not unread, however they interleave
   const first = await send(app, bob, groupId, 'one')
   await send(app, bob, groupId, 'two')
   await read(alice, groupId, first.id)
-  for (const who of [alice, bob, alice, alice, bob, bob]) await send(app, who, groupId, 'interleaved')
-  await agrees(t, alice, groupId, 3)
-  await agrees(t, bob, groupId, 4)
+  for (const [i, who] of [alice, bob, alice, alice, bob, bob].entries()) await send(app, who, groupId, `interleaved ${i}`)
+  await agrees(t, alice, groupId, 4)
+  await agrees(t, bob, groupId, 3)
 })
 
 t.test('deleted messages after the watermark are not unread, and deleted ones before it change nothing', async (t) => {
