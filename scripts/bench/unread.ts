@@ -1,6 +1,6 @@
 import autocannon from 'autocannon'
 import { createConnection } from 'mysql2/promise'
-import { BENCH_MYSQL, argValue, cpuMs, report, startParley, stopProcess } from './lib.ts'
+import { BENCH_MYSQL, argValue, cpuMs, databaseServerPid, report, startParley, stopProcess } from './lib.ts'
 
 /*
  * The chat list does not grow with unread history (issue 16.5): `GET /groups` for a user in
@@ -38,9 +38,13 @@ async function seed (reader: { id: number, token: string }, writer: { id: number
   }
 }
 
-async function chatList (token: string, unread: number): Promise<{ requests: number, seconds: number, p50ms: number, p99ms: number, cpuMs: number }> {
+const databasePid = databaseServerPid()
+const databaseCpuMs = (): number => databasePid === null ? 0 : cpuMs(databasePid)
+
+async function chatList (token: string, unread: number): Promise<{ requests: number, seconds: number, p50ms: number, p99ms: number, cpuMs: number, databaseCpuMs: number }> {
   const pid = parley.process.pid ?? 0
   const before = cpuMs(pid)
+  const databaseBefore = databaseCpuMs()
   const run = await autocannon({
     url: `http://127.0.0.1:${parley.port}/mirror/api/groups?limit=${groups}`,
     headers: { authorization: `Bearer ${token}` },
@@ -48,7 +52,7 @@ async function chatList (token: string, unread: number): Promise<{ requests: num
     duration
   })
   if (run.non2xx > 0 || run.errors > 0) throw new Error(`${unread} unread: ${run.non2xx} non-2xx, ${run.errors} errors`)
-  return { requests: run['2xx'], seconds: run.duration, p50ms: run.latency.p50, p99ms: run.latency.p99, cpuMs: cpuMs(pid) - before }
+  return { requests: run['2xx'], seconds: run.duration, p50ms: run.latency.p50, p99ms: run.latency.p99, cpuMs: cpuMs(pid) - before, databaseCpuMs: databaseCpuMs() - databaseBefore }
 }
 
 try {
@@ -65,7 +69,8 @@ try {
     if (data.groups.length !== groups || data.groups.some((g) => g.unreadCount !== expected)) throw new Error(`${which}: unexpected counts`)
   }
   await chatList(readers.few.token, few) // warm-up
-  const totals = { many: { requests: 0, seconds: 0, cpuMs: 0, p50ms: 0, p99ms: 0 }, few: { requests: 0, seconds: 0, cpuMs: 0, p50ms: 0, p99ms: 0 } }
+  const zero = (): { requests: number, seconds: number, cpuMs: number, databaseCpuMs: number, p50ms: number, p99ms: number } => ({ requests: 0, seconds: 0, cpuMs: 0, databaseCpuMs: 0, p50ms: 0, p99ms: 0 })
+  const totals = { many: zero(), few: zero() }
   for (let round = 0; round < rounds; round++) {
     for (const which of ['many', 'few'] as const) {
       const result = await chatList(readers[which].token, which === 'many' ? many : few)
@@ -73,12 +78,13 @@ try {
       total.requests += result.requests
       total.seconds += result.seconds
       total.cpuMs += result.cpuMs
+      total.databaseCpuMs += result.databaseCpuMs
       total.p50ms = Math.max(total.p50ms, result.p50ms)
       total.p99ms = Math.max(total.p99ms, result.p99ms)
     }
   }
   const rate = (which: 'many' | 'few'): number => Math.round(totals[which].requests / totals[which].seconds)
-  const cpuUs = (which: 'many' | 'few'): number => Math.round(totals[which].cpuMs * 1000 / Math.max(1, totals[which].requests))
+  const perRequestUs = (which: 'many' | 'few', ms: number): number => Math.round(ms * 1000 / Math.max(1, totals[which].requests))
   report('unread-chat-list', {
     groups,
     connections,
@@ -91,8 +97,10 @@ try {
     manyP99ms: totals.many.p99ms,
     fewP50ms: totals.few.p50ms,
     fewP99ms: totals.few.p99ms,
-    manyServerCpuUsPerRequest: cpuUs('many'),
-    fewServerCpuUsPerRequest: cpuUs('few')
+    manyServerCpuUsPerRequest: perRequestUs('many', totals.many.cpuMs),
+    fewServerCpuUsPerRequest: perRequestUs('few', totals.few.cpuMs),
+    manyDatabaseCpuUsPerRequest: perRequestUs('many', totals.many.databaseCpuMs),
+    fewDatabaseCpuUsPerRequest: perRequestUs('few', totals.few.databaseCpuMs)
   })
 } finally {
   await admin.end()
