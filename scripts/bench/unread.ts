@@ -31,8 +31,10 @@ async function seed (reader: { id: number, token: string }, writer: { id: number
     const created = await parley.post('/groups', { name: `unread ${unread} ${g}`, memberIds: [reader.id] }, writer.token)
     const groupId = (created.group as { id: string }).id
     const hex = groupId.replace(/-/g, '')
-    await admin.query(`INSERT INTO mirror_group_messages (id, group_id, seq, sender_user_id, content, content_key_version)
-      SELECT UNHEX(MD5(CONCAT('${hex}', '/', s.seq))), UNHEX('${hex}'), s.seq, ${writer.id}, 'bulk', 1 FROM seq_1_to_${unread - 1} AS s`)
+    for (let from = 1; from < unread; from += 5000) {
+      const rows = Array.from({ length: Math.min(5000, unread - from) }, (_, i) => `(UNHEX(MD5('${hex}/${from + i}')), UNHEX('${hex}'), ${from + i}, ${writer.id}, 'bulk', 1)`)
+      await admin.query(`INSERT INTO mirror_group_messages (id, group_id, seq, sender_user_id, content, content_key_version) VALUES ${rows.join(', ')}`)
+    }
     await admin.query(`UPDATE mirror_groups SET last_seq = ${unread - 1} WHERE id = UNHEX('${hex}')`)
     await parley.post(`/groups/${groupId}/chat/messages`, { content: 'the newest one' }, writer.token)
   }
