@@ -10,6 +10,7 @@ import * as chatManagement from './0009_chat_management.ts'
 import * as messagePower from './0010_message_power.ts'
 import * as notifications from './0011_notifications.ts'
 import * as groupMemberCount from './0012_group_member_count.ts'
+import * as unreadExceptionIndexes from './0013_unread_exception_indexes.ts'
 
 /** Every migration in order. Listed explicitly so the same code runs from .ts and from a build. */
 export const migrations: Record<string, Migration> = {
@@ -23,5 +24,6 @@ export const migrations: Record<string, Migration> = {
   '0009_chat_management': chatManagement,
   '0010_message_power': messagePower,
   '0011_notifications': notifications,
-  '0012_group_member_count': groupMemberCount
+  '0012_group_member_count': groupMemberCount,
+  '0013_unread_exception_indexes': unreadExceptionIndexes
 }

@@ -50,7 +50,7 @@ export function chatManagementRepository (db: Kysely<Database>) {
         .select([
           'm.group_id', 'g.last_seq', 'm.archived', 'm.pinned', 'm.muted_until', 'm.notification_level', 'm.show_previews', 'm.last_read_at',
           archivedNow('m', 'g').as('archived_now'),
-          unreadCountOf('m').as('unread'),
+          unreadCountOf('m', 'g').as('unread'),
           lastReadIdOf('m').as('last_read_id')
         ])
         .where('m.group_id', '=', groupBin)
@@ -146,7 +146,7 @@ export function chatManagementRepository (db: Kysely<Database>) {
           .onRef('lm.seq', '>', 'mb.cleared_seq'))
         .select([
           'mb.group_id',
-          unreadCountOf('mb').as('unread'),
+          unreadCountOf('mb', 'g').as('unread'),
           lastReadIdOf('mb').as('last_read_id'),
           'lm.created_at as last_at'
         ])

@@ -31,11 +31,32 @@ export function mutedAt (m: string, now: Date): RawBuilder<SqlBool> {
 
 /**
  * The user's unread count of the member row's group: messages from others after the read and
- * clear watermarks, not deleted (a range of the (group_id, seq) index), and at least 1 while the
- * chat is marked unread by hand.
+ * clear watermarks, not deleted, and at least 1 while the chat is marked unread by hand.
+ *
+ * Seq arithmetic, not a row count (issue 16.5). A group's seqs are gap-free and every seq keeps
+ * its row (send-batcher.ts gives back the seqs of messages it does not store; a deletion only
+ * marks the row; no path deletes a message row but its group's deletion), so the messages after
+ * the watermark `w` are exactly `g.last_seq - w`. From those the two exceptions are subtracted:
+ * the user's own messages after `w` and others' deleted messages after `w`, each counted in an
+ * index that holds only such rows (migration 0013), without touching a message row.
+ *
+ * Why this is exact under concurrency: it is one statement, so g.last_seq and the message rows
+ * are read in one snapshot (or, in a locking read, under the group row's lock, which every send
+ * holds until it commits). A send moves last_seq and inserts its rows in one transaction, a
+ * deletion flips is_deleted in one: no snapshot sees the seq without its row or the reverse.
+ *
+ * Cost: MariaDB plans a dependent subquery once, with `w` unknown, so each exception count is a
+ * ref scan of its index prefix: the user's own messages in the group, and the group's deleted
+ * messages (index entries only, whatever their seq). That is O(chats + own and deleted
+ * messages), no longer O(messages); the unread messages of others are never read.
  */
-export function unreadCountOf (m: string): RawBuilder<number> {
-  return sql<number>`GREATEST((SELECT COUNT(*) FROM mirror_group_messages AS ux WHERE ux.group_id = ${ref(m, 'group_id')} AND ux.seq > GREATEST(${ref(m, 'last_read_seq')}, ${ref(m, 'cleared_seq')}) AND ux.sender_user_id <> ${ref(m, 'user_id')} AND ux.is_deleted = 0), ${ref(m, 'marked_unread')})`
+export function unreadCountOf (m: string, g: string): RawBuilder<number> {
+  const after = sql`GREATEST(${ref(m, 'last_read_seq')}, ${ref(m, 'cleared_seq')})`
+  const own = sql`(SELECT COUNT(*) FROM mirror_group_messages AS uo FORCE INDEX (mirror_group_messages_sender_seq) WHERE uo.group_id = ${ref(m, 'group_id')} AND uo.sender_user_id = ${ref(m, 'user_id')} AND uo.seq > ${after})`
+  const deleted = sql`(SELECT COUNT(*) FROM mirror_group_messages AS ud FORCE INDEX (mirror_group_messages_deleted_seq) WHERE ud.group_id = ${ref(m, 'group_id')} AND ud.is_deleted = 1 AND ud.seq > ${after} AND ud.sender_user_id <> ${ref(m, 'user_id')})`
+  // Signed: BIGINT UNSIGNED arithmetic errors out below zero instead of going negative.
+  const counted = sql`CASE WHEN ${ref(g, 'last_seq')} > ${after} THEN CAST(${ref(g, 'last_seq')} AS SIGNED) - CAST(${after} AS SIGNED) - ${own} - ${deleted} ELSE 0 END`
+  return sql<number>`GREATEST(${counted}, ${ref(m, 'marked_unread')})`
 }
 
 /** The id of the message at the user's read watermark, or null. */

@@ -437,7 +437,8 @@ export function chatRepository (db: Kysely<Database>) {
     /** Messages from others after the user's read and clear watermarks, not deleted; at least 1 while marked unread. */
     async unreadCount (groupBin: Buffer, userId: number): Promise<number> {
       const row = await db.selectFrom('mirror_group_members as mb')
-        .select(unreadCountOf('mb').as('n'))
+        .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
+        .select(unreadCountOf('mb', 'g').as('n'))
         .where('mb.group_id', '=', groupBin)
         .where('mb.user_id', '=', userId)
         .executeTakeFirst()
@@ -571,7 +572,7 @@ export function chatRepository (db: Kysely<Database>) {
           'mb.user_id',
           'mb.group_id',
           'g.last_seq',
-          unreadCountOf('mb').as('unread'),
+          unreadCountOf('mb', 'g').as('unread'),
           lastReadIdOf('mb').as('last_read_id')
         ])
         .where('mb.user_id', 'in', userIds)
@@ -609,7 +610,7 @@ export function chatRepository (db: Kysely<Database>) {
           'lm.is_deleted',
           'lm.created_at',
           'lm.seq',
-          unreadCountOf('mb').as('unread')
+          unreadCountOf('mb', 'g').as('unread')
         ])
         .where('mb.user_id', '=', userId)
         .where('mb.group_id', 'in', groupBins)
