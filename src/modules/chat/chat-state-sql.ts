@@ -31,14 +31,16 @@ export function mutedAt (m: string, now: Date): RawBuilder<SqlBool> {
 
 /**
  * The user's unread count of the member row's group: messages from others after the read and
- * clear watermarks, not deleted, and at least 1 while the chat is marked unread by hand.
+ * clear watermarks, not deleted, not from a sender the user blocked, and at least 1 while the
+ * chat is marked unread by hand.
  *
  * Seq arithmetic, not a row count (issue 16.5). A group's seqs are gap-free and every seq keeps
  * its row (send-batcher.ts gives back the seqs of messages it does not store; a deletion only
  * marks the row; no path deletes a message row but its group's deletion), so the messages after
- * the watermark `w` are exactly `g.last_seq - w`. From those the two exceptions are subtracted:
- * the user's own messages after `w` and others' deleted messages after `w`, each counted in an
- * index that holds only such rows (migration 0013), without touching a message row.
+ * the watermark `w` are exactly `g.last_seq - w`. From those the exceptions are subtracted:
+ * the user's own messages after `w`, others' deleted messages after `w` and the live messages
+ * of senders the user blocked, each counted in an index (migration 0013), without touching a
+ * message row.
  *
  * Why this is exact under concurrency: it is one statement, so g.last_seq and the message rows
  * are read in one snapshot (or, in a locking read, under the group row's lock, which every send
@@ -54,8 +56,12 @@ export function unreadCountOf (m: string, g: string): RawBuilder<number> {
   const after = sql`GREATEST(${ref(m, 'last_read_seq')}, ${ref(m, 'cleared_seq')})`
   const own = sql`(SELECT COUNT(*) FROM mirror_group_messages AS uo FORCE INDEX (mirror_group_messages_sender_seq) WHERE uo.group_id = ${ref(m, 'group_id')} AND uo.sender_user_id = ${ref(m, 'user_id')} AND uo.seq > ${after})`
   const deleted = sql`(SELECT COUNT(*) FROM mirror_group_messages AS ud FORCE INDEX (mirror_group_messages_deleted_seq) WHERE ud.group_id = ${ref(m, 'group_id')} AND ud.is_deleted = 1 AND ud.seq > ${after} AND ud.sender_user_id <> ${ref(m, 'user_id')})`
+  // Messages of senders the user blocked are hidden from them (history, search, realtime), so
+  // they are not unread either; deleted ones are already in `deleted`. For a user who blocked
+  // nobody this is one primary-key probe of user_blocks.
+  const blocked = sql`(SELECT COUNT(*) FROM user_blocks AS ub JOIN mirror_group_messages AS ubm FORCE INDEX (mirror_group_messages_sender_seq) ON ubm.group_id = ${ref(m, 'group_id')} AND ubm.sender_user_id = ub.blocked_id AND ubm.seq > ${after} AND ubm.is_deleted = 0 WHERE ub.blocker_id = ${ref(m, 'user_id')})`
   // Signed: BIGINT UNSIGNED arithmetic errors out below zero instead of going negative.
-  const counted = sql`CASE WHEN ${ref(g, 'last_seq')} > ${after} THEN CAST(${ref(g, 'last_seq')} AS SIGNED) - CAST(${after} AS SIGNED) - ${own} - ${deleted} ELSE 0 END`
+  const counted = sql`CASE WHEN ${ref(g, 'last_seq')} > ${after} THEN CAST(${ref(g, 'last_seq')} AS SIGNED) - CAST(${after} AS SIGNED) - ${own} - ${deleted} - ${blocked} ELSE 0 END`
   return sql<number>`GREATEST(${counted}, ${ref(m, 'marked_unread')})`
 }
 

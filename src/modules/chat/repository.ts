@@ -47,6 +47,16 @@ export interface SummaryRow {
   seq: number | null
 }
 
+/** The newest message's columns a chat summary reads. */
+const SUMMARY_MESSAGE_COLUMNS = [
+  'lm.id', 'lm.sender_user_id', 'lm.content_type', 'lm.content', 'lm.content_key_version', 'lm.is_deleted', 'lm.created_at', 'lm.seq'
+] as const
+
+/** A chat whose every visible message is from a blocked sender shows none. */
+const NO_SUMMARY_MESSAGE = {
+  id: null, sender_user_id: null, sender_username: null, content_type: null, content: null, content_key_version: null, is_deleted: null, created_at: null, seq: null
+} as const
+
 /** What a search narrows its matches to besides the words (all given ones must hold). */
 export interface SearchFilters {
   senderId?: number
@@ -589,32 +599,43 @@ export function chatRepository (db: Kysely<Database>) {
       return byUser
     },
 
-    /** Per requested group of the user: the newest message they can see and their unread count. */
+    /**
+     * Per requested group of the user: the newest message they can see and their unread count.
+     * The newest message is the group's last one, unless the user blocked its sender: then the
+     * newest before it from anyone else (a read per such chat, none for users who block no one).
+     */
     async summaries (userId: number, groupBins: Buffer[]): Promise<SummaryRow[]> {
       if (groupBins.length === 0) return []
-      return await db.selectFrom('mirror_group_members as mb')
+      const rows = await db.selectFrom('mirror_group_members as mb')
         .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
         .leftJoin('mirror_group_messages as lm', (join) => join
           .onRef('lm.group_id', '=', 'g.id')
           .onRef('lm.seq', '=', 'g.last_seq')
           .onRef('lm.seq', '>', 'mb.cleared_seq'))
         .leftJoin('users as u', 'u.id', 'lm.sender_user_id')
-        .select([
+        .select(({ exists, selectFrom }) => [
           'mb.group_id',
-          'lm.id',
-          'lm.sender_user_id',
+          'mb.cleared_seq',
+          ...SUMMARY_MESSAGE_COLUMNS,
           'u.username as sender_username',
-          'lm.content_type',
-          'lm.content',
-          'lm.content_key_version',
-          'lm.is_deleted',
-          'lm.created_at',
-          'lm.seq',
-          unreadCountOf('mb', 'g').as('unread')
+          unreadCountOf('mb', 'g').as('unread'),
+          exists(selectFrom('user_blocks as b').select('b.blocker_id')
+            .where('b.blocker_id', '=', userId).whereRef('b.blocked_id', '=', 'lm.sender_user_id')).as('sender_blocked')
         ])
         .where('mb.user_id', '=', userId)
         .where('mb.group_id', 'in', groupBins)
         .execute()
+      return await Promise.all(rows.map(async ({ cleared_seq: clearedSeq, sender_blocked: senderBlocked, ...row }) => {
+        if (Number(senderBlocked) !== 1 || row.seq === null) return row
+        const shown = await db.selectFrom('mirror_group_messages as lm')
+          .innerJoin('users as u', 'u.id', 'lm.sender_user_id')
+          .select([...SUMMARY_MESSAGE_COLUMNS, 'u.username as sender_username'])
+          .where('lm.group_id', '=', row.group_id).where('lm.seq', '>', clearedSeq).where('lm.seq', '<', row.seq)
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('user_blocks as b').select('b.blocker_id')
+            .where('b.blocker_id', '=', userId).whereRef('b.blocked_id', '=', 'lm.sender_user_id'))))
+          .orderBy('lm.seq', 'desc').limit(1).executeTakeFirst()
+        return { ...row, ...(shown ?? NO_SUMMARY_MESSAGE) }
+      }))
     }
   }
 }
