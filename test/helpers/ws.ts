@@ -135,6 +135,15 @@ export async function connectWs (app: FastifyInstance, options: ConnectOptions =
   return client
 }
 
+/** A connection of `user` that has had its chat:sync and joined the group (from `sinceSeq` when given). */
+export async function joined (app: FastifyInstance, user: { token: string }, groupId: string, sinceSeq?: number): Promise<WsClient> {
+  const client = await connectWs(app, { token: user.token })
+  await client.next('chat:sync')
+  const ack = await client.request('chat:join_group', sinceSeq === undefined ? { groupId } : { groupId, sinceSeq })
+  if (ack.type !== 'chat:ack') throw new Error(`join failed: ${JSON.stringify(ack.payload)}`)
+  return client
+}
+
 /** Creates a group through the REST API: `owner` creates it with `members` in it. Returns its id. */
 export async function createGroup (app: FastifyInstance, owner: { auth: { authorization: string } }, members: Array<{ user: { id: number } }>): Promise<string> {
   const res = await app.inject({

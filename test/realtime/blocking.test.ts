@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, type Frame, type WsClient } from '../helpers/ws.ts'
+import { createGroup, type Frame, joined } from '../helpers/ws.ts'
 import { BlockedSenders, hiddenByBlock } from '../../src/realtime/blocking.ts'
 
 // Issue 11 point 9 in realtime, on two instances sharing the database and Redis: a user's
@@ -32,14 +32,6 @@ async function sendMentioning (app: FastifyInstance, sender: TestUser, groupId: 
   const mention = { userId: mentioned.user.id, username: mentioned.user.username, startIndex: text.length + 1, endIndex: content.length, type: 'user' }
   const data = await post(app, sender, `/groups/${groupId}/chat/messages`, { content, metadata: { mentions: [mention] } })
   return (data.message as { id: string }).id
-}
-
-async function joined (app: FastifyInstance, user: TestUser, groupId: string, sinceSeq?: number): Promise<WsClient> {
-  const client = await connectWs(app, { token: user.token })
-  await client.next('chat:sync')
-  const ack = await client.request('chat:join_group', sinceSeq === undefined ? { groupId } : { groupId, sinceSeq })
-  if (ack.type !== 'chat:ack') throw new Error(`join failed: ${JSON.stringify(ack.payload)}`)
-  return client
 }
 
 /** Who a frame shows acting, as the gateway's filter reads it. */

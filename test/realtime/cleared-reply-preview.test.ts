@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, type Frame, type WsClient } from '../helpers/ws.ts'
+import { createGroup, type Frame, type WsClient, joined } from '../helpers/ws.ts'
 import { ClearedHistory, shownAfterClear } from '../../src/realtime/cleared-history.ts'
 import type { ChatMessageEvent } from '../../schemas/events.ts'
 
@@ -38,14 +38,6 @@ async function reply (app: FastifyInstance, sender: TestUser, groupId: string, q
   const metadata = { mentions, replyPreview: { messageId: quoted.id, senderUsername: 'someone', content: 'the quoted words' } }
   const data = await rest(app, sender, 'POST', `/groups/${groupId}/chat/messages`, { content, parentMessageId: quoted.id, metadata })
   return (data.message as { id: string }).id
-}
-
-async function joined (app: FastifyInstance, user: TestUser, groupId: string): Promise<WsClient> {
-  const client = await connectWs(app, { token: user.token })
-  await client.next('chat:sync')
-  const ack = await client.request('chat:join_group', { groupId })
-  if (ack.type !== 'chat:ack') throw new Error(`join failed: ${JSON.stringify(ack.payload)}`)
-  return client
 }
 
 async function clearForMe (app: FastifyInstance, user: TestUser, groupId: string): Promise<void> {

@@ -8,7 +8,7 @@ import { buildTestApp, testName } from '../helpers/app.ts'
 import { ManualClock } from '../helpers/clock.ts'
 import { startRedisCluster } from '../helpers/redis-cluster.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, type WsClient } from '../helpers/ws.ts'
+import { connectWs, createGroup, type WsClient, joined } from '../helpers/ws.ts'
 
 // Scale-out on a Redis Cluster: a local cluster of three masters, and two instances of the app
 // whose REDIS_URL names it. The bus runs on sharded pub/sub, presence scripts on one user's
@@ -25,14 +25,6 @@ const a = await buildTestApp(t, import.meta.url, { env, clock })
 const b = await buildTestApp(t, import.meta.url, { env, clock })
 const api = a.config.apiPrefix
 const prefix = a.config.redisKeyPrefix
-
-async function joined (app: FastifyInstance, user: TestUser, groupId: string): Promise<WsClient> {
-  const client = await connectWs(app, { token: user.token })
-  await client.next('chat:sync')
-  const ack = await client.request('chat:join_group', { groupId })
-  if (ack.type !== 'chat:ack') throw new Error(`join failed: ${JSON.stringify(ack.payload)}`)
-  return client
-}
 
 /** Closes the user's last connection and waits until an instance has set the offline check. */
 async function closeLast (client: WsClient): Promise<void> {

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, type WsClient } from '../helpers/ws.ts'
+import { createGroup, type WsClient, joined } from '../helpers/ws.ts'
 
 // Two instances of the app on the same database and Redis prefix: the bus carries events
 // between them (DESIGN §6), membership changes end subscriptions everywhere (DESIGN §6).
@@ -24,14 +24,6 @@ async function seqsUntil (client: WsClient, last: number): Promise<number[]> {
     seqs.push((await client.next('chat:message')).payload.seq as number)
   }
   return seqs
-}
-
-async function joined (app: FastifyInstance, user: TestUser, groupId: string): Promise<WsClient> {
-  const client = await connectWs(app, { token: user.token })
-  await client.next('chat:sync')
-  const ack = await client.request('chat:join_group', { groupId })
-  if (ack.type !== 'chat:ack') throw new Error(`join failed: ${JSON.stringify(ack.payload)}`)
-  return client
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, sendMessage, type WsClient } from '../helpers/ws.ts'
+import { connectWs, createGroup, sendMessage, joined } from '../helpers/ws.ts'
 
 // Issue 9 §2: both validators accept upper-case UUIDs, but subscriptions, bus channels and
 // evictions key groups by the string. `POST /groups/<ID IN UPPER CASE>/leave` left the member's
@@ -13,14 +13,6 @@ const env = { RATE_LIMIT_SCALE: '1000' }
 const a = await buildTestApp(t, import.meta.url, { env })
 const b = await buildTestApp(t, import.meta.url, { env })
 const api = a.config.apiPrefix
-
-async function joined (app: FastifyInstance, user: TestUser, groupId: string): Promise<WsClient> {
-  const client = await connectWs(app, { token: user.token })
-  await client.next('chat:sync')
-  const ack = await client.request('chat:join_group', { groupId })
-  if (ack.type !== 'chat:ack') throw new Error(`join failed: ${JSON.stringify(ack.payload)}`)
-  return client
-}
 
 const groupsOf = (app: FastifyInstance, user: TestUser): string[] =>
   app.gateway.connections().filter((c) => c.userId === user.user.id).flatMap((c) => c.groups)
