@@ -5,7 +5,7 @@ import type { Clock } from '../lib/clock.ts'
 import type { StoreBackend } from '../lib/store/store.ts'
 import type { ServerEvent } from '../../schemas/events.ts'
 import type { Connection } from './connection.ts'
-import type { DeliveryTracker } from './delivery.ts'
+import { DeliveryTracker, type MarkDelivered } from './delivery.ts'
 import { hiddenByBlock } from './blocking.ts'
 import { shownAfterClear } from './cleared-history.ts'
 import { LocalGroups } from './local-groups.ts'
@@ -40,7 +40,8 @@ export interface FanoutDeps {
   clock: Clock
   meter: Meter
   log: FastifyBaseLogger
-  delivery: DeliveryTracker
+  /** Writes delivered watermarks (batched by the fanout's DeliveryTracker). */
+  markDelivered: MarkDelivered
   /** How long a subscription counts across instances without a heartbeat refreshing it. */
   subscriberTtlMs: number
 }
@@ -49,6 +50,10 @@ export function createFanout (deps: FanoutDeps): Fanout {
   const { log, meter } = deps
   const originOf = new WeakMap<ServerEvent, string>()
   const parentSeqOf = new WeakMap<ServerEvent, number>()
+  const delivery = new DeliveryTracker(
+    async (groupId, userIds, seq) => { await deps.markDelivered(groupId, userIds, seq) },
+    (err) => { log.warn({ err }, 'delivered watermark not saved') }
+  )
   const localGroups = new LocalGroups(deps.bus, {
     beforeFanout (event, { originConnectionId, parentSeq }) {
       if (originConnectionId !== undefined) originOf.set(event, originConnectionId)
@@ -75,7 +80,7 @@ export function createFanout (deps: FanoutDeps): Fanout {
       onError: (err) => { log.warn({ err: { message: err.message } }, 'group audience unavailable; counting this instance only') }
     })
     : localGroupAudience(here)
-  const fanout: Fanout = { localGroups, audience, originOf, parentSeqOf, delivery: deps.delivery, uncountedDeliveries: 0 }
+  const fanout: Fanout = { localGroups, audience, originOf, parentSeqOf, delivery, uncountedDeliveries: 0 }
   return fanout
 }
 

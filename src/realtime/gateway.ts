@@ -1,20 +1,18 @@
 import fp from 'fastify-plugin'
-import websocket, { type WebSocket } from '@fastify/websocket'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { fixedWindowCounter } from '../lib/fixed-window.ts'
-import { ErrorResponse, Ref } from '../../schemas/common.ts'
 import { CommandTable } from './commands.ts'
 import type { Connection } from './connection.ts'
 import { UserConnections, followNotices } from './connection-index.ts'
-import { DeliveryTracker } from './delivery.ts'
 import { createFanout } from './fanout.ts'
 import { registerGatewayCommands } from './gateway-commands.ts'
 import { startHeartbeat } from './heartbeat.ts'
 import { PORT_PLUGINS, gatewayPorts } from './ports.ts'
 import { WS_UPGRADE_LIMIT } from './rate-limit.ts'
 import { PendingCleanups, shutdown } from './shutdown.ts'
-import { openConnection, socketError, socketListeners, type SocketDeps } from './sockets.ts'
-import { authenticateUpgrade, WsQuery, type UpgradeDeps } from './upgrade.ts'
+import { registerEndpoint } from './endpoint.ts'
+import type { SocketDeps } from './sockets.ts'
+import type { UpgradeDeps } from './upgrade.ts'
 
 export { REPLAY_LIMIT } from './subscriptions.ts'
 export { DRAIN_TIMEOUT_MS } from './shutdown.ts'
@@ -27,6 +25,7 @@ export { DRAIN_TIMEOUT_MS } from './shutdown.ts'
  * only assembles the pieces, one concern per file:
  *
  *   ports.ts             what the gateway asks of auth, chat, groups, presence, users, notifications
+ *   endpoint.ts          the WebSocket route
  *   upgrade.ts           the upgrade request: per-address limit, Origin, token or ticket in the URL
  *   sockets.ts           the socket handler and the listeners every socket shares
  *   admission.ts         the `auth` frame, admission (presence limit, chat:sync), release on close
@@ -87,12 +86,9 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   const cleanups = new PendingCleanups(log)
   let draining = false
 
-  const delivery = new DeliveryTracker(
-    async (groupId, userIds, seq) => { await ports.markDeliveredMany(groupId, userIds, seq) },
-    (err) => { log.warn({ err }, 'delivered watermark not saved') }
-  )
+  /** How long a subscription counts across instances: three missed heartbeats. */
   const subscriberTtlMs = Math.max(3 * config.ws.pingIntervalMs, 1000)
-  const fanout = createFanout({ bus: fastify.bus, backend: fastify.store.backend, clock: fastify.clock, meter: fastify.meter, log, delivery, subscriberTtlMs })
+  const fanout = createFanout({ bus: fastify.bus, backend: fastify.store.backend, clock: fastify.clock, meter: fastify.meter, log, markDelivered: ports.markDeliveredMany, subscriberTtlMs })
   const deps: SocketDeps = {
     ports,
     log,
@@ -115,26 +111,6 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   const stopNotices = followNotices(fastify.bus, users)
 
-  await fastify.register(websocket, {
-    options: { maxPayload: config.ws.maxPayloadBytes, perMessageDeflate: false },
-    errorHandler: (err, socket) => { socketError(log, socket, err) },
-    preClose: async () => {
-      await shutdown({
-        connections,
-        sockets: fastify.websocketServer,
-        delivery,
-        cleanups,
-        stopIntake: () => {
-          draining = true
-          stopHeartbeat()
-          stopNotices()
-        }
-      })
-    }
-  })
-
-  fastify.decorateRequest('wsAuth', null)
-
   const upgrade: UpgradeDeps = {
     config,
     log,
@@ -144,21 +120,19 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
     countUpgrade: fixedWindowCounter(fastify.store),
     upgradeLimit: Math.max(1, Math.floor(WS_UPGRADE_LIMIT.perAddress * config.rateLimitScale))
   }
-  const connectionOf = new WeakMap<WebSocket, Connection>()
-  const listeners = socketListeners(deps, connectionOf)
-
-  fastify.get(config.ws.path, {
-    websocket: true,
-    schema: {
-      querystring: WsQuery,
-      hide: true,
-      response: { 400: Ref(ErrorResponse), 404: Ref(ErrorResponse), 429: Ref(ErrorResponse), 503: Ref(ErrorResponse) }
-    },
-    // Upgrades have their own per-address limit (upgrade.ts), besides the per-user connection
-    // limit and the auth timeout.
-    config: { rateLimit: false },
-    preHandler: async (request: FastifyRequest<{ Querystring: { token?: string, ticket?: string } }>) => { await authenticateUpgrade(upgrade, request) }
-  }, (socket: WebSocket, request: FastifyRequest) => { openConnection(deps, listeners, connectionOf, socket, request) })
+  await registerEndpoint(fastify, deps, upgrade, async () => {
+    await shutdown({
+      connections,
+      sockets: fastify.websocketServer,
+      delivery: fanout.delivery,
+      cleanups,
+      stopIntake: () => {
+        draining = true
+        stopHeartbeat()
+        stopNotices()
+      }
+    })
+  })
 
   registerGatewayCommands(commands, deps)
 
@@ -167,12 +141,16 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
   fastify.decorate('gateway', {
     commands,
     audienceOf: async (groupId, except) => Math.max(0, await fanout.audience.countExcept(groupId, except)),
-    connections: () => [...connections.values()].map((conn) => ({
-      id: conn.id,
-      userId: conn.user?.id ?? null,
-      groups: [...conn.subscriptions.keys()],
-      bufferedAmount: conn.socket.bufferedAmount,
-      open: conn.open
-    }))
+    connections: () => [...connections.values()].map(connectionInfo)
   } satisfies Gateway)
 }, { name: 'gateway', dependencies: ['bus', 'store', 'health', 'metrics', 'overload', ...PORT_PLUGINS] })
+
+function connectionInfo (conn: Connection): ConnectionInfo {
+  return {
+    id: conn.id,
+    userId: conn.user?.id ?? null,
+    groups: [...conn.subscriptions.keys()],
+    bufferedAmount: conn.socket.bufferedAmount,
+    open: conn.open
+  }
+}
