@@ -10,7 +10,7 @@ import { hiddenByBlock } from './blocking.ts'
 import { shownAfterClear } from './cleared-history.ts'
 import { LocalGroups } from './local-groups.ts'
 import { outboundOf } from './outbound.ts'
-import { reactionFrameFor } from './reaction-frames.ts'
+import { reactionFrameFor, type ReactionViews } from './reaction-frames.ts'
 import { localGroupAudience, redisGroupAudience, type GroupAudience } from './audience.ts'
 
 /**
@@ -30,6 +30,7 @@ export interface Fanout {
   /** The seq of the message a reply's preview quotes, as its publisher told (PublishOptions.parentSeq). */
   readonly parentSeqOf: WeakMap<ServerEvent, number>
   readonly delivery: DeliveryTracker
+  readonly reactions: ReactionViews
   /** Deliveries not yet added to the metric: counted per delivery, reported once per event. */
   uncountedDeliveries: number
 }
@@ -42,6 +43,8 @@ export interface FanoutDeps {
   log: FastifyBaseLogger
   /** Writes delivered watermarks (batched by the fanout's DeliveryTracker). */
   markDelivered: MarkDelivered
+  /** What one receiver of a reactions event is shown (the chat area's rule). */
+  reactions: ReactionViews
   /** How long a subscription counts across instances without a heartbeat refreshing it. */
   subscriberTtlMs: number
 }
@@ -80,7 +83,7 @@ export function createFanout (deps: FanoutDeps): Fanout {
       onError: (err) => { log.warn({ err: { message: err.message } }, 'group audience unavailable; counting this instance only') }
     })
     : localGroupAudience(here)
-  const fanout: Fanout = { localGroups, audience, originOf, parentSeqOf, delivery, uncountedDeliveries: 0 }
+  const fanout: Fanout = { localGroups, audience, originOf, parentSeqOf, delivery, reactions: deps.reactions, uncountedDeliveries: 0 }
   return fanout
 }
 
@@ -96,7 +99,7 @@ export function deliverGroupEvent (fanout: Fanout, conn: Connection, groupId: st
   if (event.type === 'chat:typing' && event.payload.userId === me) return
   fanout.uncountedDeliveries += 1
   if (event.type === 'chat:reactions_updated') {
-    conn.sendFrame(reactionFrameFor(event, me))
+    conn.sendFrame(reactionFrameFor(fanout.reactions, event, me))
     return
   }
   // A user who cleared nothing in their groups (most) is sent the shared frame without a lookup.

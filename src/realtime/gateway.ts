@@ -88,7 +88,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
 
   /** How long a subscription counts across instances: three missed heartbeats. */
   const subscriberTtlMs = Math.max(3 * config.ws.pingIntervalMs, 1000)
-  const fanout = createFanout({ bus: fastify.bus, backend: fastify.store.backend, clock: fastify.clock, meter: fastify.meter, log, markDelivered: ports.markDeliveredMany, subscriberTtlMs })
+  const fanout = createFanout({ bus: fastify.bus, backend: fastify.store.backend, clock: fastify.clock, meter: fastify.meter, log, markDelivered: ports.markDeliveredMany, reactions: ports.reactions, subscriberTtlMs })
   const deps: SocketDeps = {
     ports,
     log,

@@ -5,7 +5,9 @@ import type { ChatService } from '../modules/chat/service.ts'
 import type { NotificationService } from '../modules/notifications/service.ts'
 import type { PresenceService } from '../modules/presence/service.ts'
 import type { UserService } from '../modules/users/service.ts'
+import { reactionsSeenBy, reactorsOf } from '../modules/chat/reaction-view.ts'
 import { consumeWsTicket, type WsTicketHolder } from '../modules/auth/tickets.ts'
+import type { ReactionViews } from './reaction-frames.ts'
 
 /**
  * Everything the gateway asks of the areas and of auth, gathered once at registration: the
@@ -27,6 +29,8 @@ export interface GatewayPorts {
   messageEventsBetween: ChatService['messageEventsBetween']
   markDeliveredMany: ChatService['markDeliveredMany']
   syncState: ChatService['syncState']
+  /** `hasReacted` relative to each receiver of chat:reactions_updated. */
+  reactions: ReactionViews
   // notifications, users, presence: the rest of chat:sync and of a connection's life
   unreadNotifications: NotificationService['unreadCount']
   blockedIdsOf: UserService['blockedIdsOf']
@@ -50,6 +54,7 @@ export function gatewayPorts (fastify: FastifyInstance): GatewayPorts {
     messageEventsBetween: chat.messageEventsBetween,
     markDeliveredMany: chat.markDeliveredMany,
     syncState: chat.syncState,
+    reactions: { seenBy: reactionsSeenBy, reactorsOf },
     unreadNotifications: notifications.unreadCount,
     blockedIdsOf: users.blockedIdsOf,
     connectionOpened: presence.connectionOpened,
