@@ -3,39 +3,41 @@ import { outboundFrame, type OutboundFrame } from './outbound.ts'
 
 /*
  * chat:reactions_updated carries `hasReacted`, which is relative to whoever receives it, yet a
- * group event must not be serialized per subscriber (issue 16.1). Every reaction lists its
- * `users`, so only the users in those lists see a `hasReacted: true` anywhere: everyone else
- * shares one frame with `hasReacted: false` throughout, and each reactor gets a frame of their
- * own, made once per event. The serializations per event are 1 + the reactors who receive it,
- * never the group's size; clients see exactly what a per-receiver frame would show.
+ * group event must not be serialized per subscriber (issue 16.1). What each receiver is shown
+ * is the chat area's rule (ReactionViews, modules/chat/reaction-view.ts): only the event's
+ * reactors see something else than everyone else. So everyone else shares one frame, and each
+ * reactor gets a frame of their own, made once per event. The serializations per event are
+ * 1 + the reactors who receive it, never the group's size; clients see exactly what a
+ * per-receiver frame would show.
  */
 
+/** The chat area's per-receiver view of a reactions event (a gateway port). */
+export interface ReactionViews {
+  /** The event as `userId` is shown it (undefined: anyone who is not among the reactors). */
+  seenBy: (event: ReactionsUpdatedEvent, userId: number | undefined) => ReactionsUpdatedEvent
+  /** The users shown something else than `seenBy(event, undefined)`. */
+  reactorsOf: (event: ReactionsUpdatedEvent) => ReadonlySet<number>
+}
+
 interface ReactionFrames {
-  reactors: Set<number>
+  reactors: ReadonlySet<number>
   shared: OutboundFrame
   personal: Map<number, OutboundFrame>
 }
 
 const framesOf = new WeakMap<ReactionsUpdatedEvent, ReactionFrames>()
 
-function relativeTo (event: ReactionsUpdatedEvent, userId: number | undefined): ReactionsUpdatedEvent {
-  const reactions = event.payload.reactions.map((r) => ({ ...r, hasReacted: userId !== undefined && (r.users ?? []).includes(userId) }))
-  return { type: event.type, payload: { ...event.payload, reactions } }
-}
-
 /** The frame of a reactions event for one receiver (undefined: not signed in). */
-export function reactionFrameFor (event: ReactionsUpdatedEvent, userId: number | undefined): OutboundFrame {
+export function reactionFrameFor (views: ReactionViews, event: ReactionsUpdatedEvent, userId: number | undefined): OutboundFrame {
   let frames = framesOf.get(event)
   if (frames === undefined) {
-    const reactors = new Set<number>()
-    for (const reaction of event.payload.reactions) for (const id of reaction.users ?? []) reactors.add(id)
-    frames = { reactors, shared: outboundFrame(relativeTo(event, undefined)), personal: new Map() }
+    frames = { reactors: views.reactorsOf(event), shared: outboundFrame(views.seenBy(event, undefined)), personal: new Map() }
     framesOf.set(event, frames)
   }
   if (userId === undefined || !frames.reactors.has(userId)) return frames.shared
   let personal = frames.personal.get(userId)
   if (personal === undefined) {
-    personal = outboundFrame(relativeTo(event, userId))
+    personal = outboundFrame(views.seenBy(event, userId))
     frames.personal.set(userId, personal)
   }
   return personal
