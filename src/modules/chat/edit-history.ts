@@ -9,8 +9,8 @@ import type { Caller } from './service.ts'
 
 /*
  * Edit history (issue 11 point 7, seed 04): the versions an edit replaced, sealed under the
- * group's key since they were replaced (see editMessage), opened for members who are shown the
- * message. A deleted message has no history to show, like no content.
+ * group's key since they were replaced (see editMessage in edits.ts), opened for members who
+ * are shown the message. A deleted message has no history to show, like no content.
  */
 
 /** At most this many previous versions are answered: the newest ones. */
