@@ -1,9 +1,10 @@
 import { CHAT_LIMITS, type ChatMessage, type CrossGroupSearchRequest, type CrossGroupSearchResponse } from '../../../schemas/chat.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
 import { invalid } from '../../lib/app-error.ts'
-import type { Keyring } from '../../lib/keyring.ts'
 import { fromBin, toBin } from '../../lib/ids.ts'
-import type { ChatRepository, MessageView } from './repository.ts'
+import type { ChatDeps } from './deps.ts'
+import { present } from './present.ts'
+import type { MessageView } from './repository.ts'
 import { searchFiltersOf } from './search-filters.ts'
 
 /*
@@ -13,13 +14,6 @@ import { searchFiltersOf } from './search-filters.ts'
  * watermark and the caller's blocks apply as in a group search. Pages run newest first by
  * message id (UUIDv7: time ordered across groups) with a cursor, so no total is counted.
  */
-
-export interface CrossSearchDeps {
-  repo: ChatRepository
-  keyring: Keyring
-  /** Stored messages of one group as the API shows them to the viewer. */
-  present: (rows: MessageView[], viewerId: number) => Promise<ChatMessage[]>
-}
 
 function cursorOf (cursor: string | undefined): Buffer | null {
   if (cursor === undefined) return null
@@ -31,7 +25,7 @@ function cursorOf (cursor: string | undefined): Buffer | null {
 }
 
 /** Rows of several groups as the API shows them, in the order given. */
-async function presentAcross (deps: CrossSearchDeps, rows: MessageView[], viewerId: number): Promise<ChatMessage[]> {
+async function presentAcross (deps: ChatDeps, rows: MessageView[], viewerId: number): Promise<ChatMessage[]> {
   const byGroup = new Map<string, MessageView[]>()
   for (const row of rows) {
     const key = fromBin(row.group_id)
@@ -39,13 +33,13 @@ async function presentAcross (deps: CrossSearchDeps, rows: MessageView[], viewer
   }
   const shown = new Map<string, ChatMessage>()
   await Promise.all([...byGroup.values()].map(async (groupRows) => {
-    for (const message of await deps.present(groupRows, viewerId)) shown.set(message.id, message)
+    for (const message of await present(deps, groupRows, viewerId, { reactions: false, readBy: false })) shown.set(message.id, message)
   }))
   return rows.map((row) => shown.get(fromBin(row.id))).filter((m): m is ChatMessage => m !== undefined)
 }
 
 /** Messages of the caller's most recently active groups matching every word and filter, newest first. */
-export async function searchAcrossGroups (deps: CrossSearchDeps, user: AuthUser, query: CrossGroupSearchRequest): Promise<CrossGroupSearchResponse> {
+export async function searchAcrossGroups (deps: ChatDeps, user: AuthUser, query: CrossGroupSearchRequest): Promise<CrossGroupSearchResponse> {
   const q = query.q
   if (typeof q !== 'string' || q.length < CHAT_LIMITS.searchQueryMinLength || [...q].length > CHAT_LIMITS.searchQueryMaxLength) {
     throw invalid('q', `q must be ${CHAT_LIMITS.searchQueryMinLength}-${CHAT_LIMITS.searchQueryMaxLength} characters`)

@@ -2,24 +2,19 @@ import type { MessageEditHistoryResponse, MessageEditVersion, MessageMetadata } 
 import { notFound } from '../../lib/app-error.ts'
 import type { Keyring } from '../../lib/keyring.ts'
 import { fromBin } from '../../lib/ids.ts'
-import type { MessageView, SealedEdit } from './repository.ts'
+import type { ChatDeps } from './deps.ts'
+import { findShownOrThrow } from './present.ts'
+import type { SealedEdit } from './repository.ts'
 import type { Caller } from './service.ts'
 
 /*
  * Edit history (issue 11 point 7, seed 04): the versions an edit replaced, sealed under the
- * group's key since they were replaced (see editMessage), opened for members who are shown the
- * message. A deleted message has no history to show, like no content.
+ * group's key since they were replaced (see editMessage in edits.ts), opened for members who
+ * are shown the message. A deleted message has no history to show, like no content.
  */
 
 /** At most this many previous versions are answered: the newest ones. */
 export const MAX_EDIT_HISTORY = 100
-
-export interface EditHistoryDeps {
-  /** The message as the caller is shown it; NOT_FOUND otherwise. */
-  findShown: (caller: Caller, messageId: string) => Promise<MessageView>
-  editsOf: (messageBin: Buffer, limit: number) => Promise<SealedEdit[]>
-  keyring: Keyring
-}
 
 async function openVersion (keyring: Keyring, groupId: string, messageId: string, edit: SealedEdit): Promise<MessageEditVersion> {
   const context = (field: string) => ({ recordId: messageId, field: `${field}:${edit.version}` })
@@ -40,12 +35,12 @@ async function openVersion (keyring: Keyring, groupId: string, messageId: string
 }
 
 /** The previous versions of a message the caller is shown, newest first. */
-export async function editHistory (deps: EditHistoryDeps, caller: Caller, messageId: string): Promise<MessageEditHistoryResponse> {
-  const row = await deps.findShown(caller, messageId)
+export async function editHistory (deps: ChatDeps, caller: Caller, messageId: string): Promise<MessageEditHistoryResponse> {
+  const row = await findShownOrThrow(deps, caller, messageId)
   if (row.is_deleted) throw notFound('Message')
   const id = fromBin(row.id)
   const groupId = fromBin(row.group_id)
-  const edits = row.edit_count === 0 ? [] : await deps.editsOf(row.id, MAX_EDIT_HISTORY)
+  const edits = row.edit_count === 0 ? [] : await deps.repo.editsOf(row.id, MAX_EDIT_HISTORY)
   const versions = await Promise.all(edits.map(async (edit) => await openVersion(deps.keyring, groupId, id, edit)))
   return { messageId: id, versions, count: versions.length }
 }

@@ -5,9 +5,10 @@ import {
 } from '../../../schemas/chat.ts'
 import { AppError, invalid, notFound } from '../../lib/app-error.ts'
 import { fromBin } from '../../lib/ids.ts'
-import type { OpenedMessage } from './message-mapper.ts'
-import type { MessageView } from './repository.ts'
-import type { Caller, ChatService } from './service.ts'
+import type { ChatDeps } from './deps.ts'
+import { findShownOrThrow, open } from './present.ts'
+import { sendMessage } from './send.ts'
+import type { Caller } from './service.ts'
 
 /*
  * Forwarding (issue 11 point 6, seed 05 §5): the caller sends a copy of a message they are
@@ -19,18 +20,6 @@ import type { Caller, ChatService } from './service.ts'
 
 /** The caller in a target group; null when they are not a member of it (or it does not exist). */
 export type CallerIn = (groupId: string) => Promise<Caller | null>
-
-export interface ForwardDeps {
-  /** The message as the caller is shown it; NOT_FOUND otherwise. */
-  findShown: (caller: Caller, messageId: string) => Promise<MessageView>
-  open: (row: MessageView) => Promise<OpenedMessage>
-  sendMessage: ChatService['sendMessage']
-  /** Adds to the source's forwardedCount and answers the new count. */
-  addForwards: (groupBin: Buffer, messageBin: Buffer, by: number) => Promise<number>
-  /** Counts one more send of the user against the send rate limit; throws past it. */
-  takeSendToken: (userId: number) => Promise<void>
-  onUnexpectedError: (err: unknown) => void
-}
 
 /**
  * The clientMessageId of one target's copy: derived from the request's own, the source and
@@ -62,12 +51,12 @@ function targetsOf (input: ForwardMessageRequest): string[] {
 }
 
 /** Forwards a message the caller is shown to each target group; one result per target, in request order. */
-export async function forwardMessage (deps: ForwardDeps, caller: Caller, messageId: string, input: ForwardMessageRequest, callerIn: CallerIn): Promise<ForwardMessageResponse> {
+export async function forwardMessage (deps: ChatDeps, caller: Caller, messageId: string, input: ForwardMessageRequest, callerIn: CallerIn): Promise<ForwardMessageResponse> {
   const targets = targetsOf(input)
-  const row = await deps.findShown(caller, messageId)
+  const row = await findShownOrThrow(deps, caller, messageId)
   if (row.is_deleted) throw notFound('Message')
   if (row.content_type === 'system') throw invalid('messageId', 'System messages cannot be forwarded')
-  const source = await deps.open(row)
+  const source = await open(deps, row)
   const sourceId = fromBin(row.id)
   const forwardedFrom: ForwardedFrom = { messageId: sourceId, groupId: fromBin(row.group_id), senderUserId: row.sender_user_id }
   const copy: SendMessageRequest = {
@@ -81,21 +70,21 @@ export async function forwardMessage (deps: ForwardDeps, caller: Caller, message
   for (const [index, groupId] of targets.entries()) {
     try {
       // The route's limit counted the first target; every further one is a send of its own.
-      if (index > 0) await deps.takeSendToken(caller.user.id)
+      if (index > 0) await deps.takeRateLimit('send', caller.user.id)
       const target = await callerIn(groupId)
       if (target === null) throw notFound('Group')
       const request = input.clientMessageId === undefined
         ? copy
         : { ...copy, clientMessageId: forwardClientMessageId(input.clientMessageId, sourceId, groupId) }
-      const { message, created } = await deps.sendMessage(target, request, undefined, { forwardedFrom })
+      const { message, created } = await sendMessage(deps, target, request, undefined, { forwardedFrom })
       if (created) made += 1
       results.push({ groupId, success: true, message })
     } catch (err) {
-      if (!(err instanceof AppError)) deps.onUnexpectedError(err)
+      if (!(err instanceof AppError)) deps.log.error({ err }, 'forward to a target failed')
       const error = err instanceof AppError ? { code: err.code, message: err.message } : { code: 'SEND_FAILED', message: 'Internal server error' }
       results.push({ groupId, success: false, error })
     }
   }
-  const forwardedCount = await deps.addForwards(row.group_id, row.id, made)
+  const forwardedCount = await deps.repo.addForwards(row.group_id, row.id, made)
   return { originalMessageId: sourceId, forwardedCount, results }
 }
