@@ -29,7 +29,7 @@ import chatServicePlugin from './modules/chat/service.ts'
 import notificationJobs from './modules/notifications/jobs.ts'
 import notificationService from './modules/notifications/service.ts'
 import notificationRoutes from './modules/notifications/routes.ts'
-import { SEND_LANES } from './modules/chat/send-batcher.ts'
+import sendBatcherPlugin from './modules/chat/send-batcher-plugin.ts'
 import chatRoutes from './modules/chat/routes.ts'
 import crossGroupChatRoutes from './modules/chat/cross-routes.ts'
 import presenceService from './modules/presence/service.ts'
@@ -132,7 +132,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // First: it lower-cases the UUIDs of every route declared after it.
   await app.register(uuidNormalisationPlugin)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
-  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, statementPoolSize: SEND_LANES })
+  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize })
   await app.register(cryptoPlugin, { masterKey: config.encryptionMasterKey })
   await app.register(storePlugin, { url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
   // Before every route it measures, and before the bus and the gateway, which count through it.
@@ -146,6 +146,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(attachmentService)
   await app.register(spamCheck)
   await app.register(notificationJobs)
+  await app.register(sendBatcherPlugin)
   await app.register(chatServicePlugin)
   await app.register(healthPlugin)
   await app.register(authService)

@@ -24,7 +24,7 @@ async function main (): Promise<void> {
   const app = await buildApp(config, logStream === undefined ? {} : { logStream })
   // No request is served on connections whose sql_mode could not be pinned (db/connection.ts).
   try {
-    await assertSqlModePinned(app.db, app.statementPool)
+    await assertSqlModePinned(app.db, app.sendBatcher.pool)
   } catch (err) {
     await app.close()
     throw err

@@ -27,7 +27,7 @@ t.test('two apps on the same database and master key decrypt each other\'s recor
 t.test('the plugin refuses a master key that is not 32 bytes', async (t) => {
   const app = Fastify()
   t.teardown(async () => { await app.close() })
-  await app.register(dbPlugin, { databaseUrl: 'mysql://root@127.0.0.1:3306/unused', poolSize: 1, statementPoolSize: 1 })
+  await app.register(dbPlugin, { databaseUrl: 'mysql://root@127.0.0.1:3306/unused', poolSize: 1 })
   await t.rejects(async () => { await app.register(cryptoPlugin, { masterKey: Buffer.alloc(16) }) }, /32 bytes/)
 })
 

@@ -86,7 +86,7 @@ t.test('WebSocket connections, subscriptions and delivered events are measured',
 })
 
 t.test('the database pools report the connections in use', async (t) => {
-  const connection = await app.statementPool.getConnection()
+  const connection = await app.sendBatcher.pool.getConnection()
   const held = await scrape()
   connection.release()
   const released = await scrape()

@@ -57,7 +57,7 @@ t.teardown(restoreGlobalMode)
 async function openEveryConnection (app: FastifyInstance): Promise<{ kysely: Set<number>, statement: Set<number> }> {
   const kysely = await Promise.all(Array.from({ length: POOL_SIZE }, async () =>
     (await sql<{ id: number }>`SELECT CONNECTION_ID() AS id, SLEEP(0.05) AS s`.execute(app.db)).rows[0]?.id ?? 0))
-  const connections = await Promise.all(Array.from({ length: SEND_LANES }, async () => await app.statementPool.getConnection()))
+  const connections = await Promise.all(Array.from({ length: SEND_LANES }, async () => await app.sendBatcher.pool.getConnection()))
   const statement = await Promise.all(connections.map(async (c) => (await c.query<Array<RowDataPacket & { id: number }>>('SELECT CONNECTION_ID() AS id'))[0][0]?.id ?? 0))
   for (const c of connections) c.release()
   return { kysely: new Set(kysely), statement: new Set(statement) }
@@ -125,7 +125,7 @@ t.test('the window really had NO_BACKSLASH_ESCAPES in the server\'s global sql_m
 t.test('every connection of both pools runs without NO_BACKSLASH_ESCAPES, though opened while the server\'s global mode had it', async (t) => {
   const kysely = await Promise.all(Array.from({ length: POOL_SIZE }, async () =>
     (await sql<{ id: number, mode: string }>`SELECT CONNECTION_ID() AS id, @@SESSION.sql_mode AS mode, SLEEP(0.05) AS s`.execute(app.db)).rows[0]))
-  const connections = await Promise.all(Array.from({ length: SEND_LANES }, async () => await app.statementPool.getConnection()))
+  const connections = await Promise.all(Array.from({ length: SEND_LANES }, async () => await app.sendBatcher.pool.getConnection()))
   const statement = await Promise.all(connections.map(async (c) => (await c.query<Array<RowDataPacket & { id: number, mode: string }>>('SELECT CONNECTION_ID() AS id, @@SESSION.sql_mode AS mode'))[0][0]))
   for (const c of connections) c.release()
   t.ok(kysely.every((row) => row !== undefined && opened.kysely.has(row.id)), 'the Kysely pool still uses the connections opened in the window')
@@ -138,7 +138,7 @@ t.test('connections whose sql_mode is not the pinned one stop the start', async 
   t.teardown(async () => { await unpinned.end() })
   await unpinned.query('SET SESSION sql_mode = \'NO_BACKSLASH_ESCAPES\'')
   await t.rejects(assertSqlModePinned(app.db, unpinned), /sql_mode could not be pinned/)
-  await t.resolves(assertSqlModePinned(app.db, app.statementPool))
+  await t.resolves(assertSqlModePinned(app.db, app.sendBatcher.pool))
 })
 
 t.test('hostile clientMessageIds sent over REST, batched together, are stored and returned byte for byte and change nothing else', async (t) => {

@@ -5,8 +5,11 @@ import { hiddenNow, lastReadIdOf, unreadCountOf } from './chat-state-sql.ts'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
-/** Keeps one INSERT statement well under max_allowed_packet. */
-const TOKEN_ROWS_PER_STATEMENT = 5000
+/**
+ * Search-token rows per statement, on every path that writes or deletes them: one statement
+ * stays well under max_allowed_packet (a row is ~110 bytes of SQL).
+ */
+export const TOKEN_ROWS_PER_STATEMENT = 5000
 
 /** A message row with its sender's current username. */
 export type MessageView = MessageRow & { sender_username: string | null }

@@ -31,6 +31,8 @@ export type SendOutcome = { stored: true, seq: number } | { stored: false, origi
 export interface SendBatcher {
   /** Resolves once the message is committed (or found to be a retry); rejects if it was refused or failed. */
   commit: (message: PendingMessage) => Promise<SendOutcome>
+  /** The batcher's multi-statement pool, one connection per lane: for its usage figures and the sql_mode check. */
+  readonly pool: Pool
 }
 
 interface Waiting {
@@ -275,6 +277,7 @@ export function createSendBatcher (pool: Pool, onCommitted: (messages: number) =
   }
 
   return {
+    pool,
     async commit (message) {
       const { row, tokens } = message
       const bytes = row.content.length + (row.metadata?.length ?? 0) + tokens.length * 48

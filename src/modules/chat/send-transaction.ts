@@ -1,5 +1,7 @@
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
-import type { MemberRole, MessageContentTypeName } from '../../../db/database.ts'
+import type { Selectable } from 'kysely'
+import type { MemberRole, MessagesTable } from '../../../db/database.ts'
+import { TOKEN_ROWS_PER_STATEMENT } from './repository.ts'
 
 /*
  * The send transaction in two round trips, whatever the number of messages and groups in it.
@@ -19,22 +21,14 @@ import type { MemberRole, MessageContentTypeName } from '../../../db/database.ts
  *      left nothing to store.
  */
 
-/** A message row as a send inserts it: every column the send sets, the table's defaults for the rest. */
-export interface SendRow {
-  id: Buffer
-  group_id: Buffer
-  sender_user_id: number
-  content: Buffer
-  content_key_version: number
-  metadata: Buffer | null
-  metadata_key_version: number | null
-  content_type: MessageContentTypeName
-  parent_message_id: Buffer | null
-  thread_root_id: Buffer | null
-  client_message_id: string | null
-  created_at: Date
-  updated_at: Date
-}
+/** The columns a send sets (the table's defaults fill the rest); the commit adds `seq`. */
+const SEND_COLUMNS = [
+  'id', 'group_id', 'sender_user_id', 'content', 'content_key_version', 'metadata', 'metadata_key_version',
+  'content_type', 'parent_message_id', 'thread_root_id', 'client_message_id', 'created_at', 'updated_at'
+] as const satisfies ReadonlyArray<keyof MessagesTable>
+
+/** A message row as a send inserts it, typed from the table (db/database.ts). */
+export type SendRow = Pick<Selectable<MessagesTable>, typeof SEND_COLUMNS[number]>
 
 export interface StoredSend {
   row: SendRow
@@ -75,14 +69,7 @@ export interface SenderRetries {
   clientMessageIds: string[]
 }
 
-/** Keeps one token INSERT well under max_allowed_packet (a row is ~110 bytes of SQL). */
-const TOKEN_ROWS_PER_STATEMENT = 5000
-
-const MESSAGE_COLUMNS = [
-  'id', 'group_id', 'seq', 'sender_user_id', 'content', 'content_key_version', 'metadata', 'metadata_key_version',
-  'content_type', 'parent_message_id', 'thread_root_id', 'client_message_id', 'created_at', 'updated_at'
-] as const
-const INSERT_MESSAGES = `INSERT INTO mirror_group_messages (${MESSAGE_COLUMNS.join(', ')}) VALUES `
+const INSERT_MESSAGES = `INSERT INTO mirror_group_messages (${[...SEND_COLUMNS, 'seq'].join(', ')}) VALUES `
 const INSERT_TOKENS = 'INSERT INTO mirror_group_message_search_tokens (group_id, token, message_id) VALUES '
 const INSERT_MENTIONS = 'INSERT INTO mirror_group_message_mentions (message_id, mentioned_user_id, group_id, mention_type) VALUES '
 const INSERT_NOTIFICATION_JOBS = 'INSERT INTO notification_jobs (kind, group_id, message_id, actor_user_id, created_at) VALUES '
@@ -177,10 +164,7 @@ export async function insertAndCommit (connection: PoolConnection, stored: Store
     statements.push(`UPDATE mirror_groups SET last_seq = last_seq - CASE id ${drops} ELSE 0 END WHERE id IN (${ids})`)
   }
 
-  statements.push(INSERT_MESSAGES + stored.map(({ row: r, seq }) => row(connection, [
-    r.id, r.group_id, seq, r.sender_user_id, r.content, r.content_key_version, r.metadata, r.metadata_key_version,
-    r.content_type, r.parent_message_id, r.thread_root_id, r.client_message_id, r.created_at, r.updated_at
-  ])).join(', '))
+  statements.push(INSERT_MESSAGES + stored.map(({ row: r, seq }) => row(connection, [...SEND_COLUMNS.map((column) => r[column]), seq])).join(', '))
 
   const tokens = stored.flatMap(({ row: r, tokens }) => {
     const group = literal(connection, r.group_id)

@@ -39,7 +39,6 @@ import { pinMessage, pinnedMessages, unpinMessage } from './pins.ts'
 import { chatRepository } from './repository.ts'
 import { searchMessages } from './search.ts'
 import { sendMessage } from './send.ts'
-import { createSendBatcher } from './send-batcher.ts'
 import { chatSummaries } from './summaries.ts'
 
 /*
@@ -206,7 +205,7 @@ export function chatDepsOf (fastify: FastifyInstance): ChatDeps {
     repo,
     keyring: fastify.keyring,
     bus: fastify.bus,
-    sendBatcher: createSendBatcher(fastify.statementPool, fastify.meter.sendsCommitted),
+    sendBatcher: fastify.sendBatcher,
     config: { broadcastContent: fastify.config.ws.broadcastContent },
     notificationJobs: fastify.notificationJobs,
     spamCheck: fastify.spamCheck,
@@ -221,4 +220,4 @@ export function chatDepsOf (fastify: FastifyInstance): ChatDeps {
 /** Decorates the app with the chat service (fastify.chatService). */
 export default fp(async function chatServicePlugin (fastify) {
   fastify.decorate('chatService', createChatService(chatDepsOf(fastify)))
-}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'spam-check', 'rate-limit', 'attachment-service', 'notification-jobs'] })
+}, { name: 'chat-service', dependencies: ['db', 'bus', 'crypto', 'metrics', 'send-batcher', 'spam-check', 'rate-limit', 'attachment-service', 'notification-jobs'] })

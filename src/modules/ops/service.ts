@@ -25,7 +25,7 @@ export default fp(async function opsServicePlugin (fastify) {
   const connections = fastify.gateway.connections
   registerRuntimeGauges(fastify.meter, {
     connections,
-    pools: { queries: fastify.queryPool, sends: fastify.statementPool.pool },
+    pools: { queries: fastify.queryPool, sends: fastify.sendBatcher.pool.pool },
     instanceId,
     version: packageJson.version
   })
@@ -42,4 +42,4 @@ export default fp(async function opsServicePlugin (fastify) {
     webhookOutboxDepth: fastify.meter.webhookOutboxDepth
   }
   fastify.decorate('opsService', { instanceId, status: async () => await serverStatus(sources) } satisfies OpsService)
-}, { name: 'ops-service', dependencies: ['db', 'store', 'metrics', 'health', 'gateway'] })
+}, { name: 'ops-service', dependencies: ['db', 'send-batcher', 'store', 'metrics', 'health', 'gateway'] })

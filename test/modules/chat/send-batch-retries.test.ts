@@ -136,7 +136,7 @@ t.test('retries sent over REST in the same group commit as fresh sends answer 20
   const g = await createGroup(app, { memberCount: 2 })
   const [m1, m2] = g.members as [typeof g.owner, typeof g.owner]
   const originals = await Promise.all([g.owner, g.admin, m1].map(async (who, i) => await sendMessage(app, who, g.groupId, { content: `original ${i}`, clientMessageId: `sent-before-${i}` })))
-  const before = await transactionsOn(app.statementPool, SEND_LANES)
+  const before = await transactionsOn(app.sendBatcher.pool, SEND_LANES)
 
   // Another group of the same lane is locked, so a send to it holds the lane while the sends
   // to this group queue up behind it; they then share the lane's next transaction.
@@ -166,7 +166,7 @@ t.test('retries sent over REST in the same group commit as fresh sends answer 20
   await locker.query('COMMIT')
   t.equal((await blocker).statusCode, 201)
   const answers = (await responses).map((r) => ({ status: r.statusCode, message: (r.json() as { data: { message: ChatMessage } }).data.message }))
-  const after = await transactionsOn(app.statementPool, SEND_LANES)
+  const after = await transactionsOn(app.sendBatcher.pool, SEND_LANES)
 
   t.same(answers.map((a) => a.status), sends.map(() => 201))
   t.same([1, 3, 5].map((i) => answers[i]!.message), originals, 'each retry answers its original message')
