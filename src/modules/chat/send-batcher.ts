@@ -1,6 +1,4 @@
 import type { Pool } from 'mysql2/promise'
-import { AppError, forbidden, notFound } from '../../lib/app-error.ts'
-import { fromBin } from '../../lib/ids.ts'
 import { hasRole } from '../groups/guard.ts'
 import { isDeadlock } from '../../../db/errors.ts'
 import {
@@ -23,13 +21,27 @@ export interface PendingMessage {
 }
 
 /**
- * How a send ended: stored and committed with its seq, or a retry of a clientMessageId its
- * sender already stored in the group, answered by that original message.
+ * Why the transaction's reads, under the group lock, forbid storing a message. The batcher
+ * only says why; the chat service words the error (send.ts).
  */
-export type SendOutcome = { stored: true, seq: number } | { stored: false, originalId: Buffer }
+export type SendRefusal =
+  | { reason: 'no-group' }
+  | { reason: 'not-member' }
+  | { reason: 'admin-only', why: string }
+  /** Uploads the message may not carry: unknown, another group's or uploader's, or attached already. */
+  | { reason: 'attachments', attachmentBins: Buffer[] }
+
+/**
+ * How a send ended: stored and committed with its seq, a retry of a clientMessageId its
+ * sender already stored in the group (answered by that original message), or refused.
+ */
+export type SendOutcome =
+  | { stored: true, seq: number }
+  | { stored: false, originalId: Buffer }
+  | { stored: false, refused: SendRefusal }
 
 export interface SendBatcher {
-  /** Resolves once the message is committed (or found to be a retry); rejects if it was refused or failed. */
+  /** Resolves once the message is committed, found to be a retry or refused; rejects if the transaction failed. */
   commit: (message: PendingMessage) => Promise<SendOutcome>
   /** The batcher's multi-statement pool, one connection per lane: for its usage figures and the sql_mode check. */
   readonly pool: Pool
@@ -63,16 +75,13 @@ export const MAX_BATCH_MESSAGES = 128
 export const MAX_BATCH_BYTES = 2 * 1024 * 1024
 const DEADLOCK_ATTEMPTS = 3
 
-/** What became of one message of a transaction. */
-type Settled = SendOutcome | { stored: false, refused: AppError }
-
 /** Why phase 1's reads forbid storing a message, or null when it may be stored. */
-function refusalOf (message: PendingMessage, locks: SendLocks): AppError | null {
+function refusalOf (message: PendingMessage, locks: SendLocks): SendRefusal | null {
   const { row, adminOnly } = message
-  if (!locks.tops.has(row.group_id.toString('hex'))) return notFound('Group')
+  if (!locks.tops.has(row.group_id.toString('hex'))) return { reason: 'no-group' }
   const role = locks.roles.get(memberKey(row.group_id, row.sender_user_id))
-  if (role === undefined) return forbidden('You are not a member of this group')
-  if (adminOnly !== null && !hasRole(role, 'admin')) return forbidden(adminOnly)
+  if (role === undefined) return { reason: 'not-member' }
+  if (adminOnly !== null && !hasRole(role, 'admin')) return { reason: 'admin-only', why: adminOnly }
   return null
 }
 
@@ -93,20 +102,12 @@ function unclaimable (message: PendingMessage, locks: SendLocks, taken: Set<stri
   return refused
 }
 
-export function attachmentsRefused (bins: Buffer[]): AppError {
-  const attachmentIds = bins.map((bin) => fromBin(bin))
-  return new AppError('VALIDATION_ERROR', 'Validation failed', { attachmentIds }, [{
-    field: 'attachmentIds',
-    message: `attachmentIds must be your own uploads in this group, not attached to a message yet: ${attachmentIds.join(', ')}`
-  }])
-}
-
 /**
  * What phase 1's reads make of each message: refused, a retry answered by its original (a
  * message stored before, or one earlier in this batch), or null when it is to be stored.
  * A retry is answered before its attachments are looked at: its original carries them.
  */
-function settle (batch: PendingMessage[], locks: SendLocks): Array<Settled | null> {
+function settle (batch: PendingMessage[], locks: SendLocks): Array<SendOutcome | null> {
   const claimed = new Map(locks.originals)
   const taken = new Set<string>()
   return batch.map((message) => {
@@ -118,12 +119,12 @@ function settle (batch: PendingMessage[], locks: SendLocks): Array<Settled | nul
       const originalId = claimed.get(key)
       if (originalId !== undefined) return { stored: false, originalId }
       const unattachable = unclaimable(message, locks, taken)
-      if (unattachable.length > 0) return { stored: false, refused: attachmentsRefused(unattachable) }
+      if (unattachable.length > 0) return { stored: false, refused: { reason: 'attachments', attachmentBins: unattachable } }
       claimed.set(key, row.id)
       return null
     }
     const unattachable = unclaimable(message, locks, taken)
-    return unattachable.length > 0 ? { stored: false, refused: attachmentsRefused(unattachable) } : null
+    return unattachable.length > 0 ? { stored: false, refused: { reason: 'attachments', attachmentBins: unattachable } } : null
   })
 }
 
@@ -146,13 +147,14 @@ function settle (batch: PendingMessage[], locks: SendLocks): Array<Settled | nul
  * message in it is retried in a transaction of its own, so the caller sees exactly what a lone
  * send would have met.
  *
- * `pool` must allow multiple statements; every value in them is a placeholder. `onCommitted`
- * hears the size of every committed transaction (the metrics).
+ * `pool` must allow multiple statements (send-transaction.ts writes every value into them as
+ * a literal, safe in the pinned sql_mode). `onCommitted` hears the size of every committed
+ * transaction (the metrics).
  */
 export function createSendBatcher (pool: Pool, onCommitted: (messages: number) => void = () => {}): SendBatcher {
   const lanes: Lane[] = Array.from({ length: SEND_LANES }, () => ({ queue: [], busy: false, scheduled: false }))
 
-  async function store (batch: PendingMessage[]): Promise<Settled[]> {
+  async function store (batch: PendingMessage[]): Promise<SendOutcome[]> {
     const counts = new Map<string, { groupBin: Buffer, count: number }>()
     const senders = new Map<string, { groupBin: Buffer, userId: number }>()
     const retries = new Map<string, SenderRetries>()
@@ -182,7 +184,7 @@ export function createSendBatcher (pool: Pool, onCommitted: (messages: number) =
       const fresh = batch.flatMap((message, i) => settled[i] === null ? [{ message, i }] : [])
       if (fresh.length === 0) {
         reusable = await rollback(connection)
-        return settled as Settled[]
+        return settled as SendOutcome[]
       }
       // Within a group, seqs follow the batch's order, which is arrival order; the seqs of
       // messages left out are given back, so the stored ones stay gap-free.
@@ -201,7 +203,7 @@ export function createSendBatcher (pool: Pool, onCommitted: (messages: number) =
       })
       await insertAndCommit(connection, stored, givenBack)
       onCommitted(stored.length)
-      return settled as Settled[]
+      return settled as SendOutcome[]
     } catch (err) {
       reusable = await rollback(connection)
       throw err
@@ -211,15 +213,14 @@ export function createSendBatcher (pool: Pool, onCommitted: (messages: number) =
     }
   }
 
-  function settleOne (waiting: Waiting, settled: Settled): void {
-    if ('refused' in settled) waiting.reject(settled.refused)
-    else waiting.resolve(settled)
+  function settleOne (waiting: Waiting, settled: SendOutcome): void {
+    waiting.resolve(settled)
   }
 
   async function storeAlone (waiting: Waiting): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        settleOne(waiting, (await store([waiting.message]))[0] as Settled)
+        settleOne(waiting, (await store([waiting.message]))[0] as SendOutcome)
         return
       } catch (err) {
         if (!isDeadlock(err) || attempt >= DEADLOCK_ATTEMPTS) {
@@ -235,14 +236,14 @@ export function createSendBatcher (pool: Pool, onCommitted: (messages: number) =
       await storeAlone(batch[0] as Waiting)
       return
     }
-    let settled: Settled[]
+    let settled: SendOutcome[]
     try {
       settled = await store(batch.map((w) => w.message))
     } catch {
       await Promise.all(batch.map(storeAlone))
       return
     }
-    batch.forEach((waiting, i) => { settleOne(waiting, settled[i] as Settled) })
+    batch.forEach((waiting, i) => { settleOne(waiting, settled[i] as SendOutcome) })
   }
 
   /**

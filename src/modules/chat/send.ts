@@ -1,8 +1,8 @@
 import { CHAT_LIMITS, type ChatMessage, type MessageMetadata, type SendMessageRequest } from '../../../schemas/chat.ts'
 import type { PublishOptions } from '../../plugins/bus.ts'
-import { forbidden, invalid, notFound } from '../../lib/app-error.ts'
+import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
 import type { Sealed } from '../../lib/keyring.ts'
-import { newId, toBin } from '../../lib/ids.ts'
+import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import { hasRole, type Membership } from '../groups/guard.ts'
 import { checkContent, groupIdOf, messageBinOf } from './checks.ts'
 import type { ChatDeps } from './deps.ts'
@@ -11,6 +11,7 @@ import { toChatMessage, toMessageEvent } from './message-mapper.ts'
 import { checkMetadata, isEmptyMetadata } from './metadata-validation.ts'
 import { present } from './present.ts'
 import type { MessageView } from './repository.ts'
+import type { SendRefusal } from './send-batcher.ts'
 import type { SendRow } from './send-transaction.ts'
 import type { Caller, SendOrigin } from './service.ts'
 
@@ -165,6 +166,7 @@ export async function sendMessage (deps: ChatDeps, caller: Caller, input: SendMe
     attachmentBins,
     notifies
   })
+  if ('refused' in outcome) throw refusalError(outcome.refused)
   if (!outcome.stored) return { message: await originalOf(deps, caller, outcome.originalId), created: false }
   const { seq } = outcome
   if (notifies) deps.notificationJobs.recorded()
@@ -179,4 +181,20 @@ export async function sendMessage (deps: ChatDeps, caller: Caller, input: SendMe
   deps.bus.publish({ groupId }, toMessageEvent(message, seq, deps.config.broadcastContent), quoted === undefined ? published : { ...published, parentSeq: quoted })
   if (mentioned.size > 0) await publishMentions(deps, groupBin, groupId, message, mentioned, quoted)
   return { message, created: true }
+}
+
+/** The error a send meets when its commit refused it (read under the group lock, send-batcher.ts). */
+function refusalError (refusal: SendRefusal): AppError {
+  switch (refusal.reason) {
+    case 'no-group': return notFound('Group')
+    case 'not-member': return forbidden('You are not a member of this group')
+    case 'admin-only': return forbidden(refusal.why)
+    case 'attachments': {
+      const attachmentIds = refusal.attachmentBins.map((bin) => fromBin(bin))
+      return new AppError('VALIDATION_ERROR', 'Validation failed', { attachmentIds }, [{
+        field: 'attachmentIds',
+        message: `attachmentIds must be your own uploads in this group, not attached to a message yet: ${attachmentIds.join(', ')}`
+      }])
+    }
+  }
 }
