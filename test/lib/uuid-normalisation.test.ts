@@ -63,3 +63,13 @@ t.test('a chat:send_message frame has its group and parent ids lower-cased, neve
 t.test('an unknown $ref is a programming error, found when the schema is planned', async (t) => {
   t.throws(() => uuidNormaliser(Type.Ref('Nowhere'), resolve), /no schema Nowhere/)
 })
+
+t.test('fromBin gives the lower-case UUID of any 16 bytes, and refuses other lengths', async (t) => {
+  const { fromBin, toBin } = await import('../../src/lib/ids.ts')
+  const id = '0190f3c2-7a1b-7c3d-8e4f-a0b1c2d3e4f5'
+  t.equal(fromBin(toBin(id)), id)
+  t.equal(fromBin(toBin(id.toUpperCase())), id)
+  const inLargerBuffer = Buffer.concat([Buffer.from([1, 2, 3]), toBin(id)]).subarray(3)
+  t.equal(fromBin(inLargerBuffer), id, 'a view into a larger buffer reads its own 16 bytes')
+  t.throws(() => fromBin(Buffer.alloc(15)), TypeError)
+})
