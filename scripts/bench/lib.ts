@@ -310,6 +310,8 @@ export interface FanoutRig {
   send: (group: number, seq: number) => void
   /** Sends the server refused (a full command queue, an error): none of their deliveries is expected. */
   refused: () => number
+  /** Calls `acked(seq)` when the server acknowledges message `seq` (Parley only: the peers do not acknowledge). */
+  onAck?: (acked: (seq: number) => void) => void
   close: () => Promise<void>
 }
 
@@ -411,6 +413,8 @@ export async function registerUser (parley: ParleyServer, name: string): Promise
 const CREATE_MEMBER_IDS = 100
 const PARLEY_MESSAGE = Buffer.from('"type":"chat:message"')
 const PARLEY_SEQ = '"clientMessageId":"bench-'
+const PARLEY_ACK = Buffer.from('"type":"chat:ack"')
+const PARLEY_REQUEST = '"requestId":"bench-'
 
 /**
  * Parley with `groups` groups, each owned by its sender and holding the same `readers`
@@ -424,6 +428,7 @@ export async function parleyRig (database: string, groups: number, readers: numb
   const groupIds: string[] = []
   const senders: WebSocket[] = []
   let refused = 0
+  let acked: (seq: number) => void = () => {}
   for (let g = 0; g < groups; g++) {
     const owner = await registerUser(parley, `sender${g}`)
     const created = await parley.post('/groups', { name: `fanout ${g}`, memberIds: members.slice(0, CREATE_MEMBER_IDS).map((r) => r.id) }, owner.token)
@@ -432,7 +437,8 @@ export async function parleyRig (database: string, groups: number, readers: numb
     groupIds.push(groupId)
     const sender = await openWs(`${url}?token=${owner.token}`)
     sender.on('message', (raw: Buffer) => {
-      if ((JSON.parse(raw.toString('utf8')) as { type: string }).type === 'chat:error') refused += 1
+      if (raw.includes(PARLEY_ACK)) acked(numberAfter(raw, PARLEY_REQUEST))
+      else if ((JSON.parse(raw.toString('utf8')) as { type: string }).type === 'chat:error') refused += 1
     })
     senders.push(sender)
   }
@@ -460,6 +466,7 @@ export async function parleyRig (database: string, groups: number, readers: numb
       senders[group]?.send(`{"type":"chat:send_message","requestId":"${id}","payload":{"groupId":"${groupIds[group] ?? ''}","content":"fanout ${seq}","clientMessageId":"${id}"}}`)
     },
     refused: () => refused,
+    onAck: (fn) => { acked = fn },
     async close () {
       for (const socket of all) socket.terminate()
       await stopProcess(parley.process)

@@ -1,20 +1,20 @@
-import { argValue, bareWsRig, parleyRig, percentile, PROFILE_PRELOAD, profileDuring, report, socketIoRig, topSelfTime, type FanoutRig } from './lib.ts'
+import { argValue, bareWsRig, cpuMs, parleyRig, percentile, PROFILE_PRELOAD, profileDuring, report, socketIoRig, topSelfTime, type FanoutRig } from './lib.ts'
 
 /*
  * Max sustainable rate into one big group (issue 16.2): one sender, `--subscribers` (1,000)
  * subscriber sockets in one group, on bare `ws`, Socket.IO with its Redis adapter and Parley
  * (persisted chat:send_message; a group of 1,001 members: the sender and 1,000 readers joined
  * with chat:join_group). Sends are offered open loop, paced by a timer, in steps of `--step`
- * seconds (3) starting at `--start` msgs/s (20) and growing ×1.25 until a step fails, then one
+ * seconds (4) starting at `--start` msgs/s (8) and growing ×1.25 until a step fails, then one
  * step between the last pass and the fail. A step passes when every message reaches every
  * subscriber within `DRAIN_MS` of the last send and the p99 send→deliver is ≤ `--p99` ms (100).
  * Then `--half` seconds (6) at half the max rate report its p99 (target ≤ 20 ms). `--profile`
- * takes a CPU profile of Parley during one more step at its max rate and prints its top
+ * takes a CPU profile of Parley during one more step at its max rate (at `--start` when none passed) and prints its top
  * self-time functions. Run with `taskset -c 1` (servers on BENCH_SERVER_CPU=0); `--only <name>`.
  */
 const subscribers = argValue('subscribers', 1000)
-const stepSeconds = argValue('step', 3)
-const startRate = argValue('start', 20)
+const stepSeconds = argValue('step', 4)
+const startRate = argValue('start', 8)
 const p99Target = argValue('p99', 100)
 const halfSeconds = argValue('half', 6)
 const GROWTH = 1.25
@@ -25,7 +25,7 @@ const DRAIN_MS = 2000
 const profile = process.argv.includes('--profile')
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
 
-interface Step extends Record<string, number | boolean> {
+interface Step extends Record<string, number | boolean | undefined> {
   rate: number
   sent: number
   expected: number
@@ -33,6 +33,11 @@ interface Step extends Record<string, number | boolean> {
   refused: number
   p50ms: number
   p99ms: number
+  ackP50ms?: number
+  ackP99ms?: number
+  /** CPU used during the step, % of one core: a side at ~100% bounds the rate. */
+  serverCpuPct: number
+  loadGeneratorCpuPct: number
   passed: boolean
 }
 
@@ -44,8 +49,15 @@ class Runner {
   private delivered = 0
   private stale = 0
   private latencies: number[] = []
+  private ackLatencies: number[] = []
   private readonly rig: FanoutRig
-  constructor (rig: FanoutRig) { this.rig = rig }
+  constructor (rig: FanoutRig) {
+    this.rig = rig
+    rig.onAck?.((seq) => {
+      const at = this.sentAt[seq]
+      if (at !== undefined && seq >= this.stepFirst) this.ackLatencies.push(performance.now() - at)
+    })
+  }
 
   readonly received = (seq: number): void => {
     const at = this.sentAt[seq]
@@ -58,8 +70,11 @@ class Runner {
     this.stepFirst = this.next
     this.delivered = 0
     this.latencies = []
+    this.ackLatencies = []
     const refusedBefore = this.rig.refused()
     const count = Math.max(1, Math.round(rate * seconds))
+    const serverPid = this.rig.server.pid ?? 0
+    const cpuBefore = { server: cpuMs(serverPid), load: cpuMs(process.pid) }
     const started = performance.now()
     let sent = 0
     // Open loop: at every tick, send what the clock says is due, whatever came back.
@@ -76,7 +91,10 @@ class Runner {
     const deadline = performance.now() + DRAIN_MS
     while (this.delivered < expectedOf() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
     const refused = this.rig.refused() - refusedBefore
+    const wallMs = performance.now() - started
+    const cpuPct = (used: number): number => Math.round(100 * used / wallMs)
     const latencies = this.latencies.sort((a, b) => a - b)
+    const acks = this.ackLatencies.sort((a, b) => a - b)
     const p99ms = Math.round(10 * percentile(latencies, 0.99)) / 10
     const result: Step = {
       rate: Math.round(rate),
@@ -86,6 +104,10 @@ class Runner {
       refused,
       p50ms: Math.round(10 * percentile(latencies, 0.5)) / 10,
       p99ms,
+      // Send → chat:ack (Parley: the message is committed): the part of the latency before fanout.
+      ...(this.rig.onAck === undefined ? {} : { ackP50ms: Math.round(10 * percentile(acks, 0.5)) / 10, ackP99ms: Math.round(10 * percentile(acks, 0.99)) / 10 }),
+      serverCpuPct: cpuPct(cpuMs(serverPid) - cpuBefore.server),
+      loadGeneratorCpuPct: cpuPct(cpuMs(process.pid) - cpuBefore.load),
       passed: refused === 0 && this.delivered === count * subscribers && p99ms <= p99Target
     }
     if (!result.passed) await this.settle()
@@ -109,7 +131,7 @@ async function search (name: string, rig: FanoutRig): Promise<Outcome> {
   const runner = new Runner(rig)
   await rig.subscribe(0, subscribers, runner.received)
   // Warm up (JIT, pools) and check every subscriber is in: a short step at a low rate.
-  const warm = await runner.step(startRate / 2, 1)
+  const warm = await runner.step(Math.min(5, startRate / 2), 2)
   if (!warm.passed) process.stderr.write(`${name}: warm-up step missed: ${JSON.stringify(warm)}\n`)
   const steps: Step[] = []
   let pass = 0
@@ -143,7 +165,8 @@ async function search (name: string, rig: FanoutRig): Promise<Outcome> {
     halfRate: Math.round(pass / 2),
     halfRateP50ms: half.p50ms,
     halfRateP99ms: half.p99ms,
-    halfRateComplete: String(half.passed && half.delivered === half.expected),
+    halfRateComplete: String(half.delivered === half.expected),
+    ...(half.ackP99ms === undefined ? {} : { halfRateAckP50ms: half.ackP50ms ?? 0, halfRateAckP99ms: half.ackP99ms }),
     steps: steps.length
   })
   return { maxRate: pass, halfP99ms: half.p99ms, runner }
@@ -162,7 +185,9 @@ for (const [name, build] of Object.entries(rigs)) {
     const outcome = await search(name, rig)
     results.set(name, outcome)
     if (profile && name === 'parley') {
-      const { result, profile: path } = await profileDuring(rig.server, async () => await outcome.runner.step(outcome.maxRate, stepSeconds))
+      // At the max rate, or at the start rate when none passed (a profile of an idle server says nothing).
+      const rate = Math.max(outcome.maxRate, startRate)
+      const { result, profile: path } = await profileDuring(rig.server, async () => await outcome.runner.step(rate, stepSeconds))
       process.stderr.write(`parley profiled step ${JSON.stringify(result)}\n`)
       if (path !== null) {
         process.stderr.write(`profile: ${path}\n`)
