@@ -4,7 +4,7 @@ import type {
 import { AppError, notFound } from '../../lib/app-error.ts'
 import { fromBin, toBin } from '../../lib/ids.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
-import type { Caller } from '../chat/service.ts'
+import type { Caller } from '../membership/guard.ts'
 import type { ChatManagementDeps } from './deps.ts'
 import type { UnreadRow } from './repository.ts'
 

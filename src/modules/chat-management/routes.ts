@@ -9,8 +9,8 @@ import {
 } from '../../../schemas/chat-management.ts'
 import { Type } from '@sinclair/typebox'
 import { ok } from '../../lib/envelope.ts'
-import { membershipOf, requireMembership } from '../groups/guard.ts'
-import type { Caller } from '../chat/service.ts'
+import { membershipOf, requireMembership } from '../membership/guard.ts'
+import type { Caller } from '../membership/guard.ts'
 
 const Failure = Ref(ErrorResponse)
 const failures = { 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }

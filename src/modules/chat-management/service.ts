@@ -5,7 +5,7 @@ import type {
   ReadStatusResponse, SingleUnreadCountResponse, UnreadCountsResponse, UpdateChatPreferencesRequest
 } from '../../../schemas/chat-management.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
-import type { Caller } from '../chat/service.ts'
+import type { Caller } from '../membership/guard.ts'
 import { clearHistory, deleteChat } from './clearing.ts'
 import type { ChatManagementDeps } from './deps.ts'
 import { getPreferences, setArchived, updatePreferences } from './preferences.ts'

@@ -9,8 +9,8 @@ import {
   UnpinMessageResponse, UnreadCountResponse
 } from '../../../schemas/chat.ts'
 import { ok } from '../../lib/envelope.ts'
-import { membershipOf, requireMembership } from '../groups/guard.ts'
-import type { Caller } from './service.ts'
+import { membershipOf, requireMembership } from '../membership/guard.ts'
+import type { Caller } from '../membership/guard.ts'
 import type { CallerIn } from './forward.ts'
 
 const Failure = Ref(ErrorResponse)

@@ -1,7 +1,7 @@
 import type { Pool } from 'mysql2/promise'
 import { AppError, forbidden, notFound } from '../../lib/app-error.ts'
 import { fromBin } from '../../lib/ids.ts'
-import { hasRole } from '../groups/guard.ts'
+import { hasRole } from '../membership/guard.ts'
 import { isDeadlock } from '../../../db/errors.ts'
 import {
   insertAndCommit, lockGroups, memberKey, retryKey, rollback, type SenderRetries, type SendLocks, type SendRow, type StoredSend

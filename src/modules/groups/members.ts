@@ -6,7 +6,7 @@ import {
   addedJob, announceJoin, announceLeave, changeMembership, ensureRoom, memberOf, noAdministration, outranks,
   roleChangedEvent, type GroupDeps
 } from './changes.ts'
-import type { Membership } from './guard.ts'
+import type { Membership } from '../membership/guard.ts'
 import { leaveGroup } from './lifecycle.ts'
 import { canonicalGroupId, requireGroupIdBin, toGroupMember } from './views.ts'
 

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database, GroupType, MemberRole, NewGroup } from '../../../db/database.ts'
 import { archivedNow, hiddenNow } from '../chat/chat-state-sql.ts'
+import { membershipQueries } from '../membership/repository.ts'
 
 /** Where a chat-list page starts: strictly after this (pinned, last_activity_at, id) position. */
 export interface ChatListPosition {
@@ -58,15 +59,8 @@ async function addToMemberCount (trx: Kysely<Database>, groupId: Buffer, delta: 
 /** Every query of the groups area. Methods take an optional transaction; a missing row is null. */
 export function createGroupRepository (db: Kysely<Database>) {
   return {
-    /** The group's type and the user's role in it (null when not a member); null if no group. */
-    async findAccess (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<{ type: GroupType, role: MemberRole | null } | null> {
-      const row = await trx.selectFrom('mirror_groups as g')
-        .leftJoin('mirror_group_members as m', (join) => join.onRef('m.group_id', '=', 'g.id').on('m.user_id', '=', userId))
-        .select(['g.type', 'm.role'])
-        .where('g.id', '=', groupId)
-        .executeTakeFirst()
-      return row ?? null
-    },
+    // Who is in which group: the membership module's queries, which this area's jobs use too.
+    ...membershipQueries(db),
 
     /**
      * Locks the group row until the transaction ends. Every membership change takes this lock
@@ -187,12 +181,6 @@ export function createGroupRepository (db: Kysely<Database>) {
       if (result.numDeletedRows > 0n) await addToMemberCount(trx, groupId, -1)
     },
 
-    /** The group's member count from its counter (one row read, whatever the group's size); null when there is no such group. */
-    async memberCount (groupId: Buffer, trx: Kysely<Database> = db): Promise<number | null> {
-      const row = await trx.selectFrom('mirror_groups').select('member_count').where('id', '=', groupId).executeTakeFirst()
-      return row === undefined ? null : Number(row.member_count)
-    },
-
     async setRole (groupId: Buffer, userId: number, role: MemberRole, trx: Kysely<Database> = db): Promise<void> {
       await trx.updateTable('mirror_group_members').set({ role }).where('group_id', '=', groupId).where('user_id', '=', userId).execute()
     },
@@ -210,11 +198,6 @@ export function createGroupRepository (db: Kysely<Database>) {
         .limit(1)
         .executeTakeFirst()
       return row?.user_id ?? null
-    },
-
-    async memberUserIds (groupId: Buffer, trx: Kysely<Database> = db): Promise<number[]> {
-      const rows = await trx.selectFrom('mirror_group_members').select('user_id').where('group_id', '=', groupId).execute()
-      return rows.map((r) => r.user_id)
     },
 
     /** True when the two users are members of at least one common group. */
@@ -236,11 +219,6 @@ export function createGroupRepository (db: Kysely<Database>) {
         .where('mine.user_id', '=', userId)
         .execute()
       return rows.map((r) => r.user_id)
-    },
-
-    async groupIdsOf (userId: number, trx: Kysely<Database> = db): Promise<Buffer[]> {
-      const rows = await trx.selectFrom('mirror_group_members').select('group_id').where('user_id', '=', userId).execute()
-      return rows.map((r) => r.group_id)
     },
 
     /** One group as the user sees it; null when the group is gone or the user is not in it. */

@@ -5,7 +5,7 @@ import {
   LeaveGroupResponse, MemberListResponse, MemberResponse, RemoveMemberResponse, UpdateGroupRequest, UpdateMemberRequest
 } from '../../../schemas/groups.ts'
 import { ok } from '../../lib/envelope.ts'
-import { membershipOf, requireMembership } from './guard.ts'
+import { membershipOf, requireMembership } from '../membership/guard.ts'
 
 const Failure = Ref(ErrorResponse)
 

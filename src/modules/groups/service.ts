@@ -1,15 +1,14 @@
 import fp from 'fastify-plugin'
-import type { GroupType, MemberRole } from '../../../db/database.ts'
+import type { MemberRole } from '../../../db/database.ts'
 import type {
   AddMemberRequest, ChatListQuery, ChatListResponse, CreateGroupRequest, Group, GroupMember, UpdateGroupRequest
 } from '../../../schemas/groups.ts'
 import { groupView, type GroupDeps } from './changes.ts'
 import { chatList } from './chat-list.ts'
-import type { Membership } from './guard.ts'
 import { createGroup, deleteGroup, joinGroup, leaveGroup, openDirectChat, updateGroup } from './lifecycle.ts'
 import { addMember, changeRole, listMembers, removeByModerator, removeMember } from './members.ts'
-import { createMembershipCache } from './membership-cache.ts'
-import { accessOf, getMembership, groupIdsOf, memberCount, memberUserIds } from './membership.ts'
+import type { Membership } from '../membership/guard.ts'
+import type { MembershipService } from '../membership/service.ts'
 import { createGroupRepository } from './repository.ts'
 import { requireGroupIdBin } from './views.ts'
 
@@ -73,16 +72,13 @@ export interface GroupService {
    * removed by the administrator. False when they were not a member.
    */
   removeByModerator: (groupId: string, targetUserId: number, moderatorId: number) => Promise<boolean>
-  /** The user's membership, or null when the group does not exist or they are not in it. */
-  getMembership: (groupId: string, userId: number) => Promise<Membership | null>
-  /** The group's type and the user's role in it (null if not a member); null for no group. */
-  accessOf: (groupId: string, userId: number) => Promise<{ type: GroupType, role: MemberRole | null } | null>
-  /** Every member's user id, as of at most MEMBERSHIP_CACHE_MS ago (changes on this instance at once): for counts, not access. */
-  memberUserIds: (groupId: string) => Promise<readonly number[]>
-  /** The group's member count, from its counter (0 when there is no such group): no member list is read. */
-  memberCount: (groupId: string) => Promise<number>
-  /** Every group the user is a member of. */
-  groupIdsOf: (userId: number) => Promise<string[]>
+  // Who is in which group: the membership module's lookups (membership/service.ts), kept here
+  // for the callers that hold the group service.
+  getMembership: MembershipService['getMembership']
+  accessOf: MembershipService['accessOf']
+  memberUserIds: MembershipService['memberUserIds']
+  memberCount: MembershipService['memberCount']
+  groupIdsOf: MembershipService['groupIdsOf']
   /** True when the two users are members of a common group (a direct chat counts). */
   shareAGroup: (userId: number, otherUserId: number) => Promise<boolean>
   /** Everyone who shares a group with the user (the user too, when in any group). */
@@ -96,7 +92,7 @@ declare module 'fastify' {
 }
 
 /** The groups area's service: each job's function bound to the area's dependencies. */
-export function assembleGroupService (deps: GroupDeps): GroupService {
+export function assembleGroupService (deps: GroupDeps, membership: MembershipService): GroupService {
   return {
     createGroup: async (creatorId, request) => await createGroup(deps, creatorId, request),
     openDirectChat: async (userId, otherUserId) => await openDirectChat(deps, userId, otherUserId),
@@ -111,11 +107,11 @@ export function assembleGroupService (deps: GroupDeps): GroupService {
     changeRole: async (groupId, actorId, targetUserId, role) => await changeRole(deps, groupId, actorId, targetUserId, role),
     removeMember: async (groupId, actorId, targetUserId) => { await removeMember(deps, groupId, actorId, targetUserId) },
     removeByModerator: async (groupId, targetUserId, moderatorId) => await removeByModerator(deps, groupId, targetUserId, moderatorId),
-    getMembership: async (groupId, userId) => await getMembership(deps, groupId, userId),
-    accessOf: async (groupId, userId) => await accessOf(deps, groupId, userId),
-    memberUserIds: async (groupId) => await memberUserIds(deps, groupId),
-    memberCount: async (groupId) => await memberCount(deps, groupId),
-    groupIdsOf: async (userId) => await groupIdsOf(deps, userId),
+    getMembership: membership.getMembership,
+    accessOf: membership.accessOf,
+    memberUserIds: membership.memberUserIds,
+    memberCount: membership.memberCount,
+    groupIdsOf: membership.groupIdsOf,
     shareAGroup: async (userId, otherUserId) => await deps.repo.shareAGroup(userId, otherUserId),
     peersOf: async (userId) => await deps.repo.peersOf(userId)
   }
@@ -125,7 +121,7 @@ export default fp(async function groupServicePlugin (fastify) {
   const deps: GroupDeps = {
     db: fastify.db,
     repo: createGroupRepository(fastify.db),
-    memberships: createMembershipCache(),
+    memberships: fastify.membershipService.cache,
     users: fastify.userService,
     attachments: fastify.attachmentService,
     bus: fastify.bus,
@@ -133,6 +129,5 @@ export default fp(async function groupServicePlugin (fastify) {
     notificationJobs: fastify.notificationJobs,
     limits: fastify.config.groups
   }
-  fastify.decorateRequest('membership', null)
-  fastify.decorate('groupService', assembleGroupService(deps))
-}, { name: 'group-service', dependencies: ['db', 'bus', 'user-service', 'chat-service', 'attachment-service', 'notification-jobs'] })
+  fastify.decorate('groupService', assembleGroupService(deps, fastify.membershipService))
+}, { name: 'group-service', dependencies: ['db', 'bus', 'membership', 'user-service', 'chat-service', 'attachment-service', 'notification-jobs'] })

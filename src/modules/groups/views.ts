@@ -1,6 +1,7 @@
 import type { ChatListItem, Group, GroupMember } from '../../../schemas/groups.ts'
 import { AppError, notFound } from '../../lib/app-error.ts'
-import { fromBin, toBin } from '../../lib/ids.ts'
+import { groupIdBinOf } from '../membership/ids.ts'
+import { fromBin } from '../../lib/ids.ts'
 import { toUserProfile } from '../users/service.ts'
 import type { ChatSummary } from '../chat/service.ts'
 import type { ChatListPosition, GroupViewRow, MemberWithUserRow } from './repository.ts'
@@ -9,16 +10,7 @@ import type { ChatListPosition, GroupViewRow, MemberWithUserRow } from './reposi
  * Ids, caps and the shapes the groups area answers with: pure functions of rows.
  */
 
-/**
- * A group id from another area in the one form events, subscriptions and caches use. The
- * edges lower-case UUIDs already (DESIGN §6); callers inside the process may not have.
- */
-export const canonicalGroupId = (groupId: string): string => groupId.toLowerCase()
-
-/** A UUID from outside (WS frames, other areas) as BINARY(16); a malformed id is no group. */
-export function groupIdBinOf (groupId: string): Buffer | null {
-  try { return toBin(groupId) } catch { return null }
-}
+export { canonicalGroupId, groupIdBinOf } from '../membership/ids.ts'
 
 export function requireGroupIdBin (groupId: string): Buffer {
   const bin = groupIdBinOf(groupId)

@@ -3,7 +3,7 @@ import { Envelope, ErrorResponse, Ref } from '../../../schemas/common.ts'
 import { MessageParams } from '../../../schemas/chat.ts'
 import { MessageReportResponse, ReportMessageRequest } from '../../../schemas/moderation.ts'
 import { ok } from '../../lib/envelope.ts'
-import { membershipOf, requireMembership } from '../groups/guard.ts'
+import { membershipOf, requireMembership } from '../membership/guard.ts'
 
 const Failure = Ref(ErrorResponse)
 

@@ -1,18 +1,25 @@
 import type { GroupType, MemberRole } from '../../../db/database.ts'
 import { fromBin } from '../../lib/ids.ts'
-import type { GroupDeps } from './changes.ts'
+import type { MembershipCache } from './cache.ts'
 import type { Membership } from './guard.ts'
-import { canonicalGroupId, groupIdBinOf } from './views.ts'
+import { canonicalGroupId, groupIdBinOf } from './ids.ts'
+import type { MembershipQueries } from './repository.ts'
 
 /*
  * Who is in which group, as every area asks it (the guard, chat, the gateway): through the
  * membership cache where a moment-old answer is safe (README "Consistency windows").
  */
 
+/** What the lookups read: the membership queries and the one cache every area shares. */
+export interface MembershipDeps {
+  repo: MembershipQueries
+  memberships: MembershipCache
+}
+
 type Access = { type: GroupType, role: MemberRole | null } | null
 
 /** The group's type and the user's role, from the membership cache when they were seen a moment ago. */
-async function accessByBin (deps: GroupDeps, groupIdBin: Buffer, userId: number): Promise<Access> {
+async function accessByBin (deps: MembershipDeps, groupIdBin: Buffer, userId: number): Promise<Access> {
   const key = groupIdBin.toString('hex')
   const cached = deps.memberships.get(key, userId)
   if (cached !== null) return cached
@@ -21,7 +28,7 @@ async function accessByBin (deps: GroupDeps, groupIdBin: Buffer, userId: number)
   return access
 }
 
-export async function getMembership (deps: GroupDeps, groupId: string, userId: number): Promise<Membership | null> {
+export async function getMembership (deps: MembershipDeps, groupId: string, userId: number): Promise<Membership | null> {
   groupId = canonicalGroupId(groupId)
   const groupIdBin = groupIdBinOf(groupId)
   if (groupIdBin === null) return null
@@ -30,12 +37,12 @@ export async function getMembership (deps: GroupDeps, groupId: string, userId: n
   return { groupId, groupIdBin, role: access.role, groupType: access.type }
 }
 
-export async function accessOf (deps: GroupDeps, groupId: string, userId: number): Promise<Access> {
+export async function accessOf (deps: MembershipDeps, groupId: string, userId: number): Promise<Access> {
   const groupIdBin = groupIdBinOf(groupId)
   return groupIdBin === null ? null : await accessByBin(deps, groupIdBin, userId)
 }
 
-export async function memberUserIds (deps: GroupDeps, groupId: string): Promise<readonly number[]> {
+export async function memberUserIds (deps: MembershipDeps, groupId: string): Promise<readonly number[]> {
   const groupIdBin = groupIdBinOf(groupId)
   if (groupIdBin === null) return []
   const key = groupIdBin.toString('hex')
@@ -46,7 +53,7 @@ export async function memberUserIds (deps: GroupDeps, groupId: string): Promise<
   return userIds
 }
 
-export async function memberCount (deps: GroupDeps, groupId: string): Promise<number> {
+export async function memberCount (deps: MembershipDeps, groupId: string): Promise<number> {
   const groupIdBin = groupIdBinOf(groupId)
   if (groupIdBin === null) return 0
   const key = groupIdBin.toString('hex')
@@ -57,6 +64,6 @@ export async function memberCount (deps: GroupDeps, groupId: string): Promise<nu
   return count
 }
 
-export async function groupIdsOf (deps: GroupDeps, userId: number): Promise<string[]> {
+export async function groupIdsOf (deps: MembershipDeps, userId: number): Promise<string[]> {
   return (await deps.repo.groupIdsOf(userId)).map(fromBin)
 }
