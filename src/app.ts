@@ -26,6 +26,7 @@ import groupService from './modules/groups/service.ts'
 import authRoutes from './modules/auth/routes.ts'
 import userRoutes from './modules/users/routes.ts'
 import groupRoutes from './modules/groups/routes.ts'
+import chatListPlugin from './modules/chat-list/service.ts'
 import chatServicePlugin from './modules/chat/service.ts'
 import notificationJobs from './modules/notifications/jobs.ts'
 import notificationService from './modules/notifications/service.ts'
@@ -154,6 +155,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   await app.register(userService)
   await app.register(groupService)
+  await app.register(chatListPlugin)
   await app.register(presenceService)
   await app.register(chatManagementService)
   await app.register(notificationService)

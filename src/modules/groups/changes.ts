@@ -6,7 +6,6 @@ import { AppError, forbidden, notFound } from '../../lib/app-error.ts'
 import type { Config } from '../../config.ts'
 import type { Bus, BusTarget } from '../../plugins/bus.ts'
 import type { AttachmentService } from '../attachments/service.ts'
-import type { ChatService } from '../chat/service.ts'
 import type { NewNotificationJob, NotificationJobs } from '../notifications/jobs.ts'
 import type { UserService } from '../users/service.ts'
 import { ROLE_RANK } from '../membership/guard.ts'
@@ -26,8 +25,6 @@ export interface GroupDeps {
   users: UserService
   attachments: AttachmentService
   bus: Bus
-  /** The messages area's part of a chat list: newest message and unread count per chat. */
-  chat: Pick<ChatService, 'chatSummaries'>
   notificationJobs: NotificationJobs
   limits: Config['groups']
 }
@@ -57,7 +54,7 @@ export function announceLeave (outbox: Outbox, groupId: string, userId: number, 
   outbox.push([{ groupId }, event], [{ userId }, event])
 }
 
-export const memberLimitOf = (deps: GroupDeps, type: GroupType): number =>
+export const memberLimitOf = (deps: { limits: Config['groups'] }, type: GroupType): number =>
   type === 'broadcast' ? deps.limits.maxBroadcastMembers : deps.limits.maxMembers
 
 /** The group as this member sees it; 404 for no group, 403 for a non-member. */

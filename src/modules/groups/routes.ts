@@ -16,6 +16,8 @@ const Failure = Ref(ErrorResponse)
 const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const groups = fastify.groupService
+  // The chat list composes groups and chat: its own module (chat-list/), served here under /groups.
+  const chatList = fastify.chatListService
 
   fastify.post('/', {
     schema: {
@@ -37,7 +39,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Envelope(Ref(ChatListResponse)), 400: Failure, 401: Failure, 429: Failure }
     }
   }, async (request) => {
-    return ok(await groups.chatList(request.user.id, request.query))
+    return ok(await chatList.chatList(request.user.id, request.query))
   })
 
   fastify.post('/direct/:userId', {

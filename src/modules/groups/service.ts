@@ -1,10 +1,9 @@
 import fp from 'fastify-plugin'
 import type { MemberRole } from '../../../db/database.ts'
 import type {
-  AddMemberRequest, ChatListQuery, ChatListResponse, CreateGroupRequest, Group, GroupMember, UpdateGroupRequest
+  AddMemberRequest, CreateGroupRequest, Group, GroupMember, UpdateGroupRequest
 } from '../../../schemas/groups.ts'
 import { groupView, type GroupDeps } from './changes.ts'
-import { chatList } from './chat-list.ts'
 import { createGroup, deleteGroup, joinGroup, leaveGroup, openDirectChat, updateGroup } from './lifecycle.ts'
 import { addMember, changeRole, listMembers, removeByModerator, removeMember } from './members.ts'
 import type { Membership } from '../membership/guard.ts'
@@ -46,8 +45,6 @@ export interface GroupService {
   createGroup: (creatorId: number, request: CreateGroupRequest) => Promise<Group>
   /** The direct chat of the two users, created on first use; race-free through direct_key. */
   openDirectChat: (userId: number, otherUserId: number) => Promise<{ group: Group, created: boolean }>
-  /** A page of the user's chat list, most recent activity first. */
-  chatList: (userId: number, query: ChatListQuery) => Promise<ChatListResponse>
   /** The group as this member sees it. */
   getGroup: (groupId: string, userId: number) => Promise<Group>
   /** Changes name, description or avatar (admin or owner). */
@@ -96,7 +93,6 @@ export function assembleGroupService (deps: GroupDeps, membership: MembershipSer
   return {
     createGroup: async (creatorId, request) => await createGroup(deps, creatorId, request),
     openDirectChat: async (userId, otherUserId) => await openDirectChat(deps, userId, otherUserId),
-    chatList: async (userId, query) => await chatList(deps, userId, query),
     getGroup: async (groupId, userId) => await groupView(deps, requireGroupIdBin(groupId), userId),
     updateGroup: async (groupId, actorId, changes) => await updateGroup(deps, groupId, actorId, changes),
     joinGroup: async (groupId, userId) => await joinGroup(deps, groupId, userId),
@@ -125,9 +121,8 @@ export default fp(async function groupServicePlugin (fastify) {
     users: fastify.userService,
     attachments: fastify.attachmentService,
     bus: fastify.bus,
-    chat: fastify.chatService,
     notificationJobs: fastify.notificationJobs,
     limits: fastify.config.groups
   }
   fastify.decorate('groupService', assembleGroupService(deps, fastify.membershipService))
-}, { name: 'group-service', dependencies: ['db', 'bus', 'membership', 'user-service', 'chat-service', 'attachment-service', 'notification-jobs'] })
+}, { name: 'group-service', dependencies: ['db', 'bus', 'membership', 'user-service', 'attachment-service', 'notification-jobs'] })
