@@ -11,6 +11,7 @@ import {
   noAdministration, outranks, publish, roleChangedEvent, type GroupDeps, type Outbox
 } from './changes.ts'
 import { canonicalGroupId, capOf, directKeyOf, requireGroupIdBin } from './views.ts'
+import type { Caller } from '../membership/guard.ts'
 
 /*
  * A group's life: created (or a direct chat opened), edited, joined, left, deleted.
@@ -116,8 +117,9 @@ export async function openDirectChat (deps: GroupDeps, userId: number, otherUser
   throw new Error(`direct chat ${directKey} could not be created or read`)
 }
 
-export async function updateGroup (deps: GroupDeps, groupId: string, actorId: number, changes: UpdateGroupRequest): Promise<Group> {
-  groupId = canonicalGroupId(groupId)
+export async function updateGroup (deps: GroupDeps, caller: Caller, changes: UpdateGroupRequest): Promise<Group> {
+  const { groupId } = caller.membership
+  const actorId = caller.user.id
   const updatedAt = new Date()
   const changed = await changeMembership(deps, groupId, actorId, async ({ trx, groupIdBin, type, actor }) => {
     noAdministration(type, 'be edited')
@@ -141,7 +143,7 @@ export async function updateGroup (deps: GroupDeps, groupId: string, actorId: nu
   if (changed) {
     deps.bus.publish({ groupId }, { type: 'chat:group_updated', payload: { groupId, updatedBy: actorId, updatedAt: updatedAt.toISOString() } })
   }
-  return await groupView(deps, requireGroupIdBin(groupId), actorId)
+  return await groupView(deps, caller.membership.groupIdBin, actorId)
 }
 
 export async function joinGroup (deps: GroupDeps, groupId: string, userId: number): Promise<Group> {
@@ -179,8 +181,9 @@ async function destroyGroup (deps: GroupDeps, groupId: string, groupIdBin: Buffe
   for (const userId of memberIds) outbox.push([{ userId }, event])
 }
 
-export async function deleteGroup (deps: GroupDeps, groupId: string, actorId: number): Promise<void> {
-  groupId = canonicalGroupId(groupId)
+export async function deleteGroup (deps: GroupDeps, caller: Caller): Promise<void> {
+  const { groupId } = caller.membership
+  const actorId = caller.user.id
   await changeMembership(deps, groupId, actorId, async ({ trx, groupIdBin, type, actor }, outbox) => {
     noAdministration(type, 'be deleted for everyone; delete the chat for yourself instead')
     if (actor.role !== 'owner') throw forbidden('Only the owner can delete the group for everyone')

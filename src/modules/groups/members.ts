@@ -6,20 +6,21 @@ import {
   addedJob, announceJoin, announceLeave, changeMembership, ensureRoom, memberOf, noAdministration, outranks,
   roleChangedEvent, type GroupDeps
 } from './changes.ts'
-import type { Membership } from '../membership/guard.ts'
+import type { Caller } from '../membership/guard.ts'
 import { leaveGroup } from './lifecycle.ts'
-import { canonicalGroupId, requireGroupIdBin, toGroupMember } from './views.ts'
+import { requireGroupIdBin, toGroupMember } from './views.ts'
 
 /*
  * The people of a group: listed, added, re-roled, removed (the rule table is in service.ts).
  */
 
-export async function listMembers (deps: GroupDeps, membership: Membership): Promise<GroupMember[]> {
-  return (await deps.repo.listMembers(membership.groupIdBin)).map(toGroupMember)
+export async function listMembers (deps: GroupDeps, caller: Caller): Promise<GroupMember[]> {
+  return (await deps.repo.listMembers(caller.membership.groupIdBin)).map(toGroupMember)
 }
 
-export async function addMember (deps: GroupDeps, groupId: string, actorId: number, request: AddMemberRequest): Promise<GroupMember> {
-  groupId = canonicalGroupId(groupId)
+export async function addMember (deps: GroupDeps, caller: Caller, request: AddMemberRequest): Promise<GroupMember> {
+  const { groupId } = caller.membership
+  const actorId = caller.user.id
   const role = request.role ?? 'member'
   let notifyAfterCommit = false
   const member = await changeMembership(deps, groupId, actorId, async ({ trx, groupIdBin, type, actor }, outbox) => {
@@ -41,8 +42,9 @@ export async function addMember (deps: GroupDeps, groupId: string, actorId: numb
   return member
 }
 
-export async function changeRole (deps: GroupDeps, groupId: string, actorId: number, targetUserId: number, role: MemberRole): Promise<GroupMember> {
-  groupId = canonicalGroupId(groupId)
+export async function changeRole (deps: GroupDeps, caller: Caller, targetUserId: number, role: MemberRole): Promise<GroupMember> {
+  const { groupId } = caller.membership
+  const actorId = caller.user.id
   return await changeMembership(deps, groupId, actorId, async ({ trx, groupIdBin, type, actor }, outbox) => {
     noAdministration(type, 'change roles')
     const target = await deps.repo.findMember(groupIdBin, targetUserId, trx)
@@ -69,8 +71,9 @@ export async function changeRole (deps: GroupDeps, groupId: string, actorId: num
   })
 }
 
-export async function removeMember (deps: GroupDeps, groupId: string, actorId: number, targetUserId: number): Promise<void> {
-  groupId = canonicalGroupId(groupId)
+export async function removeMember (deps: GroupDeps, caller: Caller, targetUserId: number): Promise<void> {
+  const { groupId } = caller.membership
+  const actorId = caller.user.id
   if (targetUserId === actorId) {
     await leaveGroup(deps, groupId, actorId)
     return

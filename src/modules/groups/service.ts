@@ -6,10 +6,9 @@ import type {
 import { groupView, type GroupDeps } from './changes.ts'
 import { createGroup, deleteGroup, joinGroup, leaveGroup, openDirectChat, updateGroup } from './lifecycle.ts'
 import { addMember, changeRole, listMembers, removeByModerator, removeMember } from './members.ts'
-import type { Membership } from '../membership/guard.ts'
+import type { Caller } from '../membership/guard.ts'
 import type { MembershipService } from '../membership/service.ts'
 import { createGroupRepository } from './repository.ts'
-import { requireGroupIdBin } from './views.ts'
 
 export { directKeyOf } from './views.ts'
 
@@ -46,23 +45,23 @@ export interface GroupService {
   /** The direct chat of the two users, created on first use; race-free through direct_key. */
   openDirectChat: (userId: number, otherUserId: number) => Promise<{ group: Group, created: boolean }>
   /** The group as this member sees it. */
-  getGroup: (groupId: string, userId: number) => Promise<Group>
+  getGroup: (caller: Caller) => Promise<Group>
   /** Changes name, description or avatar (admin or owner). */
-  updateGroup: (groupId: string, actorId: number, changes: UpdateGroupRequest) => Promise<Group>
+  updateGroup: (caller: Caller, changes: UpdateGroupRequest) => Promise<Group>
   /** Joins a public group; joining one's own group again is a no-op. */
   joinGroup: (groupId: string, userId: number) => Promise<Group>
   /** Leaves the group, handing ownership on; the last member out deletes the group. */
   leaveGroup: (groupId: string, userId: number) => Promise<void>
   /** Deletes the group for everyone (its owner only): messages, keys and members go; every member is told. */
-  deleteGroup: (groupId: string, actorId: number) => Promise<void>
+  deleteGroup: (caller: Caller) => Promise<void>
   /** The members, in joining order, for a caller whose membership is established. */
-  listMembers: (membership: Membership) => Promise<GroupMember[]>
+  listMembers: (caller: Caller) => Promise<GroupMember[]>
   /** Adds a user to the group (see the rule table). */
-  addMember: (groupId: string, actorId: number, request: AddMemberRequest) => Promise<GroupMember>
+  addMember: (caller: Caller, request: AddMemberRequest) => Promise<GroupMember>
   /** Changes a member's role; 'owner' transfers ownership (see the rule table). */
-  changeRole: (groupId: string, actorId: number, targetUserId: number, role: MemberRole) => Promise<GroupMember>
+  changeRole: (caller: Caller, targetUserId: number, role: MemberRole) => Promise<GroupMember>
   /** Removes a member (see the rule table); removing oneself is leaving. */
-  removeMember: (groupId: string, actorId: number, targetUserId: number) => Promise<void>
+  removeMember: (caller: Caller, targetUserId: number) => Promise<void>
   /**
    * Removes a member on a system administrator's decision (moderation), whatever their role: as
    * if they left (ownership passes on, the last member out deletes the group), but announced as
@@ -93,15 +92,15 @@ export function assembleGroupService (deps: GroupDeps, membership: MembershipSer
   return {
     createGroup: async (creatorId, request) => await createGroup(deps, creatorId, request),
     openDirectChat: async (userId, otherUserId) => await openDirectChat(deps, userId, otherUserId),
-    getGroup: async (groupId, userId) => await groupView(deps, requireGroupIdBin(groupId), userId),
-    updateGroup: async (groupId, actorId, changes) => await updateGroup(deps, groupId, actorId, changes),
+    getGroup: async (caller) => await groupView(deps, caller.membership.groupIdBin, caller.user.id),
+    updateGroup: async (caller, changes) => await updateGroup(deps, caller, changes),
     joinGroup: async (groupId, userId) => await joinGroup(deps, groupId, userId),
     leaveGroup: async (groupId, userId) => { await leaveGroup(deps, groupId, userId) },
-    deleteGroup: async (groupId, actorId) => { await deleteGroup(deps, groupId, actorId) },
-    listMembers: async (membership) => await listMembers(deps, membership),
-    addMember: async (groupId, actorId, request) => await addMember(deps, groupId, actorId, request),
-    changeRole: async (groupId, actorId, targetUserId, role) => await changeRole(deps, groupId, actorId, targetUserId, role),
-    removeMember: async (groupId, actorId, targetUserId) => { await removeMember(deps, groupId, actorId, targetUserId) },
+    deleteGroup: async (caller) => { await deleteGroup(deps, caller) },
+    listMembers: async (caller) => await listMembers(deps, caller),
+    addMember: async (caller, request) => await addMember(deps, caller, request),
+    changeRole: async (caller, targetUserId, role) => await changeRole(deps, caller, targetUserId, role),
+    removeMember: async (caller, targetUserId) => { await removeMember(deps, caller, targetUserId) },
     removeByModerator: async (groupId, targetUserId, moderatorId) => await removeByModerator(deps, groupId, targetUserId, moderatorId),
     getMembership: membership.getMembership,
     accessOf: membership.accessOf,

@@ -48,6 +48,9 @@ export function membershipOf (request: FastifyRequest): Membership {
   return request.membership
 }
 
+/** The caller of a route behind requireMembership: the user and the membership the guard loaded. */
+export const callerOf = (request: FastifyRequest): Caller => ({ user: request.user, membership: membershipOf(request) })
+
 /** Throws FORBIDDEN unless the caller's role is at least `minimum`. */
 export function requireRole (membership: Membership, minimum: MemberRole, action: string): void {
   if (!hasRole(membership.role, minimum)) throw new AppError('FORBIDDEN', `Only a group ${minimum} or above can ${action}`)
