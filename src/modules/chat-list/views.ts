@@ -4,7 +4,7 @@ import { fromBin } from '../../lib/ids.ts'
 import type { ChatSummary } from '../chat/service.ts'
 import type { ChatListPosition, GroupViewRow } from '../groups/repository.ts'
 import { toGroup } from '../groups/views.ts'
-import { groupIdBinOf } from '../membership/ids.ts'
+import { groupBinOf } from '../membership/ids.ts'
 
 /*
  * The chat list's shapes: a row of the groups area with the chat area's summary, and the cursor.
@@ -35,7 +35,7 @@ export function encodeCursor (row: GroupViewRow): string {
 /** Reads a cursor; one without the pinned part (an older server's) was among unpinned chats. */
 export function decodeCursor (cursor: string): ChatListPosition {
   const match = /^(?:([01]):)?(\d{1,15}):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'))
-  const id = match?.[3] === undefined ? null : groupIdBinOf(match[3])
+  const id = match?.[3] === undefined ? null : groupBinOf(match[3])
   if (match?.[2] === undefined || id === null) {
     throw new AppError('VALIDATION_ERROR', 'Validation failed', undefined, [{ field: 'cursor', message: 'cursor is not one this API returned' }])
   }

@@ -1,6 +1,6 @@
 import type { Group, GroupMember } from '../../../schemas/groups.ts'
 import { notFound } from '../../lib/app-error.ts'
-import { groupIdBinOf } from '../membership/ids.ts'
+import { groupBinOf } from '../membership/ids.ts'
 import { fromBin } from '../../lib/ids.ts'
 import { toUserProfile } from '../users/service.ts'
 import type { GroupViewRow, MemberWithUserRow } from './repository.ts'
@@ -9,10 +9,10 @@ import type { GroupViewRow, MemberWithUserRow } from './repository.ts'
  * Ids, caps and the shapes the groups area answers with: pure functions of rows.
  */
 
-export { canonicalGroupId, groupIdBinOf } from '../membership/ids.ts'
+export { canonicalGroupId, groupBinOf } from '../membership/ids.ts'
 
-export function requireGroupIdBin (groupId: string): Buffer {
-  const bin = groupIdBinOf(groupId)
+export function requireGroupBin (groupId: string): Buffer {
+  const bin = groupBinOf(groupId)
   if (bin === null) throw notFound('Group')
   return bin
 }

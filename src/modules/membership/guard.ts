@@ -7,6 +7,7 @@ import type { AuthUser } from '../../plugins/auth.ts'
 /** The caller's membership in the group of the route, loaded once per request. */
 export interface Membership {
   groupId: string
+  /** BINARY(16) of groupId. Elsewhere a binary id is `<name>Bin` (groupBin, messageBin); this field keeps its older name, which every area and the tests read. */
   groupIdBin: Buffer
   role: MemberRole
   groupType: 'direct' | 'group' | 'public' | 'broadcast'

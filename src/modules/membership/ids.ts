@@ -7,6 +7,6 @@ import { toBin } from '../../lib/ids.ts'
 export const canonicalGroupId = (groupId: string): string => groupId.toLowerCase()
 
 /** A UUID from outside (WS frames, other areas) as BINARY(16); a malformed id is no group. */
-export function groupIdBinOf (groupId: string): Buffer | null {
+export function groupBinOf (groupId: string): Buffer | null {
   try { return toBin(groupId) } catch { return null }
 }

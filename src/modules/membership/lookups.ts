@@ -2,7 +2,7 @@ import type { GroupType, MemberRole } from '../../../db/database.ts'
 import { fromBin } from '../../lib/ids.ts'
 import type { MembershipCache } from './cache.ts'
 import type { Membership } from './guard.ts'
-import { canonicalGroupId, groupIdBinOf } from './ids.ts'
+import { canonicalGroupId, groupBinOf } from './ids.ts'
 import type { MembershipQueries } from './repository.ts'
 
 /*
@@ -19,47 +19,47 @@ export interface MembershipDeps {
 type Access = { type: GroupType, role: MemberRole | null } | null
 
 /** The group's type and the user's role, from the membership cache when they were seen a moment ago. */
-async function accessByBin (deps: MembershipDeps, groupIdBin: Buffer, userId: number): Promise<Access> {
-  const key = groupIdBin.toString('hex')
+async function accessByBin (deps: MembershipDeps, groupBin: Buffer, userId: number): Promise<Access> {
+  const key = groupBin.toString('hex')
   const cached = deps.memberships.get(key, userId)
   if (cached !== null) return cached
-  const access = await deps.repo.findAccess(groupIdBin, userId)
+  const access = await deps.repo.findAccess(groupBin, userId)
   if (access?.role != null) deps.memberships.remember(key, userId, { type: access.type, role: access.role })
   return access
 }
 
 export async function getMembership (deps: MembershipDeps, groupId: string, userId: number): Promise<Membership | null> {
   groupId = canonicalGroupId(groupId)
-  const groupIdBin = groupIdBinOf(groupId)
-  if (groupIdBin === null) return null
-  const access = await accessByBin(deps, groupIdBin, userId)
+  const groupBin = groupBinOf(groupId)
+  if (groupBin === null) return null
+  const access = await accessByBin(deps, groupBin, userId)
   if (access?.role == null) return null
-  return { groupId, groupIdBin, role: access.role, groupType: access.type }
+  return { groupId, groupIdBin: groupBin, role: access.role, groupType: access.type }
 }
 
 export async function accessOf (deps: MembershipDeps, groupId: string, userId: number): Promise<Access> {
-  const groupIdBin = groupIdBinOf(groupId)
-  return groupIdBin === null ? null : await accessByBin(deps, groupIdBin, userId)
+  const groupBin = groupBinOf(groupId)
+  return groupBin === null ? null : await accessByBin(deps, groupBin, userId)
 }
 
 export async function memberUserIds (deps: MembershipDeps, groupId: string): Promise<readonly number[]> {
-  const groupIdBin = groupIdBinOf(groupId)
-  if (groupIdBin === null) return []
-  const key = groupIdBin.toString('hex')
+  const groupBin = groupBinOf(groupId)
+  if (groupBin === null) return []
+  const key = groupBin.toString('hex')
   const cached = deps.memberships.memberIds(key)
   if (cached !== null) return cached
-  const userIds = await deps.repo.memberUserIds(groupIdBin)
+  const userIds = await deps.repo.memberUserIds(groupBin)
   deps.memberships.rememberMemberIds(key, userIds)
   return userIds
 }
 
 export async function memberCount (deps: MembershipDeps, groupId: string): Promise<number> {
-  const groupIdBin = groupIdBinOf(groupId)
-  if (groupIdBin === null) return 0
-  const key = groupIdBin.toString('hex')
+  const groupBin = groupBinOf(groupId)
+  if (groupBin === null) return 0
+  const key = groupBin.toString('hex')
   const cached = deps.memberships.memberCount(key)
   if (cached !== null) return cached
-  const count = await deps.repo.memberCount(groupIdBin) ?? 0
+  const count = await deps.repo.memberCount(groupBin) ?? 0
   deps.memberships.rememberMemberCount(key, count)
   return count
 }
