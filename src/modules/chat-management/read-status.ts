@@ -53,7 +53,7 @@ export async function setReadStatusOfMany (deps: ChatManagementDeps, user: AuthU
   const groups: ReadStatusResponse[] = []
   // One chat at a time: a bounded list, and each mark is a few indexed statements.
   for (const groupId of unique) {
-    const membership = await deps.groups.getMembership(groupId, user.id)
+    const membership = await deps.membership.getMembership(groupId, user.id)
     if (membership === null) throw new AppError('NOT_FOUND', 'Group not found', { groupIds: [groupId] })
     groups.push(await setReadStatus(deps, { user, membership }, { isRead }))
   }

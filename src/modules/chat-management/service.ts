@@ -71,7 +71,8 @@ export default fp(async function chatManagementPlugin (fastify) {
     bus: fastify.bus,
     chat: fastify.chatService,
     groups: fastify.groupService,
+    membership: fastify.membershipService,
     clock: fastify.clock
   }
   fastify.decorate('chatManagement', createChatManagementService(deps, fastify.presenceService))
-}, { name: 'chat-management', dependencies: ['db', 'bus', 'chat-service', 'group-service', 'presence-service'] })
+}, { name: 'chat-management', dependencies: ['db', 'bus', 'chat-service', 'group-service', 'membership', 'presence-service'] })
