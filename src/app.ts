@@ -21,10 +21,12 @@ import securityPlugin from './plugins/security.ts'
 import demoPlugin from './plugins/demo.ts'
 import authService from './modules/auth/service.ts'
 import userService from './modules/users/service.ts'
+import membershipPlugin from './modules/membership/service.ts'
 import groupService from './modules/groups/service.ts'
 import authRoutes from './modules/auth/routes.ts'
 import userRoutes from './modules/users/routes.ts'
 import groupRoutes from './modules/groups/routes.ts'
+import chatListPlugin from './modules/chat-list/service.ts'
 import chatServicePlugin from './modules/chat/service.ts'
 import notificationJobs from './modules/notifications/jobs.ts'
 import notificationService from './modules/notifications/service.ts'
@@ -143,6 +145,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(overloadPlugin, { ...config.overload, wsPath: config.ws.path })
   await app.register(authPlugin, { secret: config.jwt.secret, accessTtlSeconds: config.jwt.accessTtlSeconds, external: config.jwt.external })
   await app.register(busPlugin)
+  await app.register(membershipPlugin)
   await app.register(attachmentService)
   await app.register(spamCheck)
   await app.register(notificationJobs)
@@ -153,6 +156,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   await app.register(userService)
   await app.register(groupService)
+  await app.register(chatListPlugin)
   await app.register(presenceService)
   await app.register(chatManagementService)
   await app.register(notificationService)

@@ -3,7 +3,7 @@ import { createConnection } from 'mysql2/promise'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { prepareDatabase } from '../../db/connection.ts'
-import type { Caller } from '../../src/modules/chat/service.ts'
+import type { Caller } from '../../src/modules/membership/guard.ts'
 import { BENCH_MYSQL, argValue, cpuMs, databaseServerPid, report } from './lib.ts'
 
 /*

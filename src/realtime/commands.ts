@@ -1,7 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { TypeCheck } from '@sinclair/typebox/compiler'
 import type { AuthUser } from '../plugins/auth.ts'
-import type { Membership } from '../modules/groups/guard.ts'
+import type { Caller } from '../modules/membership/guard.ts'
 import type { ErrorCode } from '../../schemas/common.ts'
 import type { ServerFrame } from '../../schemas/ws.ts'
 import type { WsRateCategory } from './rate-limit.ts'
@@ -9,10 +9,7 @@ import type { UuidNormaliser } from '../lib/uuid-normalisation.ts'
 import { compileFrame, frameUuidNormaliser } from './frames.ts'
 
 /** Who runs a command in a group: the same value REST routes build from the membership guard. */
-export interface Caller {
-  user: AuthUser
-  membership: Membership
-}
+export type { Caller }
 
 /** What a command handler may use: the caller, and the connection it came from. */
 export interface CommandContext {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { AccessTokenPayload, AuthUser } from '../plugins/auth.ts'
-import type { Membership } from '../modules/groups/guard.ts'
+import type { Membership } from '../modules/membership/guard.ts'
 import type { ChatService } from '../modules/chat/service.ts'
 import type { NotificationService } from '../modules/notifications/service.ts'
 import type { PresenceService } from '../modules/presence/service.ts'
@@ -22,7 +22,7 @@ export interface GatewayPorts {
   /** The user of claims whose session must still be live. */
   resumeSession: (claims: AccessTokenPayload, expiresAt: number) => Promise<AuthUser>
   sessionEndedRecently: (sessionId: string) => boolean
-  // groups: membership of a joining or commanding user
+  // membership: of a joining or commanding user
   membershipOf: (groupId: string, userId: number) => Promise<Membership | null>
   // chat: what a join replays, gap fills, delivered watermarks, chat:sync
   replaySince: ChatService['replaySince']
@@ -39,17 +39,17 @@ export interface GatewayPorts {
 }
 
 /** The plugins the ports come from: the gateway plugin's `dependencies` besides its own infrastructure. */
-export const PORT_PLUGINS = ['auth', 'chat-service', 'group-service', 'presence-service', 'user-service', 'notification-service'] as const
+export const PORT_PLUGINS = ['auth', 'chat-service', 'membership', 'presence-service', 'user-service', 'notification-service'] as const
 
 /** Reads the ports from the registered areas (each listed in PORT_PLUGINS). */
 export function gatewayPorts (fastify: FastifyInstance): GatewayPorts {
-  const { chatService: chat, groupService: groups, presenceService: presence, userService: users, notificationService: notifications, store } = fastify
+  const { chatService: chat, membershipService: membership, presenceService: presence, userService: users, notificationService: notifications, store } = fastify
   return {
     verifyAccessToken: fastify.verifyAccessToken,
     consumeTicket: async (ticket) => await consumeWsTicket(store, ticket),
     resumeSession: fastify.resumeSession,
     sessionEndedRecently: fastify.sessionEndedRecently,
-    membershipOf: groups.getMembership,
+    membershipOf: membership.getMembership,
     replaySince: chat.replaySince,
     messageEventsBetween: chat.messageEventsBetween,
     markDeliveredMany: chat.markDeliveredMany,

@@ -6,6 +6,7 @@ import { FILE_NAME_FIELD, thumbnailKeyOf } from './attachment-view.ts'
 import { isInline } from './file-types.ts'
 import { HEADER_BYTES, planOpening, type PlainRange, type SealedPart } from './sealed-stream.ts'
 import type { AttachmentDeps } from './deps.ts'
+import type { Caller } from '../membership/guard.ts'
 import { StoredFileMissing } from './storage.ts'
 
 /** The request headers a download honours. */
@@ -105,11 +106,11 @@ async function openRange (deps: AttachmentDeps, row: AttachmentRow, part: Sealed
 }
 
 /**
- * A download of an attachment (or its thumbnail) for `userId`: 404 unless they may see it
+ * A download of an attachment (or its thumbnail) for the caller: 404 unless they may see it
  * (see findDownloadable), 304 when their copy is current, 206 for a satisfiable Range.
  */
-export async function downloadAttachment (deps: AttachmentDeps, userId: number, groupBin: Buffer, attachmentId: string, part: SealedPart, conditions: DownloadConditions): Promise<Download> {
-  const row = await deps.repo.findDownloadable(groupBin, toBin(attachmentId), userId)
+export async function downloadAttachment (deps: AttachmentDeps, caller: Caller, attachmentId: string, part: SealedPart, conditions: DownloadConditions): Promise<Download> {
+  const row = await deps.repo.findDownloadable(caller.membership.groupIdBin, toBin(attachmentId), caller.user.id)
   if (row === null || (part === 'thumbnail' && row.thumbnail_size === null)) throw notFound('Attachment')
   const id = fromBin(row.id)
   const size = part === 'file' ? Number(row.file_size) : Number(row.thumbnail_size)

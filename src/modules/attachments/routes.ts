@@ -6,8 +6,7 @@ import { Envelope, ErrorResponse, GroupIdParams, Ref } from '../../../schemas/co
 import { ATTACHMENT_LIMITS, AttachmentParams, AttachmentResponse, UploadAttachmentQuery } from '../../../schemas/attachments.ts'
 import { AppError, invalid, notFound } from '../../lib/app-error.ts'
 import { ok } from '../../lib/envelope.ts'
-import { membershipOf } from '../groups/guard.ts'
-import type { Caller } from '../chat/service.ts'
+import { callerOf } from '../membership/guard.ts'
 import { RangeNotSatisfiable, type Download } from './download.ts'
 import type { SealedPart } from './sealed-stream.ts'
 import { noFile } from './upload.ts'
@@ -26,8 +25,6 @@ const downloadResponses = {
 const UploadQuery = Type.Object(UploadAttachmentQuery.properties)
 
 const single = (value: string | string[] | undefined): string | undefined => Array.isArray(value) ? value[0] : value
-
-const callerOf = (request: FastifyRequest): Caller => ({ user: request.user, membership: membershipOf(request) })
 
 /** A plain form field's value, when the part before the file carried one. */
 function fieldValue (fields: MultipartFields, name: string): string | undefined {
@@ -97,7 +94,7 @@ const attachmentRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   async function download (request: FastifyRequest, reply: FastifyReply, attachmentId: string, part: SealedPart): Promise<FastifyReply> {
     const { headers } = request
     try {
-      return await send(reply, await attachments.download(request.user.id, membershipOf(request).groupIdBin, attachmentId, part, {
+      return await send(reply, await attachments.download(callerOf(request), attachmentId, part, {
         range: single(headers.range),
         ifNoneMatch: single(headers['if-none-match']),
         ifRange: single(headers['if-range'])

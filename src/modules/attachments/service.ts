@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { ChatAttachment } from '../../../schemas/chat.ts'
 import type { Timer } from '../../lib/clock.ts'
 import { chatRepository } from '../chat/repository.ts'
-import type { Caller } from '../chat/service.ts'
+import type { Caller } from '../membership/guard.ts'
 import { toChatAttachment } from './attachment-view.ts'
 import type { AttachmentDeps } from './deps.ts'
 import { downloadAttachment, type Download, type DownloadConditions } from './download.ts'
@@ -20,7 +20,7 @@ export interface AttachmentService {
   /** Stores an upload, sealed as it streams; a retried upload id answers with the first one. */
   upload: (caller: Caller, file: IncomingFile, options: UploadOptions) => Promise<ChatAttachment>
   /** An attachment (or its thumbnail) decrypted as it streams, for a user who may see it; 404 otherwise. */
-  download: (userId: number, groupBin: Buffer, attachmentId: string, part: SealedPart, conditions: DownloadConditions) => Promise<Download>
+  download: (caller: Caller, attachmentId: string, part: SealedPart, conditions: DownloadConditions) => Promise<Download>
   /** The attachments of these messages, by message id (hex of the BINARY(16)). */
   ofMessages: (messageBins: Buffer[]) => Promise<Map<string, ChatAttachment[]>>
   /** Removes a deleted group's files (after the deletion committed). */
@@ -55,7 +55,7 @@ export default fp(async function attachmentServicePlugin (fastify) {
 
   const service: AttachmentService = {
     upload: async (caller, file, options) => await uploadAttachment(deps, caller, file, options),
-    download: async (userId, groupBin, attachmentId, part, conditions) => await downloadAttachment(deps, userId, groupBin, attachmentId, part, conditions),
+    download: async (caller, attachmentId, part, conditions) => await downloadAttachment(deps, caller, attachmentId, part, conditions),
 
     async ofMessages (messageBins) {
       const rows = await deps.repo.ofMessages(messageBins)

@@ -2,8 +2,7 @@ import type { ClearHistoryResponse, DeleteChatResponse } from '../../../schemas/
 import type { ServerEvent } from '../../../schemas/events.ts'
 import { forbidden, notFound } from '../../lib/app-error.ts'
 import { fromBin } from '../../lib/ids.ts'
-import { hasRole } from '../groups/guard.ts'
-import type { Caller } from '../chat/service.ts'
+import { hasRole, type Caller } from '../membership/guard.ts'
 import type { ChatManagementDeps } from './deps.ts'
 
 const clearedEvent = (groupId: string, upToSeq: number, forEveryone: boolean, clearedBy: number, hidden: boolean): ServerEvent =>

@@ -3,7 +3,7 @@ import type { ArchiveChatResponse, MuteDuration, UpdateChatPreferencesRequest } 
 import { MAX_PINNED_CHATS } from '../../../schemas/chat-management.ts'
 import { AppError, forbidden, invalid } from '../../lib/app-error.ts'
 import { fromBin } from '../../lib/ids.ts'
-import type { Caller } from '../chat/service.ts'
+import type { Caller } from '../membership/guard.ts'
 import type { ChatManagementDeps } from './deps.ts'
 import type { ChatStateRow, PreferenceChanges } from './repository.ts'
 

@@ -4,7 +4,7 @@ import type {
 import { AppError, notFound } from '../../lib/app-error.ts'
 import { fromBin, toBin } from '../../lib/ids.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
-import type { Caller } from '../chat/service.ts'
+import type { Caller } from '../membership/guard.ts'
 import type { ChatManagementDeps } from './deps.ts'
 import type { UnreadRow } from './repository.ts'
 
@@ -53,7 +53,7 @@ export async function setReadStatusOfMany (deps: ChatManagementDeps, user: AuthU
   const groups: ReadStatusResponse[] = []
   // One chat at a time: a bounded list, and each mark is a few indexed statements.
   for (const groupId of unique) {
-    const membership = await deps.groups.getMembership(groupId, user.id)
+    const membership = await deps.membership.getMembership(groupId, user.id)
     if (membership === null) throw new AppError('NOT_FOUND', 'Group not found', { groupIds: [groupId] })
     groups.push(await setReadStatus(deps, { user, membership }, { isRead }))
   }

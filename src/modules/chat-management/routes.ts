@@ -9,13 +9,10 @@ import {
 } from '../../../schemas/chat-management.ts'
 import { Type } from '@sinclair/typebox'
 import { ok } from '../../lib/envelope.ts'
-import { membershipOf, requireMembership } from '../groups/guard.ts'
-import type { Caller } from '../chat/service.ts'
+import { callerOf, requireMembership } from '../membership/guard.ts'
 
 const Failure = Ref(ErrorResponse)
 const failures = { 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }
-
-const callerOf = (request: FastifyRequest): Caller => ({ user: request.user, membership: membershipOf(request) })
 
 /**
  * Chat management of one chat (seed 05 §§1–5), mounted at /groups/:groupId/chat beside the

@@ -5,7 +5,7 @@ import type {
   ReadStatusResponse, SingleUnreadCountResponse, UnreadCountsResponse, UpdateChatPreferencesRequest
 } from '../../../schemas/chat-management.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
-import type { Caller } from '../chat/service.ts'
+import type { Caller } from '../membership/guard.ts'
 import { clearHistory, deleteChat } from './clearing.ts'
 import type { ChatManagementDeps } from './deps.ts'
 import { getPreferences, setArchived, updatePreferences } from './preferences.ts'
@@ -71,7 +71,8 @@ export default fp(async function chatManagementPlugin (fastify) {
     bus: fastify.bus,
     chat: fastify.chatService,
     groups: fastify.groupService,
+    membership: fastify.membershipService,
     clock: fastify.clock
   }
   fastify.decorate('chatManagement', createChatManagementService(deps, fastify.presenceService))
-}, { name: 'chat-management', dependencies: ['db', 'bus', 'chat-service', 'group-service', 'presence-service'] })
+}, { name: 'chat-management', dependencies: ['db', 'bus', 'chat-service', 'group-service', 'membership', 'presence-service'] })

@@ -1,7 +1,7 @@
 import { CHAT_LIMITS } from '../../../schemas/chat.ts'
 import { invalid } from '../../lib/app-error.ts'
 import { fromBin, toBin } from '../../lib/ids.ts'
-import type { Caller } from './service.ts'
+import type { Caller } from '../membership/guard.ts'
 
 /*
  * The few checks the chat functions make of their input themselves (code points, ids), and the

@@ -5,7 +5,7 @@ import { fromBin } from '../../lib/ids.ts'
 import type { ChatDeps } from './deps.ts'
 import { findShownOrThrow } from './present.ts'
 import type { SealedEdit } from './repository.ts'
-import type { Caller } from './service.ts'
+import type { Caller } from '../membership/guard.ts'
 
 /*
  * Edit history (issue 11 point 7, seed 04): the versions an edit replaced, sealed under the

@@ -3,14 +3,13 @@ import type { MessageEditedEvent } from '../../../schemas/events.ts'
 import { AppError, forbidden, notFound } from '../../lib/app-error.ts'
 import { DecryptionError } from '../../lib/keyring.ts'
 import { fromBin, toBin } from '../../lib/ids.ts'
-import { hasRole } from '../groups/guard.ts'
+import { hasRole, type Caller } from '../membership/guard.ts'
 import { checkContent, groupIdOf, messageBinOf } from './checks.ts'
 import type { ChatDeps } from './deps.ts'
 import { getMessage } from './history.ts'
 import { checkMetadata, isEmptyMetadata, metadataForEditedContent } from './metadata-validation.ts'
 import { findVisibleOrThrow, open, present } from './present.ts'
 import type { MessageView } from './repository.ts'
-import type { Caller } from './service.ts'
 
 /*
  * Changing what was said: edits (the replaced version kept sealed in the edit history, see

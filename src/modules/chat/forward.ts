@@ -8,7 +8,7 @@ import { fromBin } from '../../lib/ids.ts'
 import type { ChatDeps } from './deps.ts'
 import { findShownOrThrow, open } from './present.ts'
 import { sendMessage } from './send.ts'
-import type { Caller } from './service.ts'
+import type { Caller } from '../membership/guard.ts'
 
 /*
  * Forwarding (issue 11 point 6, seed 05 §5): the caller sends a copy of a message they are

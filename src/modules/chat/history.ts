@@ -7,7 +7,8 @@ import type { ChatDeps } from './deps.ts'
 import { DELETED, toChatMessage, toMessageEvent, type OpenedMessage } from './message-mapper.ts'
 import { attachmentsOf, findShownOrThrow, open, openMetadata, present } from './present.ts'
 import type { MessageView } from './repository.ts'
-import type { Caller, GroupSyncState, ReplayResult } from './service.ts'
+import type { Caller } from '../membership/guard.ts'
+import type { GroupSyncState, ReplayResult } from './service.ts'
 
 /*
  * Reading the past: pages of history and single messages over REST; chat:message events for a

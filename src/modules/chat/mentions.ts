@@ -1,7 +1,7 @@
 import type { ChatMessage, MessageMetadata } from '../../../schemas/chat.ts'
 import type { ChatDeps } from './deps.ts'
 import { withoutReplyPreview } from './message-mapper.ts'
-import type { Caller } from './service.ts'
+import type { Caller } from '../membership/guard.ts'
 
 /*
  * Mentions of a sent message: who is mentioned (resolved before the send's transaction), and

@@ -1,12 +1,11 @@
 import { CHAT_LIMITS, type PinMessageResponse, type PinnedMessagesResponse, type UnpinMessageResponse } from '../../../schemas/chat.ts'
 import { AppError, invalid, notFound } from '../../lib/app-error.ts'
 import { fromBin } from '../../lib/ids.ts'
-import { requireRole } from '../groups/guard.ts'
+import { requireRole, type Caller } from '../membership/guard.ts'
 import { duplicateKeyOf, isDeadlock } from '../../../db/errors.ts'
 import { groupIdOf } from './checks.ts'
 import type { ChatDeps } from './deps.ts'
 import { findVisibleOrThrow, present } from './present.ts'
-import type { Caller } from './service.ts'
 
 /*
  * Pins: a group's admins and owner pin live messages, in pin order, with an optional note.

@@ -5,7 +5,7 @@ import { messageBinOf } from './checks.ts'
 import type { ChatDeps } from './deps.ts'
 import { DELETED, summarizeReactions, toChatMessage, type OpenedMessage } from './message-mapper.ts'
 import type { MessageView } from './repository.ts'
-import type { Caller } from './service.ts'
+import type { Caller } from '../membership/guard.ts'
 
 /*
  * Stored messages as a caller finds and is shown them: found (visible, or shown), opened

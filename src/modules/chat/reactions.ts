@@ -6,7 +6,7 @@ import { groupIdOf, lengthWithin } from './checks.ts'
 import type { ChatDeps } from './deps.ts'
 import { summarizeReactions } from './message-mapper.ts'
 import { findVisibleOrThrow } from './present.ts'
-import type { Caller } from './service.ts'
+import type { Caller } from '../membership/guard.ts'
 
 /*
  * Reactions: each user's emoji on a message, answered and announced as the message's summary

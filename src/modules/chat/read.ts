@@ -3,7 +3,7 @@ import { notFound } from '../../lib/app-error.ts'
 import { fromBin, toBin } from '../../lib/ids.ts'
 import { groupIdOf, messageBinOf } from './checks.ts'
 import type { ChatDeps } from './deps.ts'
-import type { Caller } from './service.ts'
+import type { Caller } from '../membership/guard.ts'
 
 /*
  * Read and delivered watermarks: they only move forward. A mark read tells the group which

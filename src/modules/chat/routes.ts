@@ -9,8 +9,7 @@ import {
   UnpinMessageResponse, UnreadCountResponse
 } from '../../../schemas/chat.ts'
 import { ok } from '../../lib/envelope.ts'
-import { membershipOf, requireMembership } from '../groups/guard.ts'
-import type { Caller } from './service.ts'
+import { callerOf, requireMembership } from '../membership/guard.ts'
 import type { CallerIn } from './forward.ts'
 
 const Failure = Ref(ErrorResponse)
@@ -20,8 +19,6 @@ const failures = { 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: 
 // Query strings are plain objects (no $id) so that OpenAPI lists their parameters.
 const MessagesQuery = Type.Object(GetMessagesRequest.properties)
 const SearchQuery = Type.Object(SearchMessagesRequest.properties)
-
-const callerOf = (request: FastifyRequest): Caller => ({ user: request.user, membership: membershipOf(request) })
 
 /**
  * The chat API of seed 01 §4 (typing and presence live in the presence area), mounted at

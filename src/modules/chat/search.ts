@@ -4,7 +4,7 @@ import { groupIdOf, lengthWithin } from './checks.ts'
 import type { ChatDeps } from './deps.ts'
 import { present } from './present.ts'
 import { searchFiltersOf } from './search-filters.ts'
-import type { Caller } from './service.ts'
+import type { Caller } from '../membership/guard.ts'
 
 /*
  * Search within one group, through the blind index (the keyring tokenizes the query as it

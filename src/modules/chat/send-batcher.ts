@@ -1,5 +1,5 @@
 import type { Pool } from 'mysql2/promise'
-import { hasRole } from '../groups/guard.ts'
+import { hasRole } from '../membership/guard.ts'
 import { isDeadlock } from '../../../db/errors.ts'
 import {
   insertAndCommit, lockGroups, memberKey, retryKey, rollback, type SenderRetries, type SendLocks, type SendRow, type StoredSend

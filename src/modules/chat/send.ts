@@ -3,7 +3,7 @@ import type { PublishOptions } from '../../plugins/bus.ts'
 import { AppError, forbidden, invalid, notFound } from '../../lib/app-error.ts'
 import type { Sealed } from '../../lib/keyring.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
-import { hasRole, type Membership } from '../groups/guard.ts'
+import { hasRole, type Caller, type Membership } from '../membership/guard.ts'
 import { checkContent, groupIdOf, messageBinOf } from './checks.ts'
 import type { ChatDeps } from './deps.ts'
 import { notifiesAnyone, publishMentions, resolveMentions } from './mentions.ts'
@@ -13,7 +13,7 @@ import { present } from './present.ts'
 import type { MessageView } from './repository.ts'
 import type { SendRefusal } from './send-batcher.ts'
 import type { SendRow } from './send-transaction.ts'
-import type { Caller, SendOrigin } from './service.ts'
+import type { SendOrigin } from './service.ts'
 
 /*
  * The send path (hot): checks, sealing, tokenizing and resolving mentions before any lock, one

@@ -26,7 +26,7 @@ import type { ChatMessageEvent } from '../../../schemas/events.ts'
 import type { AuthUser } from '../../plugins/auth.ts'
 import type { PublishOptions } from '../../plugins/bus.ts'
 import { tickBatch } from '../../lib/tick-batch.ts'
-import type { Membership } from '../groups/guard.ts'
+import type { Caller } from '../membership/guard.ts'
 import { searchAcrossGroups } from './cross-search.ts'
 import type { ChatDeps } from './deps.ts'
 import { editHistory } from './edit-history.ts'
@@ -49,12 +49,6 @@ import { chatSummaries } from './summaries.ts'
  * list's last message and unread count). They share present.ts (find, decrypt and show stored
  * messages) and checks.ts, and work over one ChatDeps (deps.ts) built here.
  */
-
-/** Who acts: the authenticated user and their membership in the group, loaded once per request or command. */
-export interface Caller {
-  user: AuthUser
-  membership: Membership
-}
 
 /** A group's chat state for chat:sync right after a WebSocket connects. */
 export interface GroupSyncState {

@@ -7,10 +7,13 @@ import {
 /**
  * The chat area's WebSocket commands (seed 01 §5.4.3–5.4.5, 5.4.9–5.4.11): each one calls the
  * chat service exactly as the REST route does, with the membership looked up per command, so a
- * removed or blocked user's next command fails like their next request would.
+ * removed or blocked user's next command fails like their next request would. What they call is
+ * taken once here, at registration: the chat service, the member count and the gateway's audience.
  */
 export default fp(async function chatWsCommands (fastify) {
-  const { commands } = fastify.gateway
+  const { commands, audienceOf } = fastify.gateway
+  const chat = fastify.chatService
+  const { memberCount } = fastify.membershipService
 
   commands.register({
     frame: SendMessageFrame,
@@ -20,12 +23,12 @@ export default fp(async function chatWsCommands (fastify) {
       const { groupId, ...input } = frame.payload
       const caller = await ctx.callerIn(groupId)
       // This connection has the ack; the chat:message goes to everyone else, the sender's other devices included.
-      const { message } = await fastify.chatService.sendMessage(caller, input, { originConnectionId: ctx.connectionId })
+      const { message } = await chat.sendMessage(caller, input, { originConnectionId: ctx.connectionId })
       // Delivered = the other members subscribed to the group anywhere (they get it live); the
       // rest get it on their next sync or join. Both from counters: no member list is read.
       const [members, live] = await Promise.all([
-        fastify.groupService.memberCount(caller.membership.groupId),
-        fastify.gateway.audienceOf(caller.membership.groupId, ctx.user.id)
+        memberCount(caller.membership.groupId),
+        audienceOf(caller.membership.groupId, ctx.user.id)
       ])
       const recipients = Math.max(0, members - 1)
       const deliveredToCount = Math.min(live, recipients)
@@ -48,7 +51,7 @@ export default fp(async function chatWsCommands (fastify) {
     failureCode: 'EDIT_FAILED',
     async run (ctx, frame) {
       const { groupId, messageId, content } = frame.payload
-      const message = await fastify.chatService.editMessage(await ctx.callerIn(groupId), messageId, { content })
+      const message = await chat.editMessage(await ctx.callerIn(groupId), messageId, { content })
       return { messageId: message.id, editedAt: message.editedAt === null || message.editedAt === undefined ? null : new Date(message.editedAt).toISOString() }
     }
   })
@@ -59,7 +62,7 @@ export default fp(async function chatWsCommands (fastify) {
     failureCode: 'DELETE_FAILED',
     async run (ctx, frame) {
       const { groupId, messageId } = frame.payload
-      return { ...await fastify.chatService.deleteMessage(await ctx.callerIn(groupId), messageId) }
+      return { ...await chat.deleteMessage(await ctx.callerIn(groupId), messageId) }
     }
   })
 
@@ -67,7 +70,7 @@ export default fp(async function chatWsCommands (fastify) {
     frame: MarkReadFrame,
     async run (ctx, frame) {
       const { groupId, messageId } = frame.payload
-      return { ...await fastify.chatService.markRead(await ctx.callerIn(groupId), messageId) }
+      return { ...await chat.markRead(await ctx.callerIn(groupId), messageId) }
     }
   })
 
@@ -77,7 +80,7 @@ export default fp(async function chatWsCommands (fastify) {
     failureCode: 'REACTION_FAILED',
     async run (ctx, frame) {
       const { groupId, messageId, emoji } = frame.payload
-      const reactions = await fastify.chatService.addReaction(await ctx.callerIn(groupId), messageId, emoji)
+      const reactions = await chat.addReaction(await ctx.callerIn(groupId), messageId, emoji)
       const ack: ReactionAck = { success: true, messageId, reactions }
       return ack
     }
@@ -89,9 +92,9 @@ export default fp(async function chatWsCommands (fastify) {
     failureCode: 'REACTION_FAILED',
     async run (ctx, frame) {
       const { groupId, messageId, emoji } = frame.payload
-      const reactions = await fastify.chatService.removeReaction(await ctx.callerIn(groupId), messageId, emoji)
+      const reactions = await chat.removeReaction(await ctx.callerIn(groupId), messageId, emoji)
       const ack: ReactionAck = { success: true, messageId, reactions }
       return ack
     }
   })
-}, { name: 'chat-ws', dependencies: ['gateway', 'chat-service', 'group-service', 'presence-service'] })
+}, { name: 'chat-ws', dependencies: ['gateway', 'chat-service', 'membership'] })

@@ -6,13 +6,12 @@ import { AppError, forbidden, notFound } from '../../lib/app-error.ts'
 import type { Config } from '../../config.ts'
 import type { Bus, BusTarget } from '../../plugins/bus.ts'
 import type { AttachmentService } from '../attachments/service.ts'
-import type { ChatService } from '../chat/service.ts'
 import type { NewNotificationJob, NotificationJobs } from '../notifications/jobs.ts'
 import type { UserService } from '../users/service.ts'
-import { ROLE_RANK } from './guard.ts'
-import type { MembershipCache } from './membership-cache.ts'
+import { ROLE_RANK } from '../membership/guard.ts'
+import type { MembershipCache } from '../membership/cache.ts'
 import type { GroupRepository, MemberState } from './repository.ts'
-import { capOf, requireGroupIdBin, toGroup, toGroupMember } from './views.ts'
+import { capOf, requireGroupBin, toGroup, toGroupMember } from './views.ts'
 
 /*
  * What every groups job shares: its dependencies, handed over once at registration, and the
@@ -26,8 +25,6 @@ export interface GroupDeps {
   users: UserService
   attachments: AttachmentService
   bus: Bus
-  /** The messages area's part of a chat list: newest message and unread count per chat. */
-  chat: Pick<ChatService, 'chatSummaries'>
   notificationJobs: NotificationJobs
   limits: Config['groups']
 }
@@ -40,8 +37,8 @@ export function publish (deps: GroupDeps, outbox: Outbox): void {
 }
 
 /** A notification job for a user someone else added to the group. */
-export const addedJob = (groupIdBin: Buffer, actorId: number, userId: number): NewNotificationJob =>
-  ({ kind: 'added_to_group', group_id: groupIdBin, message_id: null, actor_user_id: actorId, target_user_id: userId, emoji: null })
+export const addedJob = (groupBin: Buffer, actorId: number, userId: number): NewNotificationJob =>
+  ({ kind: 'added_to_group', group_id: groupBin, message_id: null, actor_user_id: actorId, target_user_id: userId, emoji: null })
 
 export const roleChangedEvent = (groupId: string, userId: number, role: MemberRole, changedBy: number): ServerEvent =>
   ({ type: 'chat:member_role_changed', payload: { groupId, userId, role, changedBy } })
@@ -57,21 +54,21 @@ export function announceLeave (outbox: Outbox, groupId: string, userId: number, 
   outbox.push([{ groupId }, event], [{ userId }, event])
 }
 
-export const memberLimitOf = (deps: GroupDeps, type: GroupType): number =>
+export const memberLimitOf = (deps: { limits: Config['groups'] }, type: GroupType): number =>
   type === 'broadcast' ? deps.limits.maxBroadcastMembers : deps.limits.maxMembers
 
 /** The group as this member sees it; 404 for no group, 403 for a non-member. */
-export async function groupView (deps: GroupDeps, groupIdBin: Buffer, userId: number): Promise<Group> {
-  const row = await deps.repo.findGroupView(groupIdBin, userId)
+export async function groupView (deps: GroupDeps, groupBin: Buffer, userId: number): Promise<Group> {
+  const row = await deps.repo.findGroupView(groupBin, userId)
   if (row !== null) return toGroup(row, userId, memberLimitOf(deps, row.type))
-  const access = await deps.repo.findAccess(groupIdBin, userId)
+  const access = await deps.repo.findAccess(groupBin, userId)
   if (access === null) throw notFound('Group')
   throw forbidden('You are not a member of this group')
 }
 
 export interface LockedGroup {
   trx: Kysely<Database>
-  groupIdBin: Buffer
+  groupBin: Buffer
   type: GroupType
   actor: MemberState
 }
@@ -81,29 +78,29 @@ export interface LockedGroup {
  * role read under that lock (the guard's copy may be stale by then). Events go out after commit.
  */
 export async function changeMembership<T> (deps: GroupDeps, groupId: string, actorId: number, change: (group: LockedGroup, outbox: Outbox) => Promise<T>): Promise<T> {
-  const groupIdBin = requireGroupIdBin(groupId)
+  const groupBin = requireGroupBin(groupId)
   const outbox: Outbox = []
   const result = await deps.db.transaction().execute(async (trx) => {
-    const group = await deps.repo.lockGroup(groupIdBin, trx)
+    const group = await deps.repo.lockGroup(groupBin, trx)
     if (group === null) throw notFound('Group')
-    const actor = await deps.repo.findMember(groupIdBin, actorId, trx)
+    const actor = await deps.repo.findMember(groupBin, actorId, trx)
     if (actor === null) throw forbidden('You are not a member of this group')
-    return await change({ trx, groupIdBin, type: group.type, actor }, outbox)
+    return await change({ trx, groupBin, type: group.type, actor }, outbox)
   })
-  deps.memberships.forgetGroup(groupIdBin.toString('hex'))
+  deps.memberships.forgetGroup(groupBin.toString('hex'))
   publish(deps, outbox)
   return result
 }
 
-export async function memberOf (deps: GroupDeps, groupIdBin: Buffer, userId: number, trx: Kysely<Database>): Promise<GroupMember> {
-  const row = await deps.repo.findMemberWithUser(groupIdBin, userId, trx)
+export async function memberOf (deps: GroupDeps, groupBin: Buffer, userId: number, trx: Kysely<Database>): Promise<GroupMember> {
+  const row = await deps.repo.findMemberWithUser(groupBin, userId, trx)
   if (row === null) throw notFound('Member')
   return toGroupMember(row)
 }
 
-export async function ensureRoom (deps: GroupDeps, groupIdBin: Buffer, type: GroupType, adding: number, trx: Kysely<Database>): Promise<void> {
-  const cap = capOf(await deps.repo.maxMembersOf(groupIdBin, trx), memberLimitOf(deps, type))
-  if (await deps.repo.countMembers(groupIdBin, trx) + adding > cap) {
+export async function ensureRoom (deps: GroupDeps, groupBin: Buffer, type: GroupType, adding: number, trx: Kysely<Database>): Promise<void> {
+  const cap = capOf(await deps.repo.maxMembersOf(groupBin, trx), memberLimitOf(deps, type))
+  if (await deps.repo.countMembers(groupBin, trx) + adding > cap) {
     throw new AppError('CONFLICT', `This group holds at most ${cap} members`)
   }
 }

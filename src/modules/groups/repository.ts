@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database, GroupType, MemberRole, NewGroup } from '../../../db/database.ts'
 import { archivedNow, hiddenNow } from '../chat/chat-state-sql.ts'
+import { membershipQueries } from '../membership/repository.ts'
 
 /** Where a chat-list page starts: strictly after this (pinned, last_activity_at, id) position. */
 export interface ChatListPosition {
@@ -34,8 +35,8 @@ function selectGroupViews (trx: Kysely<Database>, userId: number) {
 export type GroupViewRow = Awaited<ReturnType<ReturnType<typeof selectGroupViews>['executeTakeFirstOrThrow']>>
 
 /** A newcomer starts at the group's clear-for-everyone seq: cleared messages never come back. */
-const groupClearedSeq = (trx: Kysely<Database>, groupId: Buffer) =>
-  trx.selectFrom('mirror_groups').select('cleared_seq').where('id', '=', groupId)
+const groupClearedSeq = (trx: Kysely<Database>, groupBin: Buffer) =>
+  trx.selectFrom('mirror_groups').select('cleared_seq').where('id', '=', groupBin)
 
 export interface MemberWithUserRow {
   user_id: number
@@ -48,33 +49,26 @@ export interface MemberWithUserRow {
 }
 
 /** Moves the group's member counter with the member rows just added (+) or removed (−), in the same transaction. */
-async function addToMemberCount (trx: Kysely<Database>, groupId: Buffer, delta: number): Promise<void> {
+async function addToMemberCount (trx: Kysely<Database>, groupBin: Buffer, delta: number): Promise<void> {
   await trx.updateTable('mirror_groups')
     .set({ member_count: sql<number>`member_count + ${delta}` })
-    .where('id', '=', groupId)
+    .where('id', '=', groupBin)
     .execute()
 }
 
 /** Every query of the groups area. Methods take an optional transaction; a missing row is null. */
 export function createGroupRepository (db: Kysely<Database>) {
   return {
-    /** The group's type and the user's role in it (null when not a member); null if no group. */
-    async findAccess (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<{ type: GroupType, role: MemberRole | null } | null> {
-      const row = await trx.selectFrom('mirror_groups as g')
-        .leftJoin('mirror_group_members as m', (join) => join.onRef('m.group_id', '=', 'g.id').on('m.user_id', '=', userId))
-        .select(['g.type', 'm.role'])
-        .where('g.id', '=', groupId)
-        .executeTakeFirst()
-      return row ?? null
-    },
+    // Who is in which group: the membership module's queries, which this area's jobs use too.
+    ...membershipQueries(db),
 
     /**
      * Locks the group row until the transaction ends. Every membership change takes this lock
      * first, so concurrent joins, leaves, removals and role changes apply one at a time and
      * each sees the others' result (the last member out deletes the group, exactly once).
      */
-    async lockGroup (groupId: Buffer, trx: Kysely<Database>): Promise<{ type: GroupType } | null> {
-      const row = await trx.selectFrom('mirror_groups').select('type').where('id', '=', groupId).forUpdate().executeTakeFirst()
+    async lockGroup (groupBin: Buffer, trx: Kysely<Database>): Promise<{ type: GroupType } | null> {
+      const row = await trx.selectFrom('mirror_groups').select('type').where('id', '=', groupBin).forUpdate().executeTakeFirst()
       return row ?? null
     },
 
@@ -82,8 +76,8 @@ export function createGroupRepository (db: Kysely<Database>) {
       await trx.insertInto('mirror_groups').values(group).execute()
     },
 
-    async updateGroup (groupId: Buffer, changes: { name?: string, description?: string | null, avatar_url?: string | null, updated_at: Date }, trx: Kysely<Database> = db): Promise<void> {
-      await trx.updateTable('mirror_groups').set(changes).where('id', '=', groupId).execute()
+    async updateGroup (groupBin: Buffer, changes: { name?: string, description?: string | null, avatar_url?: string | null, updated_at: Date }, trx: Kysely<Database> = db): Promise<void> {
+      await trx.updateTable('mirror_groups').set(changes).where('id', '=', groupBin).execute()
     },
 
     /**
@@ -92,27 +86,27 @@ export function createGroupRepository (db: Kysely<Database>) {
      * send otherwise), reports about its messages, and its data keys (crypto-shredding: its
      * sealed records can never be opened again).
      */
-    async deleteGroup (groupId: Buffer, trx: Kysely<Database> = db): Promise<void> {
-      await trx.deleteFrom('mirror_group_message_search_tokens').where('group_id', '=', groupId).execute()
-      await trx.deleteFrom('message_reports').where('group_id', '=', groupId).execute()
-      await trx.deleteFrom('mirror_groups').where('id', '=', groupId).execute()
-      await trx.deleteFrom('group_data_keys').where('group_id', '=', groupId).execute()
+    async deleteGroup (groupBin: Buffer, trx: Kysely<Database> = db): Promise<void> {
+      await trx.deleteFrom('mirror_group_message_search_tokens').where('group_id', '=', groupBin).execute()
+      await trx.deleteFrom('message_reports').where('group_id', '=', groupBin).execute()
+      await trx.deleteFrom('mirror_groups').where('id', '=', groupBin).execute()
+      await trx.deleteFrom('group_data_keys').where('group_id', '=', groupBin).execute()
     },
 
     /** The group's own member cap (null: the server's). */
-    async maxMembersOf (groupId: Buffer, trx: Kysely<Database> = db): Promise<number | null> {
-      const row = await trx.selectFrom('mirror_groups').select('max_members').where('id', '=', groupId).executeTakeFirst()
+    async maxMembersOf (groupBin: Buffer, trx: Kysely<Database> = db): Promise<number | null> {
+      const row = await trx.selectFrom('mirror_groups').select('max_members').where('id', '=', groupBin).executeTakeFirst()
       return row?.max_members ?? null
     },
 
-    async setMaxMembers (groupId: Buffer, maxMembers: number | null, trx: Kysely<Database> = db): Promise<void> {
-      await trx.updateTable('mirror_groups').set({ max_members: maxMembers }).where('id', '=', groupId).execute()
+    async setMaxMembers (groupBin: Buffer, maxMembers: number | null, trx: Kysely<Database> = db): Promise<void> {
+      await trx.updateTable('mirror_groups').set({ max_members: maxMembers }).where('id', '=', groupBin).execute()
     },
 
     /** A deleted direct chat the user opens again is back in their list. */
-    async unhide (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<void> {
+    async unhide (groupBin: Buffer, userId: number, trx: Kysely<Database> = db): Promise<void> {
       await trx.updateTable('mirror_group_members').set({ hidden_seq: null })
-        .where('group_id', '=', groupId).where('user_id', '=', userId).where('hidden_seq', 'is not', null)
+        .where('group_id', '=', groupBin).where('user_id', '=', userId).where('hidden_seq', 'is not', null)
         .execute()
     },
 
@@ -121,80 +115,74 @@ export function createGroupRepository (db: Kysely<Database>) {
       return row?.id ?? null
     },
 
-    async insertMembers (groupId: Buffer, members: ReadonlyArray<{ userId: number, role: MemberRole }>, joinedAt: Date, trx: Kysely<Database> = db): Promise<void> {
+    async insertMembers (groupBin: Buffer, members: ReadonlyArray<{ userId: number, role: MemberRole }>, joinedAt: Date, trx: Kysely<Database> = db): Promise<void> {
       if (members.length === 0) return
       await trx.insertInto('mirror_group_members')
-        .values(members.map((m) => ({ group_id: groupId, user_id: m.userId, role: m.role, joined_at: joinedAt, cleared_seq: groupClearedSeq(trx, groupId) })))
+        .values(members.map((m) => ({ group_id: groupBin, user_id: m.userId, role: m.role, joined_at: joinedAt, cleared_seq: groupClearedSeq(trx, groupBin) })))
         .execute()
-      await addToMemberCount(trx, groupId, members.length)
+      await addToMemberCount(trx, groupBin, members.length)
     },
 
     /** Adds the member unless already there; true when a row was added. */
-    async insertMemberIfAbsent (groupId: Buffer, userId: number, role: MemberRole, trx: Kysely<Database> = db): Promise<boolean> {
+    async insertMemberIfAbsent (groupBin: Buffer, userId: number, role: MemberRole, trx: Kysely<Database> = db): Promise<boolean> {
       const result = await trx.insertInto('mirror_group_members').ignore()
-        .values({ group_id: groupId, user_id: userId, role, joined_at: new Date(), cleared_seq: groupClearedSeq(trx, groupId) })
+        .values({ group_id: groupBin, user_id: userId, role, joined_at: new Date(), cleared_seq: groupClearedSeq(trx, groupBin) })
         .executeTakeFirst()
       const added = (result.numInsertedOrUpdatedRows ?? 0n) > 0n
-      if (added) await addToMemberCount(trx, groupId, 1)
+      if (added) await addToMemberCount(trx, groupBin, 1)
       return added
     },
 
-    async findMember (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<MemberState | null> {
+    async findMember (groupBin: Buffer, userId: number, trx: Kysely<Database> = db): Promise<MemberState | null> {
       const row = await trx.selectFrom('mirror_group_members').select(['role', 'joined_at'])
-        .where('group_id', '=', groupId).where('user_id', '=', userId)
+        .where('group_id', '=', groupBin).where('user_id', '=', userId)
         .executeTakeFirst()
       return row ?? null
     },
 
-    async findMemberWithUser (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<MemberWithUserRow | null> {
+    async findMemberWithUser (groupBin: Buffer, userId: number, trx: Kysely<Database> = db): Promise<MemberWithUserRow | null> {
       const row = await trx.selectFrom('mirror_group_members as m')
         .innerJoin('users', 'users.id', 'm.user_id')
         .select(['m.user_id', 'm.role', 'm.joined_at', 'users.id', 'users.username', 'users.display_name', 'users.avatar_url'])
-        .where('m.group_id', '=', groupId).where('m.user_id', '=', userId)
+        .where('m.group_id', '=', groupBin).where('m.user_id', '=', userId)
         .executeTakeFirst()
       return row ?? null
     },
 
     /** Members in the order they joined. */
-    async listMembers (groupId: Buffer, trx: Kysely<Database> = db): Promise<MemberWithUserRow[]> {
+    async listMembers (groupBin: Buffer, trx: Kysely<Database> = db): Promise<MemberWithUserRow[]> {
       return await trx.selectFrom('mirror_group_members as m')
         .innerJoin('users', 'users.id', 'm.user_id')
         .select(['m.user_id', 'm.role', 'm.joined_at', 'users.id', 'users.username', 'users.display_name', 'users.avatar_url'])
-        .where('m.group_id', '=', groupId)
+        .where('m.group_id', '=', groupBin)
         .orderBy('m.joined_at').orderBy('m.user_id')
         .execute()
     },
 
-    async countMembers (groupId: Buffer, trx: Kysely<Database> = db): Promise<number> {
+    async countMembers (groupBin: Buffer, trx: Kysely<Database> = db): Promise<number> {
       const row = await trx.selectFrom('mirror_group_members')
         .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('group_id', '=', groupId)
+        .where('group_id', '=', groupBin)
         .executeTakeFirstOrThrow()
       return Number(row.n)
     },
 
     /** The ids among `userIds` that are already members. */
-    async memberIdsAmong (groupId: Buffer, userIds: readonly number[], trx: Kysely<Database> = db): Promise<number[]> {
+    async memberIdsAmong (groupBin: Buffer, userIds: readonly number[], trx: Kysely<Database> = db): Promise<number[]> {
       if (userIds.length === 0) return []
       const rows = await trx.selectFrom('mirror_group_members').select('user_id')
-        .where('group_id', '=', groupId).where('user_id', 'in', userIds)
+        .where('group_id', '=', groupBin).where('user_id', 'in', userIds)
         .execute()
       return rows.map((r) => r.user_id)
     },
 
-    async deleteMember (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<void> {
-      const result = await trx.deleteFrom('mirror_group_members').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst()
-      if (result.numDeletedRows > 0n) await addToMemberCount(trx, groupId, -1)
+    async deleteMember (groupBin: Buffer, userId: number, trx: Kysely<Database> = db): Promise<void> {
+      const result = await trx.deleteFrom('mirror_group_members').where('group_id', '=', groupBin).where('user_id', '=', userId).executeTakeFirst()
+      if (result.numDeletedRows > 0n) await addToMemberCount(trx, groupBin, -1)
     },
 
-    /** The group's member count from its counter (one row read, whatever the group's size); null when there is no such group. */
-    async memberCount (groupId: Buffer, trx: Kysely<Database> = db): Promise<number | null> {
-      const row = await trx.selectFrom('mirror_groups').select('member_count').where('id', '=', groupId).executeTakeFirst()
-      return row === undefined ? null : Number(row.member_count)
-    },
-
-    async setRole (groupId: Buffer, userId: number, role: MemberRole, trx: Kysely<Database> = db): Promise<void> {
-      await trx.updateTable('mirror_group_members').set({ role }).where('group_id', '=', groupId).where('user_id', '=', userId).execute()
+    async setRole (groupBin: Buffer, userId: number, role: MemberRole, trx: Kysely<Database> = db): Promise<void> {
+      await trx.updateTable('mirror_group_members').set({ role }).where('group_id', '=', groupBin).where('user_id', '=', userId).execute()
     },
 
     /**
@@ -203,18 +191,13 @@ export function createGroupRepository (db: Kysely<Database>) {
      * 'member') on MySQL and MariaDB alike, so ordering by role puts admins first; the index
      * (group_id, role, joined_at) serves the query.
      */
-    async nextOwner (groupId: Buffer, trx: Kysely<Database> = db): Promise<number | null> {
+    async nextOwner (groupBin: Buffer, trx: Kysely<Database> = db): Promise<number | null> {
       const row = await trx.selectFrom('mirror_group_members').select('user_id')
-        .where('group_id', '=', groupId).where('role', '!=', 'owner')
+        .where('group_id', '=', groupBin).where('role', '!=', 'owner')
         .orderBy('role').orderBy('joined_at').orderBy('user_id')
         .limit(1)
         .executeTakeFirst()
       return row?.user_id ?? null
-    },
-
-    async memberUserIds (groupId: Buffer, trx: Kysely<Database> = db): Promise<number[]> {
-      const rows = await trx.selectFrom('mirror_group_members').select('user_id').where('group_id', '=', groupId).execute()
-      return rows.map((r) => r.user_id)
     },
 
     /** True when the two users are members of at least one common group. */
@@ -238,14 +221,9 @@ export function createGroupRepository (db: Kysely<Database>) {
       return rows.map((r) => r.user_id)
     },
 
-    async groupIdsOf (userId: number, trx: Kysely<Database> = db): Promise<Buffer[]> {
-      const rows = await trx.selectFrom('mirror_group_members').select('group_id').where('user_id', '=', userId).execute()
-      return rows.map((r) => r.group_id)
-    },
-
     /** One group as the user sees it; null when the group is gone or the user is not in it. */
-    async findGroupView (groupId: Buffer, userId: number, trx: Kysely<Database> = db): Promise<GroupViewRow | null> {
-      const row = await selectGroupViews(trx, userId).where('g.id', '=', groupId).executeTakeFirst()
+    async findGroupView (groupBin: Buffer, userId: number, trx: Kysely<Database> = db): Promise<GroupViewRow | null> {
+      const row = await selectGroupViews(trx, userId).where('g.id', '=', groupBin).executeTakeFirst()
       return row ?? null
     },
 

@@ -5,7 +5,7 @@ import {
   LeaveGroupResponse, MemberListResponse, MemberResponse, RemoveMemberResponse, UpdateGroupRequest, UpdateMemberRequest
 } from '../../../schemas/groups.ts'
 import { ok } from '../../lib/envelope.ts'
-import { membershipOf, requireMembership } from './guard.ts'
+import { callerOf, requireMembership } from '../membership/guard.ts'
 
 const Failure = Ref(ErrorResponse)
 
@@ -16,6 +16,8 @@ const Failure = Ref(ErrorResponse)
 const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   const groups = fastify.groupService
+  // The chat list composes groups and chat: its own module (chat-list/), served here under /groups.
+  const chatList = fastify.chatListService
 
   fastify.post('/', {
     schema: {
@@ -37,7 +39,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Envelope(Ref(ChatListResponse)), 400: Failure, 401: Failure, 429: Failure }
     }
   }, async (request) => {
-    return ok(await groups.chatList(request.user.id, request.query))
+    return ok(await chatList.chatList(request.user.id, request.query))
   })
 
   fastify.post('/direct/:userId', {
@@ -61,7 +63,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Envelope(Ref(GroupResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }
     }
   }, async (request) => {
-    return ok({ group: await groups.getGroup(request.params.groupId, request.user.id) })
+    return ok({ group: await groups.getGroup(callerOf(request)) })
   })
 
   fastify.patch('/:groupId', {
@@ -74,7 +76,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Envelope(Ref(GroupResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 409: Failure, 429: Failure }
     }
   }, async (request) => {
-    return ok({ group: await groups.updateGroup(request.params.groupId, request.user.id, request.body) })
+    return ok({ group: await groups.updateGroup(callerOf(request), request.body) })
   })
 
   fastify.delete('/:groupId', {
@@ -86,7 +88,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Envelope(Ref(DeleteGroupResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }
     }
   }, async (request) => {
-    await groups.deleteGroup(request.params.groupId, request.user.id)
+    await groups.deleteGroup(callerOf(request))
     return ok({ deleted: true as const, groupId: request.params.groupId })
   })
 
@@ -123,7 +125,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Envelope(Ref(MemberListResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }
     }
   }, async (request) => {
-    return ok({ members: await groups.listMembers(membershipOf(request)) })
+    return ok({ members: await groups.listMembers(callerOf(request)) })
   })
 
   fastify.post('/:groupId/members', {
@@ -136,7 +138,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 201: Envelope(Ref(MemberResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 409: Failure, 429: Failure }
     }
   }, async (request, reply) => {
-    const member = await groups.addMember(request.params.groupId, request.user.id, request.body)
+    const member = await groups.addMember(callerOf(request), request.body)
     return await reply.code(201).send(ok({ member }))
   })
 
@@ -150,8 +152,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Envelope(Ref(MemberResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }
     }
   }, async (request) => {
-    const { groupId, userId } = request.params
-    return ok({ member: await groups.changeRole(groupId, request.user.id, userId, request.body.role) })
+    return ok({ member: await groups.changeRole(callerOf(request), request.params.userId, request.body.role) })
   })
 
   fastify.delete('/:groupId/members/:userId', {
@@ -163,8 +164,8 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Envelope(Ref(RemoveMemberResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 429: Failure }
     }
   }, async (request) => {
-    const { groupId, userId } = request.params
-    await groups.removeMember(groupId, request.user.id, userId)
+    const { userId } = request.params
+    await groups.removeMember(callerOf(request), userId)
     return ok({ removed: true as const, userId })
   })
 }

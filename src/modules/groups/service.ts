@@ -1,17 +1,14 @@
 import fp from 'fastify-plugin'
-import type { GroupType, MemberRole } from '../../../db/database.ts'
+import type { MemberRole } from '../../../db/database.ts'
 import type {
-  AddMemberRequest, ChatListQuery, ChatListResponse, CreateGroupRequest, Group, GroupMember, UpdateGroupRequest
+  AddMemberRequest, CreateGroupRequest, Group, GroupMember, UpdateGroupRequest
 } from '../../../schemas/groups.ts'
 import { groupView, type GroupDeps } from './changes.ts'
-import { chatList } from './chat-list.ts'
-import type { Membership } from './guard.ts'
 import { createGroup, deleteGroup, joinGroup, leaveGroup, openDirectChat, updateGroup } from './lifecycle.ts'
 import { addMember, changeRole, listMembers, removeByModerator, removeMember } from './members.ts'
-import { createMembershipCache } from './membership-cache.ts'
-import { accessOf, getMembership, groupIdsOf, memberCount, memberUserIds } from './membership.ts'
+import type { Caller } from '../membership/guard.ts'
+import type { MembershipService } from '../membership/service.ts'
 import { createGroupRepository } from './repository.ts'
-import { requireGroupIdBin } from './views.ts'
 
 export { directKeyOf } from './views.ts'
 
@@ -47,42 +44,37 @@ export interface GroupService {
   createGroup: (creatorId: number, request: CreateGroupRequest) => Promise<Group>
   /** The direct chat of the two users, created on first use; race-free through direct_key. */
   openDirectChat: (userId: number, otherUserId: number) => Promise<{ group: Group, created: boolean }>
-  /** A page of the user's chat list, most recent activity first. */
-  chatList: (userId: number, query: ChatListQuery) => Promise<ChatListResponse>
   /** The group as this member sees it. */
-  getGroup: (groupId: string, userId: number) => Promise<Group>
+  getGroup: (caller: Caller) => Promise<Group>
   /** Changes name, description or avatar (admin or owner). */
-  updateGroup: (groupId: string, actorId: number, changes: UpdateGroupRequest) => Promise<Group>
+  updateGroup: (caller: Caller, changes: UpdateGroupRequest) => Promise<Group>
   /** Joins a public group; joining one's own group again is a no-op. */
   joinGroup: (groupId: string, userId: number) => Promise<Group>
   /** Leaves the group, handing ownership on; the last member out deletes the group. */
   leaveGroup: (groupId: string, userId: number) => Promise<void>
   /** Deletes the group for everyone (its owner only): messages, keys and members go; every member is told. */
-  deleteGroup: (groupId: string, actorId: number) => Promise<void>
+  deleteGroup: (caller: Caller) => Promise<void>
   /** The members, in joining order, for a caller whose membership is established. */
-  listMembers: (membership: Membership) => Promise<GroupMember[]>
+  listMembers: (caller: Caller) => Promise<GroupMember[]>
   /** Adds a user to the group (see the rule table). */
-  addMember: (groupId: string, actorId: number, request: AddMemberRequest) => Promise<GroupMember>
+  addMember: (caller: Caller, request: AddMemberRequest) => Promise<GroupMember>
   /** Changes a member's role; 'owner' transfers ownership (see the rule table). */
-  changeRole: (groupId: string, actorId: number, targetUserId: number, role: MemberRole) => Promise<GroupMember>
+  changeRole: (caller: Caller, targetUserId: number, role: MemberRole) => Promise<GroupMember>
   /** Removes a member (see the rule table); removing oneself is leaving. */
-  removeMember: (groupId: string, actorId: number, targetUserId: number) => Promise<void>
+  removeMember: (caller: Caller, targetUserId: number) => Promise<void>
   /**
    * Removes a member on a system administrator's decision (moderation), whatever their role: as
    * if they left (ownership passes on, the last member out deletes the group), but announced as
    * removed by the administrator. False when they were not a member.
    */
   removeByModerator: (groupId: string, targetUserId: number, moderatorId: number) => Promise<boolean>
-  /** The user's membership, or null when the group does not exist or they are not in it. */
-  getMembership: (groupId: string, userId: number) => Promise<Membership | null>
-  /** The group's type and the user's role in it (null if not a member); null for no group. */
-  accessOf: (groupId: string, userId: number) => Promise<{ type: GroupType, role: MemberRole | null } | null>
-  /** Every member's user id, as of at most MEMBERSHIP_CACHE_MS ago (changes on this instance at once): for counts, not access. */
-  memberUserIds: (groupId: string) => Promise<readonly number[]>
-  /** The group's member count, from its counter (0 when there is no such group): no member list is read. */
-  memberCount: (groupId: string) => Promise<number>
-  /** Every group the user is a member of. */
-  groupIdsOf: (userId: number) => Promise<string[]>
+  // Who is in which group: the membership module's lookups (membership/service.ts), kept here
+  // for the callers that hold the group service.
+  getMembership: MembershipService['getMembership']
+  accessOf: MembershipService['accessOf']
+  memberUserIds: MembershipService['memberUserIds']
+  memberCount: MembershipService['memberCount']
+  groupIdsOf: MembershipService['groupIdsOf']
   /** True when the two users are members of a common group (a direct chat counts). */
   shareAGroup: (userId: number, otherUserId: number) => Promise<boolean>
   /** Everyone who shares a group with the user (the user too, when in any group). */
@@ -96,26 +88,25 @@ declare module 'fastify' {
 }
 
 /** The groups area's service: each job's function bound to the area's dependencies. */
-export function assembleGroupService (deps: GroupDeps): GroupService {
+export function assembleGroupService (deps: GroupDeps, membership: MembershipService): GroupService {
   return {
     createGroup: async (creatorId, request) => await createGroup(deps, creatorId, request),
     openDirectChat: async (userId, otherUserId) => await openDirectChat(deps, userId, otherUserId),
-    chatList: async (userId, query) => await chatList(deps, userId, query),
-    getGroup: async (groupId, userId) => await groupView(deps, requireGroupIdBin(groupId), userId),
-    updateGroup: async (groupId, actorId, changes) => await updateGroup(deps, groupId, actorId, changes),
+    getGroup: async (caller) => await groupView(deps, caller.membership.groupIdBin, caller.user.id),
+    updateGroup: async (caller, changes) => await updateGroup(deps, caller, changes),
     joinGroup: async (groupId, userId) => await joinGroup(deps, groupId, userId),
     leaveGroup: async (groupId, userId) => { await leaveGroup(deps, groupId, userId) },
-    deleteGroup: async (groupId, actorId) => { await deleteGroup(deps, groupId, actorId) },
-    listMembers: async (membership) => await listMembers(deps, membership),
-    addMember: async (groupId, actorId, request) => await addMember(deps, groupId, actorId, request),
-    changeRole: async (groupId, actorId, targetUserId, role) => await changeRole(deps, groupId, actorId, targetUserId, role),
-    removeMember: async (groupId, actorId, targetUserId) => { await removeMember(deps, groupId, actorId, targetUserId) },
+    deleteGroup: async (caller) => { await deleteGroup(deps, caller) },
+    listMembers: async (caller) => await listMembers(deps, caller),
+    addMember: async (caller, request) => await addMember(deps, caller, request),
+    changeRole: async (caller, targetUserId, role) => await changeRole(deps, caller, targetUserId, role),
+    removeMember: async (caller, targetUserId) => { await removeMember(deps, caller, targetUserId) },
     removeByModerator: async (groupId, targetUserId, moderatorId) => await removeByModerator(deps, groupId, targetUserId, moderatorId),
-    getMembership: async (groupId, userId) => await getMembership(deps, groupId, userId),
-    accessOf: async (groupId, userId) => await accessOf(deps, groupId, userId),
-    memberUserIds: async (groupId) => await memberUserIds(deps, groupId),
-    memberCount: async (groupId) => await memberCount(deps, groupId),
-    groupIdsOf: async (userId) => await groupIdsOf(deps, userId),
+    getMembership: membership.getMembership,
+    accessOf: membership.accessOf,
+    memberUserIds: membership.memberUserIds,
+    memberCount: membership.memberCount,
+    groupIdsOf: membership.groupIdsOf,
     shareAGroup: async (userId, otherUserId) => await deps.repo.shareAGroup(userId, otherUserId),
     peersOf: async (userId) => await deps.repo.peersOf(userId)
   }
@@ -125,14 +116,12 @@ export default fp(async function groupServicePlugin (fastify) {
   const deps: GroupDeps = {
     db: fastify.db,
     repo: createGroupRepository(fastify.db),
-    memberships: createMembershipCache(),
+    memberships: fastify.membershipService.cache,
     users: fastify.userService,
     attachments: fastify.attachmentService,
     bus: fastify.bus,
-    chat: fastify.chatService,
     notificationJobs: fastify.notificationJobs,
     limits: fastify.config.groups
   }
-  fastify.decorateRequest('membership', null)
-  fastify.decorate('groupService', assembleGroupService(deps))
-}, { name: 'group-service', dependencies: ['db', 'bus', 'user-service', 'chat-service', 'attachment-service', 'notification-jobs'] })
+  fastify.decorate('groupService', assembleGroupService(deps, fastify.membershipService))
+}, { name: 'group-service', dependencies: ['db', 'bus', 'membership', 'user-service', 'attachment-service', 'notification-jobs'] })

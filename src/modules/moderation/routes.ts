@@ -3,7 +3,7 @@ import { Envelope, ErrorResponse, Ref } from '../../../schemas/common.ts'
 import { MessageParams } from '../../../schemas/chat.ts'
 import { MessageReportResponse, ReportMessageRequest } from '../../../schemas/moderation.ts'
 import { ok } from '../../lib/envelope.ts'
-import { membershipOf, requireMembership } from '../groups/guard.ts'
+import { callerOf, requireMembership } from '../membership/guard.ts'
 
 const Failure = Ref(ErrorResponse)
 
@@ -25,7 +25,7 @@ const reportRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 201: Envelope(Ref(MessageReportResponse)), 400: Failure, 401: Failure, 403: Failure, 404: Failure, 409: Failure, 429: Failure }
     }
   }, async (request, reply) => {
-    const report = await moderation.reportMessage({ user: request.user, membership: membershipOf(request) }, request.params.messageId, request.body)
+    const report = await moderation.reportMessage(callerOf(request), request.params.messageId, request.body)
     return await reply.code(201).send(ok({ report }))
   })
 }

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type {
   AdminReport, AdminReportsQuery, AdminReportsResponse, MessageReport, ReportMessageRequest, ReviewReportRequest
 } from '../../../schemas/moderation.ts'
-import type { Caller } from '../chat/service.ts'
+import type { Caller } from '../membership/guard.ts'
 import { moderationRepository } from './repository.ts'
 import { reportMessage } from './reports.ts'
 import { listReports, reviewReport } from './review.ts'

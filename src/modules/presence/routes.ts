@@ -4,7 +4,7 @@ import {
   GroupPresenceResponse, PresenceUpdateResult, SetTypingRequest, TypingStatus, TypingUsersResponse, UpdatePresenceRequest
 } from '../../../schemas/ws.ts'
 import { ok } from '../../lib/envelope.ts'
-import { membershipOf, requireMembership } from '../groups/guard.ts'
+import { membershipOf, requireMembership } from '../membership/guard.ts'
 
 const errors = {
   400: Ref(ErrorResponse),

@@ -71,12 +71,12 @@ export function createPresenceService (deps: PresenceDeps): PresenceService & { 
 export default fp<Partial<PresenceServiceOptions>>(async function presenceServicePlugin (fastify, opts) {
   const heartbeatMs = opts.heartbeatMs ?? fastify.config.ws.pingIntervalMs
   const { backend } = fastify.store
-  const groupService = fastify.groupService
+  const { groupIdsOf } = fastify.membershipService
   const service = createPresenceService({
     store: backend.kind === 'redis' ? redisPresenceStore(backend.redis) : memoryPresenceStore(backend.table),
     repository: presenceRepository(fastify.db),
     bus: fastify.bus,
-    groupIdsOf: async (userId) => await groupService.groupIdsOf(userId),
+    groupIdsOf,
     clock: fastify.clock,
     log: fastify.log.child({ module: 'presence' }),
     local: new LocalPresence(),
@@ -94,4 +94,4 @@ export default fp<Partial<PresenceServiceOptions>>(async function presenceServic
   // The gateway closes its sockets in preClose, so their goodbyes are done before this runs;
   // onClose hooks run in reverse order, so this one runs before the store and the database close.
   fastify.addHook('onClose', close)
-}, { name: 'presence-service', dependencies: ['db', 'store', 'bus', 'group-service'] })
+}, { name: 'presence-service', dependencies: ['db', 'store', 'bus', 'membership'] })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
-import type { Caller } from '../../../src/modules/chat/service.ts'
+import type { Caller } from '../../../src/modules/membership/guard.ts'
 import type { SendMessageRequest } from '../../../schemas/chat.ts'
 import type { TestUser } from '../../helpers/users.ts'
 import { call, createGroup, dataOf, eventsOfType, recordEvents, sendMessage, type ChatGroup } from './helpers.ts'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MEMBERSHIP_CACHE_MS, createMembershipCache } from '../../../src/modules/groups/membership-cache.ts'
+import { MEMBERSHIP_CACHE_MS, createMembershipCache } from '../../../src/modules/membership/cache.ts'
 
 const member = { type: 'group', role: 'member' } as const
 

@@ -2,13 +2,21 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { MemberRole } from '../../../db/database.ts'
 import { AppError } from '../../lib/app-error.ts'
 import { toBin } from '../../lib/ids.ts'
+import type { AuthUser } from '../../plugins/auth.ts'
 
 /** The caller's membership in the group of the route, loaded once per request. */
 export interface Membership {
   groupId: string
+  /** BINARY(16) of groupId. Elsewhere a binary id is `<name>Bin` (groupBin, messageBin); this field keeps its older name, which every area and the tests read. */
   groupIdBin: Buffer
   role: MemberRole
   groupType: 'direct' | 'group' | 'public' | 'broadcast'
+}
+
+/** Who acts: the authenticated user and their membership in the group, loaded once per request or command. */
+export interface Caller {
+  user: AuthUser
+  membership: Membership
 }
 
 declare module 'fastify' {
@@ -29,7 +37,7 @@ export const hasRole = (role: MemberRole, minimum: MemberRole): boolean => ROLE_
 export async function requireMembership (this: unknown, request: FastifyRequest, _reply: FastifyReply): Promise<void> {
   const { groupId } = request.params as { groupId?: string }
   if (groupId === undefined) throw new AppError('NOT_FOUND', 'Group not found')
-  const access = await request.server.groupService.accessOf(groupId, request.user.id)
+  const access = await request.server.membershipService.accessOf(groupId, request.user.id)
   if (access === null) throw new AppError('NOT_FOUND', 'Group not found')
   if (access.role === null) throw new AppError('FORBIDDEN', 'You are not a member of this group')
   request.membership = { groupId, groupIdBin: toBin(groupId), role: access.role, groupType: access.type }
@@ -40,6 +48,9 @@ export function membershipOf (request: FastifyRequest): Membership {
   if (request.membership === null || request.membership === undefined) throw new Error('requireMembership did not run for this route')
   return request.membership
 }
+
+/** The caller of a route behind requireMembership: the user and the membership the guard loaded. */
+export const callerOf = (request: FastifyRequest): Caller => ({ user: request.user, membership: membershipOf(request) })
 
 /** Throws FORBIDDEN unless the caller's role is at least `minimum`. */
 export function requireRole (membership: Membership, minimum: MemberRole, action: string): void {
