@@ -1,9 +1,9 @@
 import t from 'tap'
 import { Writable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import { buildTestApp } from './helpers/app.ts'
 import { registerUser } from './helpers/users.ts'
+import { until } from './helpers/wait.ts'
 
 const BEARER = 'eyJhbGciOiJIUzI1NiJ9.secret-bearer-payload.signature'
 const QUERY_TOKEN = 'secret-query-token-5f3a'
@@ -38,10 +38,7 @@ const parsed = (): LogLine[] => lines.map((line) => JSON.parse(line) as LogLine)
 
 /** Waits until the request's `request completed` line is written (it follows the response). */
 async function completed (reqId: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (parsed().some((line) => line.reqId === reqId && line.msg === 'request completed')) return
-    await sleep(10)
-  }
+  await until(() => parsed().some((line) => line.reqId === reqId && line.msg === 'request completed'), { timeoutMs: 1000 })
 }
 
 // Requests carrying every kind of credential the service accepts.

@@ -13,8 +13,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { createConnection } from 'mysql2/promise'
-import { Redis } from 'ioredis'
-import { TEST_NAMESPACE } from '../helpers/app.ts'
+import { clearRedisKeys, TEST_NAMESPACE } from '../helpers/app.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const MYSQL_SERVER = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
@@ -29,17 +28,6 @@ async function dropDatabase (name: string): Promise<void> {
   const connection = await createConnection({ uri: MYSQL_SERVER })
   await connection.query(`DROP DATABASE IF EXISTS \`${name}\``)
   await connection.end()
-}
-
-async function clearRedisKeys (prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL)
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    if (keys.length > 0) await redis.del(...keys)
-    cursor = next
-  } while (cursor !== '0')
-  redis.disconnect()
 }
 
 async function freePort (): Promise<number> {
@@ -104,7 +92,7 @@ t.test('npm run db:migrate creates a missing database and migrates it, and a sec
 
 t.test('a newcomer starts the server on a fresh database and chats over HTTP', async (t) => {
   await dropDatabase(DATABASE)
-  await clearRedisKeys(KEY_PREFIX)
+  await clearRedisKeys(REDIS_URL, KEY_PREFIX)
   const port = await freePort()
   const server = start('src/server.ts', newcomerEnv({
     PORT: String(port),

@@ -41,7 +41,7 @@ export function testName (fileUrl: string): string {
 const prepared = new Set<string>()
 
 /** Deletes the keys under the prefix: SCAN on the one Redis, or on every master of a cluster. */
-async function clearRedisKeys (redisUrl: string, keyPrefix: string): Promise<void> {
+export async function clearRedisKeys (redisUrl: string, keyPrefix: string): Promise<void> {
   if (isClusterUrl(redisUrl)) {
     await clearClusterKeys(redisUrl, keyPrefix)
     return

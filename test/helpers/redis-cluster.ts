@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Cluster } from 'ioredis'
+import { until } from './wait.ts'
 
 const run = promisify(execFile)
 
@@ -34,13 +35,8 @@ async function freePort (): Promise<number> {
   }
 }
 
-async function waitFor (check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`redis cluster: timed out waiting for ${what}`)
+async function waitFor (check: () => Promise<boolean>, what: string): Promise<void> {
+  await until(async () => await check().catch(() => false), { timeoutMs: 15_000, describe: () => `redis cluster: waiting for ${what}` })
 }
 
 async function cli (port: number, ...args: string[]): Promise<string> {

@@ -135,35 +135,24 @@ export async function connectWs (app: FastifyInstance, options: ConnectOptions =
   return client
 }
 
+/** A connection of `user` that has had its chat:sync (kept as `sync`); closed when `t` ends, if given. */
+export async function connected (app: FastifyInstance, user: { token: string }, t?: { teardown: (fn: () => unknown) => void }): Promise<WsClient & { sync: Frame }> {
+  const client = await connectWs(app, { token: user.token })
+  if (t !== undefined) t.teardown(async () => { await client.close() })
+  return Object.assign(client, { sync: await client.next('chat:sync') })
+}
+
 /** A connection of `user` that has had its chat:sync and joined the group (from `sinceSeq` when given). */
 export async function joined (app: FastifyInstance, user: { token: string }, groupId: string, sinceSeq?: number): Promise<WsClient> {
-  const client = await connectWs(app, { token: user.token })
-  await client.next('chat:sync')
+  const client = await connected(app, user)
   const ack = await client.request('chat:join_group', sinceSeq === undefined ? { groupId } : { groupId, sinceSeq })
   if (ack.type !== 'chat:ack') throw new Error(`join failed: ${JSON.stringify(ack.payload)}`)
   return client
 }
 
-/** Creates a group through the REST API: `owner` creates it with `members` in it. Returns its id. */
-export async function createGroup (app: FastifyInstance, owner: { auth: { authorization: string } }, members: Array<{ user: { id: number } }>): Promise<string> {
-  const res = await app.inject({
-    method: 'POST',
-    url: `${app.config.apiPrefix}/groups`,
-    headers: owner.auth,
-    payload: { name: 'Realtime test', memberIds: members.map((m) => m.user.id) }
-  })
-  if (res.statusCode !== 201) throw new Error(`create group failed: ${res.statusCode} ${res.body}`)
-  return (res.json().data as { group: { id: string } }).group.id
-}
-
-/** Sends a message through the REST API and returns it. */
-export async function sendMessage (app: FastifyInstance, sender: { auth: { authorization: string } }, groupId: string, content: string): Promise<{ id: string, seq: number }> {
-  const res = await app.inject({
-    method: 'POST',
-    url: `${app.config.apiPrefix}/groups/${groupId}/chat/messages`,
-    headers: sender.auth,
-    payload: { content }
-  })
-  if (res.statusCode !== 201) throw new Error(`send failed: ${res.statusCode} ${res.body}`)
-  return (res.json().data as { message: { id: string, seq: number } }).message
+/** The seqs of the chat:message frames `client` receives, up to and including `last`. */
+export async function seqsUntil (client: WsClient, last: number, timeoutMs = 10_000): Promise<number[]> {
+  const seqs: number[] = []
+  while (seqs.at(-1) !== last && seqs.length <= last) seqs.push((await client.next('chat:message', undefined, timeoutMs)).payload.seq as number)
+  return seqs
 }

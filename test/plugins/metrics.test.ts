@@ -2,8 +2,10 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser } from '../helpers/users.ts'
-import { connectWs, createGroup, sendMessage } from '../helpers/ws.ts'
+import { createGroup, sendMessage } from '../helpers/api.ts'
+import { connectWs } from '../helpers/ws.ts'
 import { parsePrometheusText, sampleValue, type Family } from '../helpers/prometheus.ts'
+import { until } from '../helpers/wait.ts'
 
 // GET /metrics (issue 13): Prometheus text with HTTP metrics per route and Parley's own.
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
@@ -122,7 +124,8 @@ t.test('with METRICS_TOKEN set, /metrics needs it as a bearer token', async (t) 
   // Two apps in one process keep separate registries: this one counts its own failures only.
   if (guarded.store.backend.kind === 'redis') guarded.store.backend.redis.disconnect()
   guarded.bus.publish({ userId: 1 }, { type: 'chat:unread_count', payload: { groupId: '0190c4a4-0000-7000-8000-000000000000', unreadCount: 0 } })
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // The refusal comes back from Redis: wait for it, then check it was counted once.
+  await until(async () => value(await scrape(guarded, { authorization: `Bearer ${token}` }), 'parley_bus_publish_failures_total') > 0)
   t.equal(value(await scrape(guarded, { authorization: `Bearer ${token}` }), 'parley_bus_publish_failures_total'), 1, 'a publish Redis refused is counted')
   t.equal(value(await scrape(), 'parley_bus_publish_failures_total'), 0)
 })

@@ -3,7 +3,8 @@ import { buildApp } from '../../src/app.ts'
 import { ok } from '../../src/lib/envelope.ts'
 import { buildTestApp, testConfig } from '../helpers/app.ts'
 import { registerUser } from '../helpers/users.ts'
-import { connectWs, createGroup } from '../helpers/ws.ts'
+import { createGroup } from '../helpers/api.ts'
+import { connectWs } from '../helpers/ws.ts'
 
 // Overload sheds (src/plugins/overload.ts): past a threshold, new requests get 503
 // SERVICE_UNAVAILABLE with Retry-After and do nothing, new WebSockets are closed with 1013, and

@@ -2,7 +2,8 @@ import t from 'tap'
 import type { Socket } from 'node:net'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser } from '../helpers/users.ts'
-import { connectWs, createGroup } from '../helpers/ws.ts'
+import { createGroup } from '../helpers/api.ts'
+import { connectWs } from '../helpers/ws.ts'
 
 // DESIGN §6 "bounded everything": a client that stops reading is closed once the server holds
 // WS_SEND_BUFFER_LIMIT_BYTES for it, and never slows the others down.

@@ -2,7 +2,8 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { createGroup, type Frame, joined } from '../helpers/ws.ts'
+import { createGroup } from '../helpers/api.ts'
+import { type Frame, joined } from '../helpers/ws.ts'
 import { BlockedSenders, hiddenByBlock } from '../../src/realtime/blocking.ts'
 
 // Issue 11 point 9 in realtime, on two instances sharing the database and Redis: a user's

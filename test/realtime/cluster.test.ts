@@ -8,7 +8,8 @@ import { buildTestApp, testName } from '../helpers/app.ts'
 import { ManualClock } from '../helpers/clock.ts'
 import { startRedisCluster } from '../helpers/redis-cluster.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, type WsClient, joined } from '../helpers/ws.ts'
+import { createGroup } from '../helpers/api.ts'
+import { connectWs, joined, type WsClient } from '../helpers/ws.ts'
 
 // Scale-out on a Redis Cluster: a local cluster of three masters, and two instances of the app
 // whose REDIS_URL names it. The bus runs on sharded pub/sub, presence scripts on one user's

@@ -3,6 +3,7 @@ import WebSocket from 'ws'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser } from '../helpers/users.ts'
 import { connectWs, wsUrl } from '../helpers/ws.ts'
+import { until } from '../helpers/wait.ts'
 
 // One app for the tests that run on the default configuration; the others build their own.
 const shared = await buildTestApp(t, import.meta.url)
@@ -172,7 +173,7 @@ t.test('a user past WS_MAX_CONNECTIONS_PER_USER is refused with 4429; a closed s
   await b1.next('chat:sync')
   await a1.close()
   // The slot is released once the server has seen the close.
-  await waitFor(() => app.gateway.connections().filter((c) => c.userId === alice.user.id).length === 1)
+  await until(() => app.gateway.connections().filter((c) => c.userId === alice.user.id).length === 1)
   const a4 = await connectWs(app, { token: alice.token })
   await a4.next('chat:sync')
   await Promise.all([a2.close(), a4.close(), b1.close()])
@@ -203,11 +204,3 @@ t.test('a plain HTTP request to the WebSocket path is not upgraded and consumes 
   await client.next('chat:sync')
   await client.close()
 })
-
-async function waitFor (condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const started = Date.now()
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}

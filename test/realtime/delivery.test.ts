@@ -2,8 +2,10 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, sendMessage } from '../helpers/ws.ts'
+import { createGroup, sendMessage } from '../helpers/api.ts'
+import { connectWs } from '../helpers/ws.ts'
 import { toBin } from '../../src/lib/ids.ts'
+import { until } from '../helpers/wait.ts'
 
 // DESIGN §5–6: the send ack tells how many recipients were reachable; delivered watermarks
 // advance as connections receive messages; user-addressed events reach every device.
@@ -15,14 +17,6 @@ async function deliveredSeq (app: FastifyInstance, groupId: string, user: TestUs
   const row = await app.db.selectFrom('mirror_group_members').select('last_delivered_seq')
     .where('group_id', '=', toBin(groupId)).where('user_id', '=', user.user.id).executeTakeFirstOrThrow()
   return Number(row.last_delivered_seq)
-}
-
-async function until (condition: () => Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const started = Date.now()
-  while (!await condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }
 
 t.test('the send ack counts recipients subscribed to the group on any instance as delivered and the others as queued', async (t) => {

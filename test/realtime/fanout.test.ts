@@ -2,7 +2,8 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { createGroup, type WsClient, joined } from '../helpers/ws.ts'
+import { createGroup, sendMessage } from '../helpers/api.ts'
+import { joined, seqsUntil } from '../helpers/ws.ts'
 
 // Two instances of the app on the same database and Redis prefix: the bus carries events
 // between them (DESIGN §6), membership changes end subscriptions everywhere (DESIGN §6).
@@ -13,17 +14,7 @@ const b = await buildTestApp(t, import.meta.url, { env })
 const api = a.config.apiPrefix
 
 async function send (app: FastifyInstance, sender: TestUser, groupId: string, content: string): Promise<number> {
-  const res = await app.inject({ method: 'POST', url: `${api}/groups/${groupId}/chat/messages`, headers: sender.auth, payload: { content } })
-  if (res.statusCode !== 201) throw new Error(`send failed: ${res.statusCode} ${res.body}`)
-  return (res.json().data as { message: { seq: number } }).message.seq
-}
-
-async function seqsUntil (client: WsClient, last: number): Promise<number[]> {
-  const seqs: number[] = []
-  while (seqs.at(-1) !== last && seqs.length <= last) {
-    seqs.push((await client.next('chat:message')).payload.seq as number)
-  }
-  return seqs
+  return (await sendMessage(app, sender, groupId, content)).seq as number
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)

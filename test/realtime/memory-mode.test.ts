@@ -7,7 +7,8 @@ import { HTTP_RATE_LIMITS, RATE_LIMIT_WINDOW_MS } from '../../src/plugins/rate-l
 import { buildTestApp } from '../helpers/app.ts'
 import { ManualClock } from '../helpers/clock.ts'
 import { registerUser, uniqueClientIp } from '../helpers/users.ts'
-import { connectWs, createGroup, type Frame, type WsClient } from '../helpers/ws.ts'
+import { createGroup } from '../helpers/api.ts'
+import { connectWs, type Frame, type WsClient } from '../helpers/ws.ts'
 
 // REDIS_URL=memory runs one instance without Redis (DESIGN §6): the gateway, presence and
 // typing work the same on the in-process store.

@@ -4,7 +4,9 @@ import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { ManualClock } from '../helpers/clock.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, wsUrl, type WsClient } from '../helpers/ws.ts'
+import { createGroup } from '../helpers/api.ts'
+import { connectWs, type WsClient, wsUrl } from '../helpers/ws.ts'
+import { until } from '../helpers/wait.ts'
 
 // DESIGN §6: online while any connection lives on any instance, offline after the grace;
 // typing expires after its TTL and the expiry is broadcast. Two instances share one clock the
@@ -38,7 +40,7 @@ async function closeLast (client: WsClient): Promise<void> {
 async function closeOne (app: FastifyInstance, client: WsClient, userId: number): Promise<void> {
   const before = app.gateway.connections().filter((c) => c.userId === userId).length
   await client.close()
-  while (app.gateway.connections().filter((c) => c.userId === userId).length >= before) await new Promise((resolve) => setTimeout(resolve, 10))
+  await until(() => app.gateway.connections().filter((c) => c.userId === userId).length < before)
 }
 
 /** Bob watches a group he shares with Alice; Alice is not connected yet. */
@@ -137,6 +139,7 @@ t.test('a client that answers pings stays connected', async (t) => {
   const alice = await registerUser(a)
   const client = await connectWs(a, { token: alice.token })
   t.teardown(async () => { await closeLast(client) })
+  // Real time on purpose: pings run on it (they measure the network); four intervals pass.
   await new Promise((resolve) => setTimeout(resolve, 600))
   t.equal(client.ws.readyState, client.ws.OPEN)
 })

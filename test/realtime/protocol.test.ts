@@ -1,7 +1,8 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, sendMessage, type WsClient } from '../helpers/ws.ts'
+import { createGroup, sendMessage } from '../helpers/api.ts'
+import { connectWs, joined, type WsClient } from '../helpers/ws.ts'
 
 // Seed 01 §5: every client → server type, and the server → client frames each one causes.
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
@@ -22,14 +23,9 @@ async function room (t: { teardown: (fn: () => unknown) => void }): Promise<Room
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = await createGroup(app, alice, [bob])
-  const a = await connectWs(app, { token: alice.token })
-  const b = await connectWs(app, { token: bob.token })
+  const a = await joined(app, alice, groupId)
+  const b = await joined(app, bob, groupId)
   t.teardown(async () => { await Promise.all([a.close(), b.close()]) })
-  for (const client of [a, b]) {
-    await client.next('chat:sync')
-    const ack = await client.request('chat:join_group', { groupId })
-    if (ack.type !== 'chat:ack') throw new Error(`join failed: ${JSON.stringify(ack)}`)
-  }
   return { alice, bob, groupId, a, b }
 }
 

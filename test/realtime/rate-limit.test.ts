@@ -3,7 +3,8 @@ import WebSocket from 'ws'
 import { buildTestApp } from '../helpers/app.ts'
 import { ManualClock } from '../helpers/clock.ts'
 import { registerUser } from '../helpers/users.ts'
-import { connectWs, createGroup, wsUrl, type Frame, type WsClient } from '../helpers/ws.ts'
+import { createGroup } from '../helpers/api.ts'
+import { connectWs, type Frame, type WsClient, wsUrl } from '../helpers/ws.ts'
 import { WS_RATE_LIMITS, WS_UPGRADE_LIMIT } from '../../src/realtime/rate-limit.ts'
 
 // Seed 01 §9 WebSocket limits, per connection: messages 10/s, typing 5/s, reactions 20/s; and
@@ -99,7 +100,8 @@ t.test('RATE_LIMIT_SCALE raises every limit proportionally', async (t) => {
 t.test('in real time, a drained bucket refills', async (t) => {
   const { client, groupId } = await member(t, scaled)
   await burst(client, 12, () => ({ type: 'chat:typing_start', payload: { groupId } }))
-  // 10 a second at scale 2: a token every 100 ms.
+  // 10 a second at scale 2: a token every 100 ms. Real time on purpose: an app without a test
+  // clock refills on its own.
   await new Promise((resolve) => setTimeout(resolve, 250))
   t.equal((await client.request('chat:typing_start', { groupId })).type, 'chat:ack')
 })

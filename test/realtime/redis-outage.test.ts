@@ -5,7 +5,9 @@ import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { busChannel } from '../../src/lib/store/keys.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, type WsClient } from '../helpers/ws.ts'
+import { createGroup, sendMessage } from '../helpers/api.ts'
+import { connectWs, seqsUntil } from '../helpers/ws.ts'
+import { until } from '../helpers/wait.ts'
 
 // DESIGN §6: MySQL is the source of truth, Redis is best effort. Instance A reaches Redis
 // through a TCP proxy this test can cut, so the outage touches no other test file.
@@ -55,28 +57,11 @@ t.teardown(async () => { await proxy.close() })
 const env = { RATE_LIMIT_SCALE: '1000' }
 const a = await buildTestApp(t, import.meta.url, { env: { ...env, REDIS_URL: proxy.url } })
 const b = await buildTestApp(t, import.meta.url, { env })
-const api = a.config.apiPrefix
 const direct = new Redis(REDIS)
 t.teardown(() => { direct.disconnect() })
 
 async function send (app: FastifyInstance, sender: TestUser, groupId: string, content: string): Promise<number> {
-  const res = await app.inject({ method: 'POST', url: `${api}/groups/${groupId}/chat/messages`, headers: sender.auth, payload: { content } })
-  if (res.statusCode !== 201) throw new Error(`send failed: ${res.statusCode} ${res.body}`)
-  return (res.json().data as { message: { seq: number } }).message.seq
-}
-
-async function until (condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const started = Date.now()
-  while (!await condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
-async function seqsUntil (client: WsClient, last: number): Promise<number[]> {
-  const seqs: number[] = []
-  while (seqs.at(-1) !== last && seqs.length <= last) seqs.push((await client.next('chat:message', undefined, 10_000)).payload.seq as number)
-  return seqs
+  return (await sendMessage(app, sender, groupId, content)).seq as number
 }
 
 t.test('while Redis is down sends commit and local subscribers get them; when it returns, fanout resumes in order', async (t) => {

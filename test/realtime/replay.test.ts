@@ -2,7 +2,8 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, sendMessage, type Frame, type WsClient } from '../helpers/ws.ts'
+import { createGroup, sendMessage } from '../helpers/api.ts'
+import { connectWs, type Frame, type WsClient } from '../helpers/ws.ts'
 
 // DESIGN §5: chat:join_group {sinceSeq} replays what was missed before live events, with no
 // gap and no duplicate, even while new messages are being sent.

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, uniqueClientIp, type TestUser } from '../helpers/users.ts'
-import { connectWs, type Closed, type WsClient } from '../helpers/ws.ts'
+import { type Closed, connectWs, type WsClient } from '../helpers/ws.ts'
 
 // DESIGN §6 "Sessions end everywhere at once": two instances on the same database and Redis.
 // A session ended on one (logout, refresh-token reuse, password change) closes its sockets on
@@ -145,6 +145,7 @@ t.test('an ended session is refused on the other instance at once, though that i
   const alice = await registerUser(a)
   t.equal(await me(b, alice), 200, 'B has seen the session active (cached for up to a second)')
   await a.inject({ method: 'POST', url: `${api}/auth/logout`, headers: alice.auth })
+  // Real time on purpose: the notice crosses Redis pub/sub, well inside B's 1 s cache.
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.equal(await me(b, alice), 401, 'B dropped it from its cache when told')
 })
@@ -156,6 +157,7 @@ t.test('the notice between instances never reaches a client', async (t) => {
   const phoneOnA = await socket(t, a, phone)
   const seen = [phoneOnB.frames.length, phoneOnA.frames.length]
   await a.inject({ method: 'POST', url: `${api}/auth/logout`, headers: alice.auth })
+  // Real time on purpose: nothing may arrive over the network meanwhile.
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.same(phoneOnB.frames.slice(seen[0]), [], 'the user\'s other socket on B got nothing')
   t.same(phoneOnA.frames.slice(seen[1]), [], 'nor on A')

@@ -2,7 +2,8 @@ import t from 'tap'
 import type WebSocket from 'ws'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser } from '../helpers/users.ts'
-import { connectWs, createGroup, sendMessage, type WsClient } from '../helpers/ws.ts'
+import { createGroup, sendMessage } from '../helpers/api.ts'
+import { connectWs, type WsClient } from '../helpers/ws.ts'
 
 // Issue 16.1: a group event is serialized once for every receiver on an instance; reactions
 // keep hasReacted relative to the receiver without a frame per subscriber.

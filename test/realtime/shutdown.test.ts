@@ -7,7 +7,8 @@ import { createDatabase } from '../../db/connection.ts'
 import { toBin } from '../../src/lib/ids.ts'
 import { buildTestApp, testConfig } from '../helpers/app.ts'
 import { registerUser } from '../helpers/users.ts'
-import { connectWs, createGroup, wsUrl } from '../helpers/ws.ts'
+import { createGroup } from '../helpers/api.ts'
+import { connectWs, wsUrl } from '../helpers/ws.ts'
 
 // SIGTERM: server.ts calls markDraining() then close(). Readiness drops, no new upgrades,
 // running commands finish, and every socket is closed with 1001.

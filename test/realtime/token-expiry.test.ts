@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, uniqueClientIp } from '../helpers/users.ts'
-import { connectWs, type Closed, type WsClient } from '../helpers/ws.ts'
+import { type Closed, connectWs, type WsClient } from '../helpers/ws.ts'
 
 // A socket lives no longer than its access token (DESIGN §6) unless the client re-authenticates
 // in place with a fresh `{type: "auth", token}` frame. Access tokens live 3 s here; two instances
@@ -31,6 +31,9 @@ async function opened (t: { teardown: (fn: () => unknown) => void }, options: { 
 /** The close, with the time it happened. */
 const closing = async (client: WsClient): Promise<Closed & { at: number }> => await client.closed.then((c) => ({ ...c, at: Date.now() }))
 
+// Real time on purpose: fast-jwt checks `exp` against Date.now() (its clockTimestamp option is one
+// fixed number per verifier, and a verifier per call would lose the verified-token cache), so a
+// token's expiry, and the socket's with it, cannot follow the app's clock.
 const sleepUntil = async (at: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now()))) }
 
 t.test('a socket closes with 4001 when its access token expires', async (t) => {

@@ -1,9 +1,9 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.ts'
+import { createChatGroup, sendMessage } from '../helpers/api.ts'
 import { connectWs } from '../helpers/ws.ts'
 import { toBin } from '../../src/lib/ids.ts'
 import { CHAT_LIMITS } from '../../schemas/chat.ts'
-import { createGroup, sendMessage } from '../modules/chat/helpers.ts'
 
 /*
  * Free-form JSON is bounded in depth and keys as well as in bytes: 5,000 levels of
@@ -34,7 +34,7 @@ async function storedMessages (groupId: string): Promise<number> {
 }
 
 t.test('metadata.custom nested 5,000 levels deep in 10 KB is a 400 VALIDATION_ERROR naming metadata.custom, on send and on edit', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const body = sendBody(nested(5000))
   t.ok(body.length < 40_000)
   const res = await post(g, '/messages', body)
@@ -49,7 +49,7 @@ t.test('metadata.custom nested 5,000 levels deep in 10 KB is a 400 VALIDATION_ER
 })
 
 t.test('metadata.custom may nest 8 levels, not 9', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const ok = await post(g, '/messages', sendBody(nested(CHAT_LIMITS.customMaxDepth)))
   t.equal(ok.statusCode, 201)
   t.same(ok.json().data.message.metadata.custom, JSON.parse(nested(CHAT_LIMITS.customMaxDepth)))
@@ -61,7 +61,7 @@ t.test('metadata.custom may nest 8 levels, not 9', async (t) => {
 })
 
 t.test('metadata.custom with more than 200 keys and items is a 400 VALIDATION_ERROR naming metadata.custom', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const res = await post(g, '/messages', sendBody(tooManyKeys))
   t.equal(res.statusCode, 400)
   t.match(res.json(), { code: 'VALIDATION_ERROR', validationErrors: [{ field: 'metadata.custom', message: /at most 200 keys/ }] })
@@ -70,7 +70,7 @@ t.test('metadata.custom with more than 200 keys and items is a 400 VALIDATION_ER
 })
 
 t.test('over WebSocket, a deep or key-heavy metadata.custom gets chat:error VALIDATION_ERROR naming metadata.custom and stores nothing', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const ws = await connectWs(app, { token: g.owner.token })
   t.teardown(async () => { await ws.close() })
   for (const custom of [nested(5000), nested(CHAT_LIMITS.customMaxDepth + 1), tooManyKeys]) {
@@ -90,7 +90,7 @@ const PROTOTYPE_KEYS = [
 ]
 
 t.test('a REST body with __proto__ or constructor.prototype keys is a 400 VALIDATION_ERROR', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (const { name, custom } of PROTOTYPE_KEYS) {
     const res = await post(g, '/messages', sendBody(custom))
     t.equal(res.statusCode, 400, name)
@@ -100,7 +100,7 @@ t.test('a REST body with __proto__ or constructor.prototype keys is a 400 VALIDA
 })
 
 t.test('a WebSocket frame with __proto__ or constructor.prototype keys gets chat:error VALIDATION_ERROR with its requestId, as REST refuses them', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const ws = await connectWs(app, { token: g.owner.token })
   t.teardown(async () => { await ws.close() })
   const frames = [
@@ -121,7 +121,7 @@ t.test('a WebSocket frame with __proto__ or constructor.prototype keys gets chat
 })
 
 t.test('a constructor key that is not an object with a prototype is accepted on both transports, as on REST', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const custom = '{"constructor":"Widget","prototype":{"constructor":1}}'
   const res = await post(g, '/messages', sendBody(custom))
   t.equal(res.statusCode, 201)

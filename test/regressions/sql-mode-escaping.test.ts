@@ -8,8 +8,8 @@ import { SEND_LANES } from '../../src/modules/chat/send-batcher.ts'
 import { toBin } from '../../src/lib/ids.ts'
 import type { ChatMessage, ReactionSummary } from '../../schemas/chat.ts'
 import { testConfig } from '../helpers/app.ts'
+import { call, type ChatGroup, createChatGroup, dataOf, sendMessage } from '../helpers/api.ts'
 import { connectWs } from '../helpers/ws.ts'
-import { call, createGroup, dataOf, sendMessage, type ChatGroup } from '../modules/chat/helpers.ts'
 
 /*
  * mysql2 escapes strings with backslashes whatever the server's sql_mode. Under
@@ -142,7 +142,7 @@ t.test('connections whose sql_mode is not the pinned one stop the start', async 
 })
 
 t.test('hostile clientMessageIds sent over REST, batched together, are stored and returned byte for byte and change nothing else', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const hashes = await passwordHashes()
   const count = await messageCount()
   const responses = await Promise.all(HOSTILE_CLIENT_IDS.map(async (clientMessageId) =>
@@ -164,7 +164,7 @@ t.test('hostile clientMessageIds sent over REST, batched together, are stored an
 })
 
 t.test('hostile clientMessageIds sent over WebSocket are stored and acknowledged byte for byte and change nothing else', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const hashes = await passwordHashes()
   const count = await messageCount()
   const ws = await connectWs(app, { token: g.admin.token })
@@ -179,7 +179,7 @@ t.test('hostile clientMessageIds sent over WebSocket are stored and acknowledged
 })
 
 t.test('hostile emoji added and removed over REST touch only that reaction', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'react here')
   const other = await sendMessage(app, g.owner, g.groupId, 'and here')
   const react = async (who: typeof g.owner, messageId: string, emoji: string): Promise<ReactionSummary[]> =>
@@ -199,7 +199,7 @@ t.test('hostile emoji added and removed over REST touch only that reaction', asy
 })
 
 t.test('hostile emoji added and removed over WebSocket touch only that reaction', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'react here')
   dataOf(await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages/${m.id}/reactions`, { emoji: '🎉' }))
   const ws = await connectWs(app, { token: g.admin.token })
@@ -215,7 +215,7 @@ t.test('hostile emoji added and removed over WebSocket touch only that reaction'
 })
 
 t.test('a pin note full of quotes and backslashes is stored as written', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'pin me')
   const note = '\\\'; UPDATE users SET password_hash=NULL; #\\'
   const hashes = await passwordHashes()

@@ -2,7 +2,8 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/app.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { connectWs, createGroup, sendMessage, joined } from '../helpers/ws.ts'
+import { createGroup, sendMessage } from '../helpers/api.ts'
+import { connectWs, joined } from '../helpers/ws.ts'
 
 // Issue 9 §2: both validators accept upper-case UUIDs, but subscriptions, bus channels and
 // evictions key groups by the string. `POST /groups/<ID IN UPPER CASE>/leave` left the member's

@@ -12,9 +12,10 @@ import { toBin } from '../../../src/lib/ids.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { ManualClock } from '../../helpers/clock.ts'
 import { registerUser } from '../../helpers/users.ts'
+import { call, createChatGroup, createDirectChat, dataOf } from '../../helpers/api.ts'
+import { fetchAttachment, filesUnder, mp4Like, storedBytes, upload, uploaded } from '../../helpers/attachments.ts'
+import { eventsOfType, recordEvents } from '../../helpers/events.ts'
 import { connectWs } from '../../helpers/ws.ts'
-import { call, createDirectChat, createGroup, dataOf, eventsOfType, recordEvents } from '../chat/helpers.ts'
-import { fetchAttachment, filesUnder, mp4Like, storedBytes, upload, uploaded } from './helpers.ts'
 
 const MAX_BYTES = 300_000
 const dir = await mkdtemp(join(tmpdir(), 'parley-attachments-'))
@@ -25,7 +26,7 @@ const app = await buildTestApp(t, import.meta.url, {
   env: { ATTACHMENTS_DIR: dir, ATTACHMENT_MAX_BYTES: String(MAX_BYTES), RATE_LIMIT_SCALE: '100' }
 })
 const api = app.config.apiPrefix
-const { groupId, owner, admin, members, outsider } = await createGroup(app, { memberCount: 2 })
+const { groupId, owner, admin, members, outsider } = await createChatGroup(app, { memberCount: 2 })
 const [alice, bob] = members as [typeof owner, typeof owner]
 
 const rowCount = async (): Promise<number> => Number((await app.db.selectFrom('mirror_group_chat_attachments').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
@@ -166,7 +167,7 @@ t.test('a non-member gets 404 on every attachment URL, and a member of another g
   const res = await upload(app, outsider, groupId, textFile('let me in'))
   t.equal(res.statusCode, 404, 'uploading into a group one is not in')
 
-  const other = await createGroup(app, { memberCount: 0 })
+  const other = await createChatGroup(app, { memberCount: 0 })
   const elsewhere = await fetchAttachment(app, other.owner, attachment.filePath.replace(groupId, other.groupId))
   t.equal(elsewhere.statusCode, 404, 'an attachment id under another group')
   const unattached = await uploaded(app, alice, groupId, textFile('draft'))
@@ -206,7 +207,7 @@ t.test('a message carries its attachments in the send answer, history, get, sear
 t.test('attachmentIds are refused with the offending ids: not yours, another group, attached already, unknown', async (t) => {
   const mine = await uploaded(app, alice, groupId, textFile('mine'))
   const bobs = await uploaded(app, bob, groupId, textFile('bob\'s'))
-  const other = await createGroup(app, { memberCount: 0 })
+  const other = await createChatGroup(app, { memberCount: 0 })
   const elsewhere = await uploaded(app, other.owner, other.groupId, textFile('elsewhere'))
   const taken = await uploaded(app, alice, groupId, textFile('taken'))
   t.equal((await sendWith(alice, [taken.id])).status, 201)
@@ -265,7 +266,7 @@ t.test('a deleted message hides its attachments from everyone; a cleared one fro
 })
 
 t.test('uploads follow the send rights: broadcast groups take admins only, blocked direct chats none', async (t) => {
-  const broadcast = await createGroup(app, { memberCount: 1, type: 'broadcast' })
+  const broadcast = await createChatGroup(app, { memberCount: 1, type: 'broadcast' })
   const member = broadcast.members[0] as typeof owner
   t.equal((await upload(app, member, broadcast.groupId, textFile('hi'))).statusCode, 403)
   t.equal((await upload(app, broadcast.admin, broadcast.groupId, textFile('hi'))).statusCode, 201)
@@ -299,7 +300,7 @@ t.test('the sweep removes day-old unattached uploads and their files, and the fi
   t.same(await groupFiles(), [], 'the last member leaving deletes the group and its files')
 
   // A group deleted by a path that did not remove its files: the sweep does.
-  const other = await createGroup(app, { memberCount: 0 })
+  const other = await createChatGroup(app, { memberCount: 0 })
   await uploaded(app, other.owner, other.groupId, textFile('orphan'))
   await app.db.deleteFrom('mirror_groups').where('id', '=', toBin(other.groupId)).execute()
   t.match(await app.attachmentService.sweep(), { groups: 1 })

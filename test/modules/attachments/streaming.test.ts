@@ -13,9 +13,9 @@ import { runInNewContext } from 'node:vm'
 import type { ChatAttachment } from '../../../schemas/chat.ts'
 import { HEADER_BYTES, CHUNK_BYTES, TAG_BYTES } from '../../../src/modules/attachments/sealed-stream.ts'
 import { buildTestApp } from '../../helpers/app.ts'
+import { call, createChatGroup } from '../../helpers/api.ts'
+import { filesUnder } from '../../helpers/attachments.ts'
 import { connectWs } from '../../helpers/ws.ts'
-import { call, createGroup } from '../chat/helpers.ts'
-import { filesUnder } from './helpers.ts'
 
 /*
  * Real uploads over HTTP: the app listens on an ephemeral port and fetch streams the multipart
@@ -33,7 +33,7 @@ t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
 const app = await buildTestApp(t, import.meta.url, { env: { ATTACHMENTS_DIR: dir, RATE_LIMIT_SCALE: '100' } })
 await app.listen({ port: 0, host: '127.0.0.1' })
 const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-const { groupId, owner, members } = await createGroup(app, { memberCount: 1 })
+const { groupId, owner, members } = await createChatGroup(app, { memberCount: 1 })
 const member = members[0] as typeof owner
 
 /**

@@ -2,7 +2,8 @@ import t from 'tap'
 import { toBin } from '../../../src/lib/ids.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser } from '../../helpers/users.ts'
-import { call, connected, group, ok, send } from './helpers.ts'
+import { call, createGroup, dataOf, sendMessage } from '../../helpers/api.ts'
+import { connected } from '../../helpers/ws.ts'
 
 // Group lifecycle and people (issue 11 point 10), on two instances of one database and Redis.
 
@@ -13,40 +14,40 @@ const MAX_GROUP_MEMBERS = a.config.groups.maxMembers
 
 t.test('deleting a group chat is leaving it: ownership passes on, the last member out deletes the group', async (t) => {
   const [alice, bob] = [await registerUser(a), await registerUser(a)]
-  const groupId = await group(a, alice, [bob])
-  const { client: bobOnB } = await connected(b, bob)
+  const groupId = await createGroup(a, alice, [bob])
+  const bobOnB = await connected(b, bob)
   t.teardown(async () => { await bobOnB.close() })
-  t.match(await ok(call(a, alice, 'DELETE', `/groups/${groupId}/chat`)), { groupId, left: true })
+  t.match(dataOf(await call(a, alice, 'DELETE', `/groups/${groupId}/chat`)), { groupId, left: true })
   t.equal((await call(a, alice, 'GET', `/groups/${groupId}`)).statusCode, 403, 'Alice is out')
-  t.match(await ok(call(b, bob, 'GET', `/groups/${groupId}`)), { group: { myRole: 'owner', memberCount: 1 } }, 'Bob owns it now')
-  await ok(call(b, bob, 'DELETE', `/groups/${groupId}/chat`))
+  t.match(dataOf(await call(b, bob, 'GET', `/groups/${groupId}`)), { group: { myRole: 'owner', memberCount: 1 } }, 'Bob owns it now')
+  dataOf(await call(b, bob, 'DELETE', `/groups/${groupId}/chat`))
   t.match((await bobOnB.next('chat:group_deleted')).payload, { groupId })
   t.equal((await call(b, bob, 'GET', `/groups/${groupId}`)).statusCode, 404, 'the group is gone')
 })
 
 t.test('the owner deletes a group for everyone: every member hears it on every instance, its messages and keys go', async (t) => {
   const [alice, bob, carol] = [await registerUser(a), await registerUser(a), await registerUser(a)]
-  const groupId = await group(a, alice, [bob, carol])
-  await ok(call(a, alice, 'PATCH', `/groups/${groupId}/members/${bob.user.id}`, { role: 'admin' }))
-  await send(a, carol, groupId, 'soon gone')
+  const groupId = await createGroup(a, alice, [bob, carol])
+  dataOf(await call(a, alice, 'PATCH', `/groups/${groupId}/members/${bob.user.id}`, { role: 'admin' }))
+  await sendMessage(a, carol, groupId, 'soon gone')
   t.equal((await call(a, bob, 'DELETE', `/groups/${groupId}`)).statusCode, 403, 'an admin cannot')
   t.equal((await call(a, carol, 'DELETE', `/groups/${groupId}`)).statusCode, 403, 'a member cannot')
   const bobOnA = await connected(a, bob)
-  await bobOnA.client.request('chat:join_group', { groupId })
+  await bobOnA.request('chat:join_group', { groupId })
   const carolOnB = await connected(b, carol)
-  t.teardown(async () => { await Promise.all([bobOnA.client.close(), carolOnB.client.close()]) })
+  t.teardown(async () => { await Promise.all([bobOnA.close(), carolOnB.close()]) })
 
-  t.same(await ok(call(a, alice, 'DELETE', `/groups/${groupId}`)), { deleted: true, groupId })
-  t.same((await bobOnA.client.next('chat:group_deleted')).payload, { groupId, deletedBy: alice.user.id }, 'a subscriber on A')
-  t.match((await bobOnA.client.next('chat:group_left')).payload, { groupId, reason: 'deleted' })
-  t.same((await carolOnB.client.next('chat:group_deleted')).payload, { groupId, deletedBy: alice.user.id }, 'a member only connected, on B')
-  t.ok(await bobOnA.client.quiet('chat:group_deleted', 200), 'told once')
+  t.same(dataOf(await call(a, alice, 'DELETE', `/groups/${groupId}`)), { deleted: true, groupId })
+  t.same((await bobOnA.next('chat:group_deleted')).payload, { groupId, deletedBy: alice.user.id }, 'a subscriber on A')
+  t.match((await bobOnA.next('chat:group_left')).payload, { groupId, reason: 'deleted' })
+  t.same((await carolOnB.next('chat:group_deleted')).payload, { groupId, deletedBy: alice.user.id }, 'a member only connected, on B')
+  t.ok(await bobOnA.quiet('chat:group_deleted', 200), 'told once')
   for (const user of [alice, bob, carol]) t.equal((await call(b, user, 'GET', `/groups/${groupId}`)).statusCode, 404)
   const bin = toBin(groupId)
   t.equal((await a.db.selectFrom('mirror_group_messages').select('id').where('group_id', '=', bin).execute()).length, 0, 'messages gone')
   t.equal((await a.db.selectFrom('group_data_keys').select('version').where('group_id', '=', bin).execute()).length, 0, 'keys gone')
 
-  const { group: direct } = await ok<{ group: { id: string } }>(call(a, alice, 'POST', `/groups/direct/${bob.user.id}`))
+  const { group: direct } = dataOf<{ group: { id: string } }>(await call(a, alice, 'POST', `/groups/direct/${bob.user.id}`))
   t.equal((await call(a, alice, 'DELETE', `/groups/${direct.id}`)).statusCode, 403, 'a direct chat is deleted per user, not for everyone')
 })
 
@@ -54,31 +55,31 @@ t.test('a group\'s own member cap, at creation or by PATCH, never above the serv
   const [alice, bob, carol, dave] = [await registerUser(a), await registerUser(a), await registerUser(a), await registerUser(a)]
   t.equal((await call(a, alice, 'POST', '/groups', { name: 'Small', memberIds: [bob.user.id, carol.user.id], maxMembers: 2 })).statusCode, 409)
   t.equal((await call(a, alice, 'POST', '/groups', { name: 'Big', maxMembers: MAX_GROUP_MEMBERS + 1 })).statusCode, 400)
-  const groupId = await group(a, alice, [bob], { maxMembers: 2 })
-  t.match(await ok(call(a, alice, 'GET', `/groups/${groupId}`)), { group: { maxMembers: 2 } })
+  const groupId = await createGroup(a, alice, [bob], { maxMembers: 2 })
+  t.match(dataOf(await call(a, alice, 'GET', `/groups/${groupId}`)), { group: { maxMembers: 2 } })
   t.equal((await call(a, alice, 'POST', `/groups/${groupId}/members`, { userId: carol.user.id })).statusCode, 409, 'full')
-  t.match(await ok(call(a, alice, 'PATCH', `/groups/${groupId}`, { maxMembers: 3 })), { group: { maxMembers: 3 } })
-  await ok(call(a, alice, 'POST', `/groups/${groupId}/members`, { userId: carol.user.id }))
+  t.match(dataOf(await call(a, alice, 'PATCH', `/groups/${groupId}`, { maxMembers: 3 })), { group: { maxMembers: 3 } })
+  dataOf(await call(a, alice, 'POST', `/groups/${groupId}/members`, { userId: carol.user.id }))
   t.equal((await call(a, alice, 'POST', `/groups/${groupId}/members`, { userId: dave.user.id })).statusCode, 409)
   t.equal((await call(a, alice, 'PATCH', `/groups/${groupId}`, { maxMembers: 2 })).statusCode, 409, 'not below the members it has')
   t.equal((await call(a, alice, 'PATCH', `/groups/${groupId}`, { maxMembers: MAX_GROUP_MEMBERS + 1 })).statusCode, 400)
   t.equal((await call(a, bob, 'PATCH', `/groups/${groupId}`, { maxMembers: 10 })).statusCode, 403, 'a member cannot')
-  t.match(await ok(call(a, alice, 'PATCH', `/groups/${groupId}`, { maxMembers: null })), { group: { maxMembers: MAX_GROUP_MEMBERS } })
-  await ok(call(a, alice, 'POST', `/groups/${groupId}/members`, { userId: dave.user.id }))
+  t.match(dataOf(await call(a, alice, 'PATCH', `/groups/${groupId}`, { maxMembers: null })), { group: { maxMembers: MAX_GROUP_MEMBERS } })
+  dataOf(await call(a, alice, 'POST', `/groups/${groupId}/members`, { userId: dave.user.id }))
 })
 
 t.test('GET /presence tells who is online among the people I share a group with, and nothing of others', async (t) => {
   const [alice, bob, carol, stranger] = [await registerUser(a), await registerUser(a), await registerUser(a), await registerUser(a)]
-  await group(a, alice, [bob, carol])
-  const { client: bobOnB } = await connected(b, bob)
+  await createGroup(a, alice, [bob, carol])
+  const bobOnB = await connected(b, bob)
   t.teardown(async () => { await bobOnB.close() })
   const ids = [bob.user.id, carol.user.id, stranger.user.id]
-  const repeated = await ok<{ presence: Array<{ userId: number, status: string, username: string }> }>(
-    a.inject({ method: 'GET', url: `${a.config.apiPrefix}/presence?${ids.map((id) => `userIds=${id}`).join('&')}`, headers: alice.auth }))
+  const repeated = dataOf<{ presence: Array<{ userId: number, status: string, username: string }> }>(
+    await a.inject({ method: 'GET', url: `${a.config.apiPrefix}/presence?${ids.map((id) => `userIds=${id}`).join('&')}`, headers: alice.auth }))
   t.same(repeated.presence.map((p) => [p.userId, p.status, p.username]), [[bob.user.id, 'online', bob.user.username], [carol.user.id, 'offline', carol.user.username]])
-  const commas = await ok<{ presence: Array<{ userId: number }> }>(call(b, alice, 'GET', `/presence?userIds=${ids.join(',')}`))
+  const commas = dataOf<{ presence: Array<{ userId: number }> }>(await call(b, alice, 'GET', `/presence?userIds=${ids.join(',')}`))
   t.same(commas.presence.map((p) => p.userId), [bob.user.id, carol.user.id], 'the same with a comma list, on the other instance')
-  t.same(await ok(call(a, stranger, 'GET', `/presence?userIds=${bob.user.id}`)), { presence: [] }, 'a stranger learns nothing')
+  t.same(dataOf(await call(a, stranger, 'GET', `/presence?userIds=${bob.user.id}`)), { presence: [] }, 'a stranger learns nothing')
   t.equal((await call(a, alice, 'GET', `/presence?userIds=${Array.from({ length: 101 }, (_, i) => i + 1).join(',')}`)).statusCode, 400)
   t.equal((await call(a, alice, 'GET', '/presence')).statusCode, 400)
 })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
-import { call, createGroup, dataOf, sendMessage } from './helpers.ts'
+import { call, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
 
@@ -30,7 +30,7 @@ function routes (groupId: string, messageId: string): Array<[Method, string, obj
 }
 
 t.test('a non-member gets 403 FORBIDDEN on every chat endpoint and changes nothing', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'hello members')
   for (const [method, path, body] of routes(g.groupId, m.id)) {
     const res = await call(app, g.outsider, method, path, body)
@@ -42,7 +42,7 @@ t.test('a non-member gets 403 FORBIDDEN on every chat endpoint and changes nothi
 })
 
 t.test('an unknown group answers 404 NOT_FOUND on every chat endpoint', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'hello')
   for (const [method, path, body] of routes(UNKNOWN_GROUP, m.id)) {
     const res = await call(app, g.owner, method, path, body)
@@ -52,7 +52,7 @@ t.test('an unknown group answers 404 NOT_FOUND on every chat endpoint', async (t
 })
 
 t.test('without a token every chat endpoint answers 401 UNAUTHORIZED', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'hello')
   for (const [method, path, body] of routes(g.groupId, m.id)) {
     const res = await app.inject({ method, url: `${app.config.apiPrefix}${path}`, ...(body !== undefined ? { payload: body } : {}) })
@@ -62,7 +62,7 @@ t.test('without a token every chat endpoint answers 401 UNAUTHORIZED', async (t)
 })
 
 t.test('a malformed group id is a validation error on every chat endpoint', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'hello')
   for (const [method, path, body] of routes('not-a-uuid', m.id)) {
     const res = await call(app, g.owner, method, path, body)
@@ -72,7 +72,7 @@ t.test('a malformed group id is a validation error on every chat endpoint', asyn
 })
 
 t.test('a member who left loses access at once', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.members[0]!, g.groupId, 'before leaving')
   dataOf(await call(app, g.members[0]!, 'POST', `/groups/${g.groupId}/leave`))
   t.equal((await call(app, g.members[0]!, 'GET', `/groups/${g.groupId}/chat/messages/${m.id}`)).statusCode, 403)

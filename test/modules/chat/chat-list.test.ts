@@ -1,11 +1,11 @@
 import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
-import { call, createGroup, dataOf, sendMessage } from './helpers.ts'
+import { call, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
 import type { ChatListResponse } from '../../../schemas/groups.ts'
 
 t.test('the chat list shows each chat\'s newest message and the caller\'s unread count', async (t) => {
   const app = await buildTestApp(t, import.meta.url)
-  const { groupId, owner, members } = await createGroup(app, { memberCount: 1 })
+  const { groupId, owner, members } = await createChatGroup(app, { memberCount: 1 })
   const reader = members[0]
   if (reader === undefined) throw new Error('no member')
 
@@ -30,7 +30,7 @@ t.test('the chat list shows each chat\'s newest message and the caller\'s unread
 
 t.test('a deleted newest message is previewed without its content', async (t) => {
   const app = await buildTestApp(t, import.meta.url)
-  const { groupId, owner, members } = await createGroup(app, { memberCount: 1 })
+  const { groupId, owner, members } = await createChatGroup(app, { memberCount: 1 })
   const reader = members[0]
   if (reader === undefined) throw new Error('no member')
   const message = await sendMessage(app, owner, groupId, 'soon gone')

@@ -2,12 +2,13 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { ChatMessage, SearchMessagesResponse } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, eventsOfType, recordEvents, sendMessage } from './helpers.ts'
+import { call, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
+import { eventsOfType, recordEvents } from '../../helpers/events.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
 
 t.test('the sender edits a message: new content, isEdited, editedAt and a chat:message_edited event', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'first draft')
   const events = recordEvents(app, { groupId: g.groupId }, t)
   const res = await call(app, g.owner, 'PUT', `/groups/${g.groupId}/chat/messages/${m.id}`, { content: 'final words' })
@@ -23,7 +24,7 @@ t.test('the sender edits a message: new content, isEdited, editedAt and a chat:m
 })
 
 t.test('every edit keeps the previous version in the edit history, sealed, with its version number', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, {
     content: 'version one',
     metadata: { formatting: { bold: [[0, 7]] } }
@@ -42,7 +43,7 @@ t.test('every edit keeps the previous version in the edit history, sealed, with 
 })
 
 t.test('concurrent edits all land, each keeping the version before it', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'v0')
   const results = await Promise.all([1, 2, 3].map(async (i) => await call(app, g.owner, 'PUT', `/groups/${g.groupId}/chat/messages/${m.id}`, { content: `v${i}` })))
   t.same(results.map((r) => r.statusCode), [200, 200, 200])
@@ -55,7 +56,7 @@ t.test('concurrent edits all land, each keeping the version before it', async (t
 })
 
 t.test('an edit without metadata keeps the ranges that still fit the new content', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, {
     content: 'hello wonderful world',
     metadata: { formatting: { bold: [[0, 5]], italic: [[6, 21]] }, custom: { a: 1 } }
@@ -69,7 +70,7 @@ t.test('an edit without metadata keeps the ranges that still fit the new content
 })
 
 t.test('only the sender can edit a message', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.members[0]!, g.groupId, 'mine')
   for (const who of [g.owner, g.admin, g.members[1]!]) {
     const res = await call(app, who, 'PUT', `/groups/${g.groupId}/chat/messages/${m.id}`, { content: 'hijacked' })
@@ -79,7 +80,7 @@ t.test('only the sender can edit a message', async (t) => {
 })
 
 t.test('a deleted message cannot be edited', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'gone soon')
   dataOf(await call(app, g.owner, 'DELETE', `/groups/${g.groupId}/chat/messages/${m.id}`))
   const res = await call(app, g.owner, 'PUT', `/groups/${g.groupId}/chat/messages/${m.id}`, { content: 'revived' })
@@ -88,7 +89,7 @@ t.test('a deleted message cannot be edited', async (t) => {
 })
 
 t.test('edit input is validated: content 1-10000 characters, unknown message 404', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'x')
   t.equal((await call(app, g.owner, 'PUT', `/groups/${g.groupId}/chat/messages/${m.id}`, { content: '' })).statusCode, 400)
   t.equal((await call(app, g.owner, 'PUT', `/groups/${g.groupId}/chat/messages/${m.id}`, { content: 'y'.repeat(10_001) })).statusCode, 400)
@@ -97,7 +98,7 @@ t.test('edit input is validated: content 1-10000 characters, unknown message 404
 })
 
 t.test('an edit replaces the message\'s search tokens', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'apples and pears')
   dataOf(await call(app, g.owner, 'PUT', `/groups/${g.groupId}/chat/messages/${m.id}`, { content: 'bananas only' }))
   const search = async (q: string): Promise<SearchMessagesResponse> => dataOf<SearchMessagesResponse>(await call(app, g.owner, 'GET', `/groups/${g.groupId}/chat/search?q=${q}`))
@@ -106,7 +107,7 @@ t.test('an edit replaces the message\'s search tokens', async (t) => {
 })
 
 t.test('the sender deletes a message: {deleted, messageId} and chat:message_deleted', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.members[0]!, g.groupId, 'delete me')
   const events = recordEvents(app, { groupId: g.groupId }, t)
   const res = await call(app, g.members[0]!, 'DELETE', `/groups/${g.groupId}/chat/messages/${m.id}`)
@@ -119,7 +120,7 @@ t.test('the sender deletes a message: {deleted, messageId} and chat:message_dele
 })
 
 t.test('a deleted message keeps its sealed content in the row and is no longer searchable', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'compliance record')
   dataOf(await call(app, g.owner, 'DELETE', `/groups/${g.groupId}/chat/messages/${m.id}`))
   const row = await app.db.selectFrom('mirror_group_messages').selectAll().where('id', '=', toBin(m.id)).executeTakeFirstOrThrow()
@@ -131,7 +132,7 @@ t.test('a deleted message keeps its sealed content in the row and is no longer s
 })
 
 t.test('a group admin or the owner deletes anyone\'s message', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const a = await sendMessage(app, g.members[0]!, g.groupId, 'one')
   const b = await sendMessage(app, g.members[0]!, g.groupId, 'two')
   t.equal((await call(app, g.admin, 'DELETE', `/groups/${g.groupId}/chat/messages/${a.id}`)).statusCode, 200)
@@ -139,7 +140,7 @@ t.test('a group admin or the owner deletes anyone\'s message', async (t) => {
 })
 
 t.test('a plain member cannot delete someone else\'s message', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'stays')
   const res = await call(app, g.members[1]!, 'DELETE', `/groups/${g.groupId}/chat/messages/${m.id}`)
   t.equal(res.statusCode, 403)
@@ -149,7 +150,7 @@ t.test('a plain member cannot delete someone else\'s message', async (t) => {
 })
 
 t.test('deleting a deleted message succeeds again without a second event', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'twice')
   const events = recordEvents(app, { groupId: g.groupId }, t)
   dataOf(await call(app, g.owner, 'DELETE', `/groups/${g.groupId}/chat/messages/${m.id}`))
@@ -160,8 +161,8 @@ t.test('deleting a deleted message succeeds again without a second event', async
 })
 
 t.test('deleting an unknown message or one of another group is not found', async (t) => {
-  const g = await createGroup(app)
-  const other = await createGroup(app)
+  const g = await createChatGroup(app)
+  const other = await createChatGroup(app)
   const foreign = await sendMessage(app, other.owner, other.groupId, 'theirs')
   const res = await call(app, g.owner, 'DELETE', `/groups/${g.groupId}/chat/messages/${foreign.id}`)
   t.equal(res.statusCode, 404)
@@ -170,7 +171,7 @@ t.test('deleting an unknown message or one of another group is not found', async
 })
 
 t.test('a deleted pinned message leaves the pinned list', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'pinned then deleted')
   dataOf(await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages/${m.id}/pin`, {}))
   dataOf(await call(app, g.owner, 'DELETE', `/groups/${g.groupId}/chat/messages/${m.id}`))

@@ -3,7 +3,7 @@ import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { TestUser } from '../../helpers/users.ts'
 import type { MessageEditHistoryResponse, MessageEditVersion } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, sendMessage, type ChatGroup } from './helpers.ts'
+import { call, type ChatGroup, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
 
 // Issue 11 point 7: GET …/chat/messages/:messageId/history.
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
@@ -17,7 +17,7 @@ async function edit (g: ChatGroup, messageId: string, content: string, metadata?
 }
 
 t.test('a member reads the previous versions, newest first, with when each was written and replaced', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, { content: 'version one', metadata: { formatting: { bold: [[0, 7]] } } })
   await edit(g, m.id, 'version two', {})
   await edit(g, m.id, 'version three')
@@ -38,13 +38,13 @@ t.test('a member reads the previous versions, newest first, with when each was w
 })
 
 t.test('a message never edited has an empty history', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'as first written')
   t.same(dataOf(await historyOf(g, g.admin, m.id)), { messageId: m.id, versions: [], count: 0 })
 })
 
 t.test('the history is 404 for a deleted message, one cleared for the caller and one from a sender they blocked; other members still read it', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [alice, bob] = g.members as [TestUser, TestUser]
   const deleted = await sendMessage(app, g.owner, g.groupId, 'oops')
   await edit(g, deleted.id, 'oops, fixed')

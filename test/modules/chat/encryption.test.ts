@@ -2,14 +2,14 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { ChatMessage, GetMessagesResponse } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, sendMessage } from './helpers.ts'
+import { call, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
 
 const holds = (stored: Buffer | null, text: string): boolean => stored !== null && stored.includes(Buffer.from(text, 'utf8'))
 
 t.test('content, metadata and edit history are never stored in plaintext', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, {
     content: 'PLAINTEXT-CONTENT-MARKER original',
     metadata: { custom: { note: 'PLAINTEXT-METADATA-MARKER' } }
@@ -34,7 +34,7 @@ t.test('content, metadata and edit history are never stored in plaintext', async
 })
 
 t.test('a ciphertext copied to another message does not decrypt: 500 with the route\'s failure code, never the plaintext', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const secret = await sendMessage(app, g.owner, g.groupId, 'the secret plan')
   const target = await sendMessage(app, g.owner, g.groupId, 'harmless findable words')
   const source = await app.db.selectFrom('mirror_group_messages').select(['content', 'content_key_version']).where('id', '=', toBin(secret.id)).executeTakeFirstOrThrow()
@@ -70,7 +70,7 @@ t.test('a ciphertext copied to another message does not decrypt: 500 with the ro
 })
 
 t.test('a rotated key keeps old messages readable and new messages use the new version', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const before = await sendMessage(app, g.owner, g.groupId, { content: 'sealed with v1', metadata: { custom: { v: 1 } } })
   t.equal(before.encryptionKeyId, 'v1')
   t.equal(await app.keyring.rotate(g.groupId), 2)

@@ -2,7 +2,8 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 import type { ChatMessage, ForwardMessageResponse } from '../../../schemas/chat.ts'
-import { call, createDirectChat, createGroup, dataOf, eventsOfType, recordEvents, sendMessage, type ChatGroup } from './helpers.ts'
+import { call, type ChatGroup, createChatGroup, createDirectChat, createGroup, dataOf, sendMessage } from '../../helpers/api.ts'
+import { eventsOfType, recordEvents } from '../../helpers/events.ts'
 
 // Issue 11 point 6. The send limit is seed 01's (30 a minute): each test uses fresh users.
 const app = await buildTestApp(t, import.meta.url)
@@ -14,7 +15,7 @@ async function forward (who: TestUser, g: ChatGroup | string, messageId: string,
 
 /** A group owned by `who` with `members` in it. */
 async function groupOf (who: TestUser, members: TestUser[] = [], type: 'group' | 'broadcast' = 'group'): Promise<string> {
-  return dataOf<{ group: { id: string } }>(await call(app, who, 'POST', '/groups', { name: 'Target', type, memberIds: members.map((m) => m.user.id) })).group.id
+  return await createGroup(app, who, members, { name: 'Target', type })
 }
 
 async function messageAs (who: TestUser, groupId: string, id: string): Promise<ChatMessage> {
@@ -22,7 +23,7 @@ async function messageAs (who: TestUser, groupId: string, id: string): Promise<C
 }
 
 t.test('a forward sends a copy by the caller into each target, with forwardedFrom, and counts it on the original', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [alice] = g.members as [TestUser]
   const original = await sendMessage(app, g.owner, g.groupId, { content: 'the **plan** for Friday', metadata: { formatting: { bold: [[4, 12]] } } })
   const first = await groupOf(alice, [g.admin])
@@ -52,7 +53,7 @@ t.test('a forward sends a copy by the caller into each target, with forwardedFro
 })
 
 t.test('each target succeeds or fails on its own: not a member, broadcast without admin, blocked direct chat', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [alice, bob] = g.members as [TestUser, TestUser]
   const original = await sendMessage(app, g.owner, g.groupId, 'pass it on')
   const mine = await groupOf(alice)
@@ -75,7 +76,7 @@ t.test('each target succeeds or fails on its own: not a member, broadcast withou
 })
 
 t.test('a forward retried with the same clientMessageId answers the same copies and counts them once', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [alice] = g.members as [TestUser]
   const original = await sendMessage(app, g.owner, g.groupId, 'worth sharing')
   const target = await groupOf(alice)
@@ -93,7 +94,7 @@ t.test('a forward retried with the same clientMessageId answers the same copies 
 })
 
 t.test('the source must be a message the caller is shown: deleted, cleared for them or from someone they blocked is 404', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [alice, bob] = g.members as [TestUser, TestUser]
   const target = await groupOf(alice)
   const deleted = await sendMessage(app, g.owner, g.groupId, 'gone soon')
@@ -111,7 +112,7 @@ t.test('the source must be a message the caller is shown: deleted, cleared for t
 })
 
 t.test('forwardedFrom is the server\'s: a client cannot set it on a send', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const forged = await sendMessage(app, g.owner, g.groupId, {
     content: 'totally forwarded',
     metadata: { forwardedFrom: { messageId: '00000000-0000-7000-8000-000000000000', groupId: g.groupId, senderUserId: g.admin.user.id } }
@@ -121,7 +122,7 @@ t.test('forwardedFrom is the server\'s: a client cannot set it on a send', async
 })
 
 t.test('targets are 1 to 10 groups', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const original = await sendMessage(app, g.owner, g.groupId, 'bounded')
   t.equal((await forward(g.owner, g, original.id, { targetGroupIds: [] })).statusCode, 400)
   const eleven = Array.from({ length: 11 }, () => g.groupId)

@@ -4,7 +4,8 @@ import { toBin } from '../../../src/lib/ids.ts'
 import type { Caller } from '../../../src/modules/membership/guard.ts'
 import type { SendMessageRequest } from '../../../schemas/chat.ts'
 import type { TestUser } from '../../helpers/users.ts'
-import { call, createGroup, dataOf, eventsOfType, recordEvents, sendMessage, type ChatGroup } from './helpers.ts'
+import { call, type ChatGroup, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
+import { eventsOfType, recordEvents } from '../../helpers/events.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
 
@@ -21,7 +22,7 @@ async function clearFor (g: ChatGroup, who: TestUser, seq: number): Promise<void
 }
 
 t.test('the service sends for the WebSocket gateway exactly as REST does', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const events = recordEvents(app, { groupId: g.groupId }, t)
   const caller = await callerOf(g, g.admin)
   const { message, created } = await app.chatService.sendMessage(caller, { content: 'over the socket', clientMessageId: 'ws-1' })
@@ -37,7 +38,7 @@ t.test('the service sends for the WebSocket gateway exactly as REST does', async
 })
 
 t.test('replaySince returns the chat:message events after a seq, ascending, as published live', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const live = recordEvents(app, { groupId: g.groupId }, t)
   for (let i = 1; i <= 5; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
   const replay = await app.chatService.replaySince(await callerOf(g, g.admin), 2, 100)
@@ -48,14 +49,14 @@ t.test('replaySince returns the chat:message events after a seq, ascending, as p
 })
 
 t.test('replaySince past its limit says so and reads and returns no message', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (let i = 1; i <= 5; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
   const replay = await app.chatService.replaySince(await callerOf(g, g.admin), 0, 4)
   t.same(replay, { events: [], latestSeq: 5, clearedSeq: 0, truncated: true }, 'the join sends only chat:resync_required: nothing is read for it')
 })
 
 t.test('replaySince of exactly its limit returns every message', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (let i = 1; i <= 5; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
   const replay = await app.chatService.replaySince(await callerOf(g, g.admin), 1, 4)
   t.same(replay.events.map((e) => e.payload.seq), [2, 3, 4, 5])
@@ -63,7 +64,7 @@ t.test('replaySince of exactly its limit returns every message', async (t) => {
 })
 
 t.test('replaySince counts only the messages after the caller\'s clear watermark toward its limit', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (let i = 1; i <= 6; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
   await clearFor(g, g.admin, 3)
   const replay = await app.chatService.replaySince(await callerOf(g, g.admin), 0, 3)
@@ -74,13 +75,13 @@ t.test('replaySince counts only the messages after the caller\'s clear watermark
 })
 
 t.test('replaySince without a limit reads nothing and gives the position', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (let i = 1; i <= 2; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
   t.same(await app.chatService.replaySince(await callerOf(g, g.admin), Number.MAX_SAFE_INTEGER, 0), { events: [], latestSeq: 2, clearedSeq: 0, truncated: false })
 })
 
 t.test('replaySince honours the caller\'s clear watermark and marks messages deleted since', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const sent = []
   for (let i = 1; i <= 4; i++) sent.push(await sendMessage(app, g.owner, g.groupId, { content: `m${i}`, metadata: { custom: { i } } }))
   dataOf(await call(app, g.owner, 'DELETE', `/groups/${g.groupId}/chat/messages/${sent[3]!.id}`))
@@ -92,7 +93,7 @@ t.test('replaySince honours the caller\'s clear watermark and marks messages del
 })
 
 t.test('messageEventsBetween fills a gap of seqs, ascending', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (let i = 1; i <= 6; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
   const events = await app.chatService.messageEventsBetween(g.groupId, 2, 5)
   t.same(events.map((e) => e.payload.seq), [3, 4, 5])
@@ -100,8 +101,8 @@ t.test('messageEventsBetween fills a gap of seqs, ascending', async (t) => {
 })
 
 t.test('syncState gives each group of the user its latest seq, unread count and last read message', async (t) => {
-  const g = await createGroup(app)
-  const quiet = await createGroup(app)
+  const g = await createChatGroup(app)
+  const quiet = await createChatGroup(app)
   dataOf(await call(app, quiet.owner, 'POST', `/groups/${quiet.groupId}/members`, { userId: g.admin.user.id }))
   const m1 = await sendMessage(app, g.owner, g.groupId, 'one')
   await sendMessage(app, g.owner, g.groupId, 'two')
@@ -115,7 +116,7 @@ t.test('syncState gives each group of the user its latest seq, unread count and 
 })
 
 t.test('markDelivered moves the delivered watermark forward only', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (let i = 1; i <= 3; i++) await sendMessage(app, g.owner, g.groupId, `m${i}`)
   const delivered = async (): Promise<number> => (await app.db.selectFrom('mirror_group_members').select('last_delivered_seq')
     .where('group_id', '=', toBin(g.groupId)).where('user_id', '=', g.admin.user.id).executeTakeFirstOrThrow()).last_delivered_seq
@@ -126,8 +127,8 @@ t.test('markDelivered moves the delivered watermark forward only', async (t) => 
 })
 
 t.test('chatSummaries gives each group its newest visible message preview and unread count', async (t) => {
-  const g = await createGroup(app)
-  const empty = await createGroup(app)
+  const g = await createChatGroup(app)
+  const empty = await createChatGroup(app)
   dataOf(await call(app, empty.owner, 'POST', `/groups/${empty.groupId}/members`, { userId: g.admin.user.id }))
   await sendMessage(app, g.owner, g.groupId, 'first')
   const long = await sendMessage(app, g.owner, g.groupId, '€'.repeat(150))

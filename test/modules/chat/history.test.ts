@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { ChatMessage, GetMessagesResponse } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, sendMessage, type ChatGroup } from './helpers.ts'
+import { call, type ChatGroup, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
 
@@ -22,7 +22,7 @@ async function clearFor (g: ChatGroup, userId: number, seq: number): Promise<voi
 }
 
 t.test('the first page holds the newest messages, newest first, with the default limit of 50', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   await sendMany(g, 3)
   const first = await page(g, '')
   t.same(first.messages.map((m) => m.content), ['message 3', 'message 2', 'message 1'])
@@ -33,7 +33,7 @@ t.test('the first page holds the newest messages, newest first, with the default
 })
 
 t.test('25 messages paged back by 10 with before=nextCursor come with no gap and no duplicate', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const sent = await sendMany(g, 25)
   const newestFirst = sent.map((m) => m.id).reverse()
 
@@ -51,7 +51,7 @@ t.test('25 messages paged back by 10 with before=nextCursor come with no gap and
 })
 
 t.test('paging forward as a seed 01 client does (after = the newest message it has) comes with no gap and no duplicate', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const sent = await sendMany(g, 25)
   // Seed 01 §11.1 loadNewerMessages: `after=${newestCursor}`, then newestCursor = messages[0].id.
   let newestCursor = sent[0]!.id
@@ -76,7 +76,7 @@ t.test('paging forward as a seed 01 client does (after = the newest message it h
 })
 
 t.test('nextCursor of a page read with after pages back with before from that page', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const sent = await sendMany(g, 6)
   const forward = await page(g, `?limit=3&after=${sent[1]!.id}`)
   t.same(forward.messages.map((m) => m.seq), [5, 4, 3])
@@ -85,7 +85,7 @@ t.test('nextCursor of a page read with after pages back with before from that pa
 })
 
 t.test('limit must be 1 to 100', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (const limit of ['0', '101', 'x']) {
     const res = await call(app, g.owner, 'GET', `/groups/${g.groupId}/chat/messages?limit=${limit}`)
     t.equal(res.statusCode, 400, limit)
@@ -94,8 +94,8 @@ t.test('limit must be 1 to 100', async (t) => {
 })
 
 t.test('a cursor that is not a message of the group is a validation error', async (t) => {
-  const g = await createGroup(app)
-  const other = await createGroup(app)
+  const g = await createChatGroup(app)
+  const other = await createChatGroup(app)
   const foreign = await sendMessage(app, other.owner, other.groupId, 'elsewhere')
   for (const query of [`?before=${foreign.id}`, '?after=01890a5d-ac96-774b-bcce-b302099a8057', '?before=not-a-uuid']) {
     const res = await call(app, g.owner, 'GET', `/groups/${g.groupId}/chat/messages${query}`)
@@ -108,7 +108,7 @@ t.test('a cursor that is not a message of the group is a validation error', asyn
 })
 
 t.test('threadRootId lists the replies of a thread', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const root = await sendMessage(app, g.owner, g.groupId, 'root')
   await sendMessage(app, g.owner, g.groupId, 'unrelated')
   const r1 = await sendMessage(app, g.admin, g.groupId, { content: 'r1', parentMessageId: root.id })
@@ -119,7 +119,7 @@ t.test('threadRootId lists the replies of a thread', async (t) => {
 })
 
 t.test('includeReactions adds reaction summaries relative to the caller', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'react to me')
   dataOf(await call(app, g.admin, 'POST', `/groups/${g.groupId}/chat/messages/${m.id}/reactions`, { emoji: '👍' }))
   const asOwner = await page(g, '?includeReactions=true')
@@ -129,7 +129,7 @@ t.test('includeReactions adds reaction summaries relative to the caller', async 
 })
 
 t.test('includeReadBy lists the other members whose read watermark reached each message', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [m1, m2, m3] = await sendMany(g, 3)
   dataOf(await call(app, g.admin, 'POST', `/groups/${g.groupId}/chat/read`, { messageId: m2!.id }))
   dataOf(await call(app, g.members[0]!, 'POST', `/groups/${g.groupId}/chat/read`, { messageId: m3!.id }))
@@ -141,7 +141,7 @@ t.test('includeReadBy lists the other members whose read watermark reached each 
 })
 
 t.test('a deleted message keeps its place with isDeleted, empty content and metadata', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [, m2] = await sendMany(g, 3)
   dataOf(await call(app, g.owner, 'DELETE', `/groups/${g.groupId}/chat/messages/${m2!.id}`))
   const result = await page(g, '')
@@ -150,7 +150,7 @@ t.test('a deleted message keeps its place with isDeleted, empty content and meta
 })
 
 t.test('messages at or before the caller\'s clear watermark are not shown to the caller', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const sent = await sendMany(g, 4)
   await clearFor(g, g.admin.user.id, 2)
   t.same((await page(g, '', g.admin)).messages.map((m) => m.seq), [4, 3])
@@ -161,7 +161,7 @@ t.test('messages at or before the caller\'s clear watermark are not shown to the
 })
 
 t.test('one message comes with its reactions and readBy', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'single')
   dataOf(await call(app, g.members[0]!, 'POST', `/groups/${g.groupId}/chat/messages/${m.id}/reactions`, { emoji: '🎉' }))
   dataOf(await call(app, g.members[0]!, 'POST', `/groups/${g.groupId}/chat/read`, { messageId: m.id }))
@@ -177,8 +177,8 @@ t.test('one message comes with its reactions and readBy', async (t) => {
 })
 
 t.test('a message id from another group is not found', async (t) => {
-  const g = await createGroup(app)
-  const other = await createGroup(app)
+  const g = await createChatGroup(app)
+  const other = await createChatGroup(app)
   const foreign = await sendMessage(app, other.owner, other.groupId, 'not yours')
   const res = await call(app, g.owner, 'GET', `/groups/${g.groupId}/chat/messages/${foreign.id}`)
   t.equal(res.statusCode, 404)

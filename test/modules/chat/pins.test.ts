@@ -2,7 +2,8 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { PinnedMessagesResponse } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, eventsOfType, recordEvents, sendMessage, type ChatGroup } from './helpers.ts'
+import { call, type ChatGroup, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
+import { eventsOfType, recordEvents } from '../../helpers/events.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
 
@@ -11,7 +12,7 @@ async function pinned (g: ChatGroup): Promise<PinnedMessagesResponse> {
 }
 
 t.test('an admin pins a message with a note: {pinned, messageId} and chat:message_pinned', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.members[0]!, g.groupId, 'Weekly meeting on Monday')
   const events = recordEvents(app, { groupId: g.groupId }, t)
   const res = await call(app, g.admin, 'POST', `/groups/${g.groupId}/chat/messages/${m.id}/pin`, { note: 'Weekly meeting reminder' })
@@ -30,7 +31,7 @@ t.test('an admin pins a message with a note: {pinned, messageId} and chat:messag
 })
 
 t.test('a bare POST pins without a note', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'no note')
   const res = await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/groups/${g.groupId}/chat/messages/${m.id}/pin`, headers: g.owner.auth })
   t.equal(res.statusCode, 200)
@@ -38,7 +39,7 @@ t.test('a bare POST pins without a note', async (t) => {
 })
 
 t.test('plain members cannot pin or unpin', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'important')
   const pin = await call(app, g.members[0]!, 'POST', `/groups/${g.groupId}/chat/messages/${m.id}/pin`, {})
   t.equal(pin.statusCode, 403)
@@ -50,7 +51,7 @@ t.test('plain members cannot pin or unpin', async (t) => {
 })
 
 t.test('pinned messages come in pin order and pinning again only replaces the note', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const a = await sendMessage(app, g.owner, g.groupId, 'a')
   const b = await sendMessage(app, g.owner, g.groupId, 'b')
   const c = await sendMessage(app, g.owner, g.groupId, 'c')
@@ -64,7 +65,7 @@ t.test('pinned messages come in pin order and pinning again only replaces the no
 })
 
 t.test('concurrent pins of different messages each get their own place', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const sent = await Promise.all(Array.from({ length: 6 }, async (_, i) => await sendMessage(app, g.owner, g.groupId, `m${i}`)))
   const results = await Promise.all(sent.map(async (m) => await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages/${m.id}/pin`, {})))
   t.same(results.map((r) => r.statusCode), [200, 200, 200, 200, 200, 200])
@@ -73,7 +74,7 @@ t.test('concurrent pins of different messages each get their own place', async (
 })
 
 t.test('unpinning answers {unpinned, messageId}, publishes chat:message_unpinned and is idempotent', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'temp')
   dataOf(await call(app, g.admin, 'POST', `/groups/${g.groupId}/chat/messages/${m.id}/pin`, {}))
   const events = recordEvents(app, { groupId: g.groupId }, t)
@@ -88,8 +89,8 @@ t.test('unpinning answers {unpinned, messageId}, publishes chat:message_unpinned
 })
 
 t.test('a pin note is at most 255 characters and the message must exist in the group', async (t) => {
-  const g = await createGroup(app)
-  const other = await createGroup(app)
+  const g = await createChatGroup(app)
+  const other = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'x')
   const long = await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages/${m.id}/pin`, { note: 'n'.repeat(256) })
   t.equal(long.statusCode, 400)

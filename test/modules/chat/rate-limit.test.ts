@@ -1,12 +1,12 @@
 import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
-import { call, createGroup, sendMessage } from './helpers.ts'
+import { call, createChatGroup, sendMessage } from '../../helpers/api.ts'
 
 // The seed 01 §9 limits exactly (RATE_LIMIT_SCALE 1).
 const app = await buildTestApp(t, import.meta.url)
 
 t.test('the 31st send in a minute answers 429 RATE_LIMIT_EXCEEDED with the details and headers', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (let i = 1; i <= 30; i++) {
     const res = await call(app, g.members[0]!, 'POST', `/groups/${g.groupId}/chat/messages`, { content: `message ${i}` })
     t.equal(res.statusCode, 201, `send ${i}`)
@@ -27,7 +27,7 @@ t.test('the 31st send in a minute answers 429 RATE_LIMIT_EXCEEDED with the detai
 })
 
 t.test('edits are limited to 10 a minute', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'draft')
   for (let i = 1; i <= 10; i++) {
     t.equal((await call(app, g.owner, 'PUT', `/groups/${g.groupId}/chat/messages/${m.id}`, { content: `draft ${i}` })).statusCode, 200)
@@ -38,7 +38,7 @@ t.test('edits are limited to 10 a minute', async (t) => {
 })
 
 t.test('searches are limited to 20 a minute', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (let i = 1; i <= 20; i++) {
     t.equal((await call(app, g.admin, 'GET', `/groups/${g.groupId}/chat/search?q=hello`)).statusCode, 200)
   }
@@ -48,7 +48,7 @@ t.test('searches are limited to 20 a minute', async (t) => {
 })
 
 t.test('adding and removing reactions share a budget of 60 a minute', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'react')
   const url = `/groups/${g.groupId}/chat/messages/${m.id}/reactions`
   for (let i = 1; i <= 30; i++) {

@@ -1,14 +1,15 @@
 import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import type { ReactionSummary } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, eventsOfType, recordEvents, sendMessage } from './helpers.ts'
+import { call, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
+import { eventsOfType, recordEvents } from '../../helpers/events.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
 
 type Reactions = { reactions: ReactionSummary[] }
 
 t.test('adding a reaction answers the message\'s summaries and publishes chat:reactions_updated', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'nice')
   const events = recordEvents(app, { groupId: g.groupId }, t)
   const url = `/groups/${g.groupId}/chat/messages/${m.id}/reactions`
@@ -22,7 +23,7 @@ t.test('adding a reaction answers the message\'s summaries and publishes chat:re
 })
 
 t.test('the same emoji twice is a no-op that returns the current state', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'hi')
   const url = `/groups/${g.groupId}/chat/messages/${m.id}/reactions`
   const first = dataOf<Reactions>(await call(app, g.admin, 'POST', url, { emoji: '❤️' }))
@@ -34,7 +35,7 @@ t.test('the same emoji twice is a no-op that returns the current state', async (
 })
 
 t.test('distinct emoji stay distinct, even when they differ only by a variation selector', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'hearts')
   const url = `/groups/${g.groupId}/chat/messages/${m.id}/reactions`
   for (const emoji of ['❤', '❤️', '😀', '😁', '👍🏽', '👍']) dataOf(await call(app, g.admin, 'POST', url, { emoji }))
@@ -44,7 +45,7 @@ t.test('distinct emoji stay distinct, even when they differ only by a variation 
 })
 
 t.test('a reaction is removed with the emoji URL-encoded in the path', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'hi')
   const base = `/groups/${g.groupId}/chat/messages/${m.id}/reactions`
   dataOf(await call(app, g.admin, 'POST', base, { emoji: '👍' }))
@@ -66,7 +67,7 @@ t.test('a reaction is removed with the emoji URL-encoded in the path', async (t)
 })
 
 t.test('listing reactions is relative to the caller', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'hi')
   const url = `/groups/${g.groupId}/chat/messages/${m.id}/reactions`
   dataOf(await call(app, g.admin, 'POST', url, { emoji: '🔥' }))
@@ -77,7 +78,7 @@ t.test('listing reactions is relative to the caller', async (t) => {
 })
 
 t.test('an emoji must be 1 to 32 characters without spaces', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'hi')
   const url = `/groups/${g.groupId}/chat/messages/${m.id}/reactions`
   for (const emoji of ['', 'x'.repeat(33), 'two words', ' ', 'tab\t']) {
@@ -96,7 +97,7 @@ t.test('an emoji must be 1 to 32 characters without spaces', async (t) => {
 })
 
 t.test('a user adds at most 20 different reactions to one message', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'hi')
   const url = `/groups/${g.groupId}/chat/messages/${m.id}/reactions`
   for (let i = 0; i < 20; i++) dataOf(await call(app, g.admin, 'POST', url, { emoji: `e${i}` }))
@@ -106,8 +107,8 @@ t.test('a user adds at most 20 different reactions to one message', async (t) =>
 })
 
 t.test('reactions to a deleted, unknown or foreign message are not found', async (t) => {
-  const g = await createGroup(app)
-  const other = await createGroup(app)
+  const g = await createChatGroup(app)
+  const other = await createChatGroup(app)
   const deleted = await sendMessage(app, g.owner, g.groupId, 'gone')
   dataOf(await call(app, g.owner, 'DELETE', `/groups/${g.groupId}/chat/messages/${deleted.id}`))
   const foreign = await sendMessage(app, other.owner, other.groupId, 'theirs')

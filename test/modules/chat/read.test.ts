@@ -2,7 +2,8 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { ChatMessage, UnreadCountResponse } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, eventsOfType, recordEvents, sendMessage, type ChatGroup } from './helpers.ts'
+import { call, type ChatGroup, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
+import { eventsOfType, recordEvents } from '../../helpers/events.ts'
 import type { TestUser } from '../../helpers/users.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
@@ -17,7 +18,7 @@ async function watermark (g: ChatGroup, who: TestUser): Promise<{ last_read_seq:
 }
 
 t.test('marking a message read answers {marked, upToMessageId} and sets the read watermark to its seq', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [, second] = [await sendMessage(app, g.owner, g.groupId, 'a'), await sendMessage(app, g.owner, g.groupId, 'b'), await sendMessage(app, g.owner, g.groupId, 'c')]
   const res = await call(app, g.admin, 'POST', `/groups/${g.groupId}/chat/read`, { messageId: second.id })
   t.equal(res.statusCode, 200)
@@ -28,7 +29,7 @@ t.test('marking a message read answers {marked, upToMessageId} and sets the read
 })
 
 t.test('the read watermark never moves backwards', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const sent: ChatMessage[] = []
   for (const c of ['a', 'b', 'c']) sent.push(await sendMessage(app, g.owner, g.groupId, c))
   dataOf(await call(app, g.admin, 'POST', `/groups/${g.groupId}/chat/read`, { messageId: sent[2]!.id }))
@@ -41,7 +42,7 @@ t.test('the read watermark never moves backwards', async (t) => {
 })
 
 t.test('unread counts messages from others after the watermark, excluding deleted ones', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   t.equal(await unread(g, g.admin), 0)
   const m1 = await sendMessage(app, g.owner, g.groupId, 'one')
   await sendMessage(app, g.owner, g.groupId, 'two')
@@ -57,7 +58,7 @@ t.test('unread counts messages from others after the watermark, excluding delete
 })
 
 t.test('unread ignores messages cleared for the user', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   for (const c of ['a', 'b', 'c']) await sendMessage(app, g.owner, g.groupId, c)
   await app.db.updateTable('mirror_group_members').set({ cleared_seq: 2 })
     .where('group_id', '=', toBin(g.groupId)).where('user_id', '=', g.admin.user.id).execute()
@@ -65,7 +66,7 @@ t.test('unread ignores messages cleared for the user', async (t) => {
 })
 
 t.test('a read publishes chat:message_read to the group and chat:unread_count to the reader', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m1 = await sendMessage(app, g.owner, g.groupId, 'one')
   await sendMessage(app, g.owner, g.groupId, 'two')
   const groupEvents = recordEvents(app, { groupId: g.groupId }, t)
@@ -77,8 +78,8 @@ t.test('a read publishes chat:message_read to the group and chat:unread_count to
 })
 
 t.test('marking read an unknown message or one of another group is not found', async (t) => {
-  const g = await createGroup(app)
-  const other = await createGroup(app)
+  const g = await createChatGroup(app)
+  const other = await createChatGroup(app)
   const foreign = await sendMessage(app, other.owner, other.groupId, 'x')
   const res = await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/read`, { messageId: foreign.id })
   t.equal(res.statusCode, 404)
@@ -93,7 +94,7 @@ async function markRead (g: ChatGroup, who: TestUser, messageId: string): Promis
 }
 
 t.test('chat:message_read lists every message the mark newly read, from others and not deleted, oldest first with the watermark message last', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m1 = await sendMessage(app, g.owner, g.groupId, 'one')
   const m2 = await sendMessage(app, g.owner, g.groupId, 'two')
   const own = await sendMessage(app, g.admin, g.groupId, 'the reader\'s own')
@@ -117,7 +118,7 @@ t.test('chat:message_read lists every message the mark newly read, from others a
 })
 
 t.test('a mark over more than 100 unread messages lists the newest 99 of them and the watermark message', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const sent: ChatMessage[] = []
   for (let i = 0; i < 120; i++) sent.push(await sendMessage(app, g.owner, g.groupId, `message ${i}`))
   const events = recordEvents(app, { groupId: g.groupId }, t)
@@ -127,7 +128,7 @@ t.test('a mark over more than 100 unread messages lists the newest 99 of them an
 })
 
 t.test('concurrent marks by one reader report every message exactly once', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const sent: ChatMessage[] = []
   for (let i = 0; i < 12; i++) sent.push(await sendMessage(app, g.owner, g.groupId, `message ${i}`))
   const events = recordEvents(app, { groupId: g.groupId }, t)

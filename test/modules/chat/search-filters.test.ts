@@ -3,7 +3,7 @@ import { buildTestApp } from '../../helpers/app.ts'
 import { newId, toBin } from '../../../src/lib/ids.ts'
 import type { TestUser } from '../../helpers/users.ts'
 import type { ChatMessage, CrossGroupSearchResponse, SearchMessagesResponse } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, sendMessage, type ChatGroup } from './helpers.ts'
+import { call, type ChatGroup, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
 
 // Issue 11 point 8: filters on the group search, and the search across the caller's groups.
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
@@ -22,14 +22,14 @@ async function sentAt (message: ChatMessage, at: string): Promise<void> {
 }
 
 t.test('senderId keeps one sender\'s matches', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const mine = await sendMessage(app, g.owner, g.groupId, 'budget draft')
   await sendMessage(app, g.admin, g.groupId, 'budget comments')
   t.same(await search(g, `q=budget&senderId=${g.owner.user.id}`), [mine.id])
 })
 
 t.test('from and to bound the send time, both ends included', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const early = await sendMessage(app, g.owner, g.groupId, 'report january')
   const middle = await sendMessage(app, g.owner, g.groupId, 'report february')
   const late = await sendMessage(app, g.owner, g.groupId, 'report march')
@@ -44,7 +44,7 @@ t.test('from and to bound the send time, both ends included', async (t) => {
 })
 
 t.test('contentType and hasAttachments filter on the kind of message', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const text = await sendMessage(app, g.owner, g.groupId, 'holiday notes')
   const image = await sendMessage(app, g.owner, g.groupId, { content: 'holiday photo', contentType: 'image' })
   const file = await sendMessage(app, g.owner, g.groupId, { content: 'holiday tickets', contentType: 'file' })
@@ -54,7 +54,7 @@ t.test('contentType and hasAttachments filter on the kind of message', async (t)
 })
 
 t.test('threadRootId keeps the replies of one thread', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const root = await sendMessage(app, g.owner, g.groupId, 'lunch plans?')
   const reply = await sendMessage(app, g.admin, g.groupId, { content: 'lunch at noon', parentMessageId: root.id })
   await sendMessage(app, g.admin, g.groupId, 'lunch was great')
@@ -63,10 +63,10 @@ t.test('threadRootId keeps the replies of one thread', async (t) => {
 })
 
 t.test('the cross-group search finds matches in every group of the caller, newest first, and none of others\' groups', async (t) => {
-  const first = await createGroup(app)
+  const first = await createChatGroup(app)
   const caller = first.owner
   const secondId = dataOf<{ group: { id: string } }>(await call(app, caller, 'POST', '/groups', { name: 'Second', memberIds: [first.admin.user.id] })).group.id
-  const elsewhere = await createGroup(app)
+  const elsewhere = await createChatGroup(app)
   const a = await sendMessage(app, caller, first.groupId, 'roadmap review')
   const b = await sendMessage(app, first.admin, secondId, 'roadmap approved')
   await sendMessage(app, elsewhere.owner, elsewhere.groupId, 'roadmap secret')
@@ -79,8 +79,8 @@ t.test('the cross-group search finds matches in every group of the caller, newes
 })
 
 t.test('the cross-group search pages with a cursor, and applies each group\'s clear watermark and the caller\'s blocks', async (t) => {
-  const g = await createGroup(app)
-  const other = await createGroup(app, { memberCount: 0 })
+  const g = await createChatGroup(app)
+  const other = await createChatGroup(app, { memberCount: 0 })
   const [alice] = g.members as [TestUser]
   dataOf(await call(app, other.owner, 'POST', `/groups/${other.groupId}/members`, { userId: alice.user.id }))
   const cleared = await sendMessage(app, g.owner, g.groupId, 'invoice one')
@@ -101,7 +101,7 @@ t.test('the cross-group search pages with a cursor, and applies each group\'s cl
 })
 
 t.test('the cross-group search is limited as a search, and validates its input', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const res = await call(app, g.owner, 'GET', '/chat/search?q=anything')
   t.equal(res.statusCode, 200)
   t.equal(res.headers['x-ratelimit-limit'], String(20 * 100), 'the search budget (20 a minute before RATE_LIMIT_SCALE)')
@@ -111,7 +111,7 @@ t.test('the cross-group search is limited as a search, and validates its input',
 })
 
 t.test('the cross-group search looks in the caller\'s 100 most recently active groups only', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const old = await sendMessage(app, g.owner, g.groupId, 'archive treasure')
   await app.db.updateTable('mirror_groups').set({ last_activity_at: new Date('2020-01-01T00:00:00Z') }).where('id', '=', toBin(g.groupId)).execute()
   t.same((await searchAll(g.owner, 'q=treasure')).messages.map((m) => m.id), [old.id], 'found while among the newest 100')

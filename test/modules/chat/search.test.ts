@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { SearchMessagesResponse } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, sendMessage, type ChatGroup } from './helpers.ts'
+import { call, type ChatGroup, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
 import type { TestUser } from '../../helpers/users.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
@@ -12,7 +12,7 @@ async function search (g: ChatGroup, q: string, extra = '', who: TestUser = g.ow
 }
 
 t.test('search finds messages by word, newest first, with the query echoed and the total count', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const a = await sendMessage(app, g.owner, g.groupId, 'Let\'s schedule a meeting tomorrow')
   await sendMessage(app, g.owner, g.groupId, 'nothing to see')
   const b = await sendMessage(app, g.admin, g.groupId, 'The meeting moved to Friday')
@@ -24,7 +24,7 @@ t.test('search finds messages by word, newest first, with the query echoed and t
 })
 
 t.test('every query word must match', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const both = await sendMessage(app, g.owner, g.groupId, 'quarterly budget review')
   await sendMessage(app, g.owner, g.groupId, 'budget only')
   await sendMessage(app, g.owner, g.groupId, 'review only')
@@ -34,7 +34,7 @@ t.test('every query word must match', async (t) => {
 })
 
 t.test('accents and case fold: "café" is found by "CAFE"', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'Rendez-vous au café à midi')
   t.same((await search(g, 'CAFE')).messages.map((x) => x.id), [m.id])
   t.same((await search(g, 'Café')).messages.map((x) => x.id), [m.id])
@@ -42,7 +42,7 @@ t.test('accents and case fold: "café" is found by "CAFE"', async (t) => {
 })
 
 t.test('CJK text is found by a part of a word', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, '明日は東京タワーに行きます')
   await sendMessage(app, g.owner, g.groupId, '京都に行きます')
   t.same((await search(g, '東京')).messages.map((x) => x.id), [m.id])
@@ -51,8 +51,8 @@ t.test('CJK text is found by a part of a word', async (t) => {
 })
 
 t.test('search never crosses groups', async (t) => {
-  const g = await createGroup(app)
-  const other = await createGroup(app)
+  const g = await createChatGroup(app)
+  const other = await createChatGroup(app)
   await sendMessage(app, other.owner, other.groupId, 'confidential merger plans')
   const mine = await sendMessage(app, g.owner, g.groupId, 'merger gossip')
   t.same((await search(g, 'merger')).messages.map((x) => x.id), [mine.id])
@@ -60,7 +60,7 @@ t.test('search never crosses groups', async (t) => {
 })
 
 t.test('deleted messages and messages cleared for the caller are not found', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const deleted = await sendMessage(app, g.owner, g.groupId, 'pineapple one')
   const cleared = await sendMessage(app, g.owner, g.groupId, 'pineapple two')
   const kept = await sendMessage(app, g.owner, g.groupId, 'pineapple three')
@@ -74,7 +74,7 @@ t.test('deleted messages and messages cleared for the caller are not found', asy
 })
 
 t.test('limit and offset page through the matches; count stays the total', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const sent = []
   for (let i = 0; i < 7; i++) sent.push(await sendMessage(app, g.owner, g.groupId, `kiwi number ${i}`))
   const newestFirst = sent.map((m) => m.id).reverse()
@@ -89,7 +89,7 @@ t.test('limit and offset page through the matches; count stays the total', async
 })
 
 t.test('q must be 2 to 200 characters, limit at most 50, offset not negative', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const url = `/groups/${g.groupId}/chat/search`
   const bad: Array<[string, string]> = [
     ['', 'q'],

@@ -5,7 +5,7 @@ import { fromBin, newId, toBin } from '../../../src/lib/ids.ts'
 import { createStatementPool } from '../../../db/connection.ts'
 import { SEND_LANES, createSendBatcher, type PendingMessage, type SendOutcome } from '../../../src/modules/chat/send-batcher.ts'
 import type { ChatMessage } from '../../../schemas/chat.ts'
-import { call, createGroup, sendMessage } from './helpers.ts'
+import { call, createChatGroup, sendMessage } from '../../helpers/api.ts'
 
 // Issue 9 point 6: a retried clientMessageId (or any refused send) settles alone inside a group
 // commit; the other senders' messages commit in the same transaction, and nothing rolls back.
@@ -66,7 +66,7 @@ async function seqsOf (groupId: string): Promise<{ seqs: number[], lastSeq: numb
 }
 
 t.test('one group commit that mixes retries, a refused send and fresh sends: one COMMIT, no ROLLBACK, each fresh message stored once, each retry answered with its original', async (t) => {
-  const g = await createGroup(app, { memberCount: 1 })
+  const g = await createChatGroup(app, { memberCount: 1 })
   const member = g.members[0]!
   const earlierA = await sendMessage(app, g.owner, g.groupId, { content: 'a', clientMessageId: 'dup-a' })
   const earlierB = await sendMessage(app, g.admin, g.groupId, { content: 'b', clientMessageId: 'dup-b' })
@@ -117,7 +117,7 @@ t.test('one group commit that mixes retries, a refused send and fresh sends: one
 })
 
 t.test('a batch in which every send is a retry or refused stores nothing and takes no seq', async (t) => {
-  const g = await createGroup(app, { memberCount: 1 })
+  const g = await createChatGroup(app, { memberCount: 1 })
   const earlier = await sendMessage(app, g.owner, g.groupId, { content: 'a', clientMessageId: 'only-once' })
   const pool = createStatementPool(databaseUrl, 1)
   t.teardown(async () => { await pool.end() })
@@ -133,7 +133,7 @@ t.test('a batch in which every send is a retry or refused stores nothing and tak
 })
 
 t.test('retries sent over REST in the same group commit as fresh sends answer 201 with their originals, and nothing is rolled back', async (t) => {
-  const g = await createGroup(app, { memberCount: 2 })
+  const g = await createChatGroup(app, { memberCount: 2 })
   const [m1, m2] = g.members as [typeof g.owner, typeof g.owner]
   const originals = await Promise.all([g.owner, g.admin, m1].map(async (who, i) => await sendMessage(app, who, g.groupId, { content: `original ${i}`, clientMessageId: `sent-before-${i}` })))
   const before = await transactionsOn(app.sendBatcher.pool, SEND_LANES)
@@ -150,6 +150,7 @@ t.test('retries sent over REST in the same group commit as fresh sends answer 20
   await locker.query('START TRANSACTION')
   await locker.query('SELECT id FROM mirror_groups WHERE id = ? FOR UPDATE', [toBin(blockerGroup)])
   const blocker = call(app, g.owner, 'POST', `/groups/${blockerGroup}/chat/messages`, { content: 'holds the lane' })
+  // Real time on purpose: the blocker must reach the locked row before the others queue.
   await new Promise((resolve) => setTimeout(resolve, 300))
   const sends = [
     { who: m2, body: { content: 'fresh 1', clientMessageId: 'fresh-1' } },

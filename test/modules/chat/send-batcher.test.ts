@@ -2,7 +2,7 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
-import { call, createGroup } from './helpers.ts'
+import { call, createChatGroup } from '../../helpers/api.ts'
 
 // Two instances on one database, as in production; most tests use the first only.
 const a = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '1000' } })
@@ -10,7 +10,7 @@ const b = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100
 const app = a
 
 t.test('a burst of sends across groups, with retries inside it, stores each message once in gap-free seq order', async (t) => {
-  const groups = await Promise.all([createGroup(app, { memberCount: 1 }), createGroup(app, { memberCount: 1 }), createGroup(app, { memberCount: 1 })])
+  const groups = await Promise.all([createChatGroup(app, { memberCount: 1 }), createChatGroup(app, { memberCount: 1 }), createChatGroup(app, { memberCount: 1 })])
   const retried = randomUUID()
   const sends = groups.flatMap((group, g) => Array.from({ length: 40 }, (_, i) => ({
     group,
@@ -32,8 +32,8 @@ t.test('a burst of sends across groups, with retries inside it, stores each mess
 })
 
 t.test('a send to a group deleted meanwhile fails alone without failing the sends batched with it', async (t) => {
-  const kept = await createGroup(app, { memberCount: 1 })
-  const doomed = await createGroup(app, { memberCount: 1 })
+  const kept = await createChatGroup(app, { memberCount: 1 })
+  const doomed = await createChatGroup(app, { memberCount: 1 })
   const membership = await app.groupService.getMembership(doomed.groupId, doomed.owner.user.id)
   if (membership === null) throw new Error('no membership')
   const caller = { user: { ...doomed.owner.user, sessionId: 'x', external: false }, membership }
@@ -50,7 +50,7 @@ t.test('a send to a group deleted meanwhile fails alone without failing the send
 })
 
 t.test('a member removed on another instance cannot post there, though that instance still trusts its cached membership', async (t) => {
-  const g = await createGroup(a, { memberCount: 1 })
+  const g = await createChatGroup(a, { memberCount: 1 })
   const member = g.members[0]!
   t.equal((await call(b, member, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'while a member' })).statusCode, 201)
 
@@ -66,7 +66,7 @@ t.test('a member removed on another instance cannot post there, though that inst
 })
 
 t.test('an admin demoted on another instance cannot post in a broadcast group there', async (t) => {
-  const g = await createGroup(a, { memberCount: 1, type: 'broadcast' })
+  const g = await createChatGroup(a, { memberCount: 1, type: 'broadcast' })
   t.equal((await call(b, g.admin, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'announcement' })).statusCode, 201)
 
   t.equal((await call(a, g.owner, 'PATCH', `/groups/${g.groupId}/members/${g.admin.user.id}`, { role: 'member' })).statusCode, 200)
@@ -77,7 +77,7 @@ t.test('an admin demoted on another instance cannot post in a broadcast group th
 })
 
 t.test('a send refused inside a batch fails alone; the sends batched with it commit with gap-free seqs', async (t) => {
-  const g = await createGroup(a, { memberCount: 2 })
+  const g = await createChatGroup(a, { memberCount: 2 })
   const [stays, leaves] = g.members as [typeof g.owner, typeof g.owner]
   t.equal((await call(b, leaves, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'hello' })).statusCode, 201)
   t.equal((await call(a, g.owner, 'DELETE', `/groups/${g.groupId}/members/${leaves.user.id}`)).statusCode, 200)

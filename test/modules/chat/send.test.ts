@@ -3,15 +3,16 @@ import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser } from '../../helpers/users.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 import type { ChatMessage } from '../../../schemas/chat.ts'
+import { call, createChatGroup, createDirectChat, dataOf, sendMessage } from '../../helpers/api.ts'
+import { eventsOfType, recordEvents } from '../../helpers/events.ts'
 import { connectWs } from '../../helpers/ws.ts'
-import { call, createDirectChat, createGroup, dataOf, eventsOfType, recordEvents, sendMessage } from './helpers.ts'
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
 t.test('a member sends a message and gets 201 with the complete ChatMessage', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const res = await call(app, g.members[0]!, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'Hello everyone!', clientMessageId: 'client-1' })
   t.equal(res.statusCode, 201)
   const body = res.json()
@@ -49,16 +50,16 @@ t.test('a member sends a message and gets 201 with the complete ChatMessage', as
 })
 
 t.test('each message of a group takes the next seq', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const seqs: number[] = []
   for (const content of ['one', 'two', 'three']) seqs.push((await sendMessage(app, g.owner, g.groupId, content)).seq as number)
   t.same(seqs, [1, 2, 3])
-  const other = await createGroup(app)
+  const other = await createChatGroup(app)
   t.equal((await sendMessage(app, other.owner, other.groupId, 'first elsewhere')).seq, 1, 'seq counts per group')
 })
 
 t.test('50 concurrent sends to one group get seqs 1..50 exactly', async (t) => {
-  const g = await createGroup(app, { memberCount: 4 })
+  const g = await createChatGroup(app, { memberCount: 4 })
   const senders = [g.owner, g.admin, ...g.members]
   const results = await Promise.all(Array.from({ length: 50 }, async (_, i) => {
     const res = await call(app, senders[i % senders.length]!, 'POST', `/groups/${g.groupId}/chat/messages`, { content: `message ${i}` })
@@ -71,7 +72,7 @@ t.test('50 concurrent sends to one group get seqs 1..50 exactly', async (t) => {
 })
 
 t.test('a retried clientMessageId answers 201 with the original message, as seed 01 §4.2.1 answers a send, and adds no row', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const first = await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'once', clientMessageId: 'retry-me' })
   const second = await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'once more', clientMessageId: 'retry-me' })
   t.equal(first.statusCode, 201)
@@ -82,7 +83,7 @@ t.test('a retried clientMessageId answers 201 with the original message, as seed
 })
 
 t.test('over WebSocket, a retried send is acknowledged with the original message\'s id, seq and time', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const ws = await connectWs(app, { token: g.owner.token })
   t.teardown(async () => { await ws.close() })
   const first = await ws.request('chat:send_message', { groupId: g.groupId, content: 'once', clientMessageId: 'ws-retry' })
@@ -100,7 +101,7 @@ t.test('over WebSocket, a retried send is acknowledged with the original message
 })
 
 t.test('a clientMessageId with quotes, backslashes and SQL in it is stored exactly and still deduplicates', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const clientMessageId = 'it\'s "quoted" \\ back\\slash\'); DROP TABLE users; -- ü 日本'
   const first = await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'tricky id', clientMessageId })
   t.equal(first.statusCode, 201)
@@ -117,7 +118,7 @@ t.test('a clientMessageId with quotes, backslashes and SQL in it is stored exact
 })
 
 t.test('the same clientMessageId from another sender is a different message', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const a = await sendMessage(app, g.owner, g.groupId, { content: 'a', clientMessageId: 'same' })
   const b = await call(app, g.admin, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'b', clientMessageId: 'same' })
   t.equal(b.statusCode, 201)
@@ -125,7 +126,7 @@ t.test('the same clientMessageId from another sender is a different message', as
 })
 
 t.test('20 concurrent sends with one clientMessageId store one row and all answer 201 with its id', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const responses = await Promise.all(Array.from({ length: 20 }, async () =>
     await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'exactly once', clientMessageId: 'concurrent-1' })))
   t.same(responses.map((r) => r.statusCode), Array(20).fill(201))
@@ -137,7 +138,7 @@ t.test('20 concurrent sends with one clientMessageId store one row and all answe
 })
 
 t.test('content must be 1 to 10000 characters', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const url = `/groups/${g.groupId}/chat/messages`
   for (const content of ['', 'x'.repeat(10_001)]) {
     const res = await call(app, g.owner, 'POST', url, { content })
@@ -151,7 +152,7 @@ t.test('content must be 1 to 10000 characters', async (t) => {
 })
 
 t.test('a bad contentType, parentMessageId or clientMessageId is a validation error', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const url = `/groups/${g.groupId}/chat/messages`
   t.match((await call(app, g.owner, 'POST', url, { content: 'x', contentType: 'gif' })).json(), { code: 'VALIDATION_ERROR', validationErrors: [{ field: 'contentType' }] })
   t.match((await call(app, g.owner, 'POST', url, { content: 'x', parentMessageId: 'nope' })).json(), { code: 'VALIDATION_ERROR', validationErrors: [{ field: 'parentMessageId' }] })
@@ -161,7 +162,7 @@ t.test('a bad contentType, parentMessageId or clientMessageId is a validation er
 })
 
 t.test('valid metadata is stored and returned', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const metadata = {
     mentions: [{ userId: g.admin.user.id, username: g.admin.user.username, startIndex: 0, endIndex: 6, type: 'user' }],
     links: [{ url: 'https://example.com/a', title: 'A', startIndex: 7, endIndex: 28 }],
@@ -176,7 +177,7 @@ t.test('valid metadata is stored and returned', async (t) => {
 })
 
 t.test('metadata breaking the rules is rejected with the field named', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const url = `/groups/${g.groupId}/chat/messages`
   const cases: Array<[string, object, string]> = [
     ['a mention past the end', { mentions: [{ userId: 1, username: 'a', startIndex: 3, endIndex: 50, type: 'user' }] }, 'metadata.mentions.0'],
@@ -198,13 +199,13 @@ t.test('metadata breaking the rules is rejected with the field named', async (t)
 })
 
 t.test('pin fields in sent metadata are dropped: the server owns them', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const message = await sendMessage(app, g.owner, g.groupId, { content: 'hi', metadata: { pinNote: 'fake', pinnedBy: 1 } })
   t.same(message.metadata, {})
 })
 
 t.test('a new message is published as chat:message to the group without its content', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const events = recordEvents(app, { groupId: g.groupId }, t)
   const message = await sendMessage(app, g.owner, g.groupId, { content: 'secret words', clientMessageId: 'evt-1' })
   const [event] = eventsOfType(events, 'chat:message')
@@ -228,7 +229,7 @@ t.test('a new message is published as chat:message to the group without its cont
 })
 
 t.test('a group id spelled in upper case reaches the same group and its subscribers', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const events = recordEvents(app, { groupId: g.groupId }, t)
   const res = await call(app, g.owner, 'POST', `/groups/${g.groupId.toUpperCase()}/chat/messages`, { content: 'shouting id' })
   t.equal(res.statusCode, 201)
@@ -238,14 +239,14 @@ t.test('a group id spelled in upper case reaches the same group and its subscrib
 
 t.test('with WS_BROADCAST_CONTENT the chat:message event carries the content', async (t) => {
   const broadcasting = await buildTestApp(t, import.meta.url, { env: { WS_BROADCAST_CONTENT: 'true', RATE_LIMIT_SCALE: '100' } })
-  const g = await createGroup(broadcasting)
+  const g = await createChatGroup(broadcasting)
   const events = recordEvents(broadcasting, { groupId: g.groupId }, t)
   await sendMessage(broadcasting, g.owner, g.groupId, 'shared openly')
   t.match(eventsOfType(events, 'chat:message')[0]?.payload, { content: 'shared openly', encryptedContent: true })
 })
 
 t.test('in a broadcast group only admins and the owner post', async (t) => {
-  const g = await createGroup(app, { type: 'broadcast' })
+  const g = await createChatGroup(app, { type: 'broadcast' })
   const url = `/groups/${g.groupId}/chat/messages`
   const denied = await call(app, g.members[0]!, 'POST', url, { content: 'may I?' })
   t.equal(denied.statusCode, 403)
@@ -255,7 +256,7 @@ t.test('in a broadcast group only admins and the owner post', async (t) => {
 })
 
 t.test('only admins and the owner post system messages', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const url = `/groups/${g.groupId}/chat/messages`
   t.equal((await call(app, g.members[0]!, 'POST', url, { content: 'fake notice', contentType: 'system' })).statusCode, 403)
   t.equal((await call(app, g.admin, 'POST', url, { content: 'notice', contentType: 'system' })).statusCode, 201)
@@ -276,7 +277,7 @@ t.test('in a direct chat a user blocked by the other cannot send, in either dire
 })
 
 t.test('replies get their thread root and the root counts its replies', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const root = await sendMessage(app, g.owner, g.groupId, 'root')
   const reply = await sendMessage(app, g.admin, g.groupId, { content: 'reply', parentMessageId: root.id, contentType: 'reply' })
   const nested = await sendMessage(app, g.members[0]!, g.groupId, { content: 'reply to reply', parentMessageId: reply.id })
@@ -291,8 +292,8 @@ t.test('replies get their thread root and the root counts its replies', async (t
 })
 
 t.test('a parent message from another group is a validation error', async (t) => {
-  const g = await createGroup(app)
-  const other = await createGroup(app)
+  const g = await createChatGroup(app)
+  const other = await createChatGroup(app)
   const foreign = await sendMessage(app, other.owner, other.groupId, 'elsewhere')
   const res = await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'reply', parentMessageId: foreign.id })
   t.equal(res.statusCode, 400)
@@ -300,7 +301,7 @@ t.test('a parent message from another group is a validation error', async (t) =>
 })
 
 t.test('mentions are stored for members only and each mentioned member gets chat:mention', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const mentionedEvents = recordEvents(app, { userId: g.admin.user.id }, t)
   const outsiderEvents = recordEvents(app, { userId: g.outsider.user.id }, t)
   const content = '@admin and @outsider'
@@ -326,7 +327,7 @@ t.test('mentions are stored for members only and each mentioned member gets chat
 })
 
 t.test('@everyone mentions every other member', async (t) => {
-  const g = await createGroup(app, { memberCount: 2 })
+  const g = await createChatGroup(app, { memberCount: 2 })
   const received = [g.admin, ...g.members].map((u) => recordEvents(app, { userId: u.user.id }, t))
   const ownerEvents = recordEvents(app, { userId: g.owner.user.id }, t)
   const message = await sendMessage(app, g.owner, g.groupId, {

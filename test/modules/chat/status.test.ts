@@ -1,9 +1,10 @@
 import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
+import { call, type ChatGroup, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
 import { connectWs } from '../../helpers/ws.ts'
 import type { ChatMessage, GetMessagesResponse, SearchMessagesResponse } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, sendMessage, type ChatGroup } from './helpers.ts'
 import type { TestUser } from '../../helpers/users.ts'
+import { until } from '../../helpers/wait.ts'
 
 // Seed 01 §6.1 MessageStatus: a message is `sent` once the server has it and `delivered` once
 // it reached a recipient, which the delivered watermarks of the other members record.
@@ -17,7 +18,7 @@ const statusBySeq = (messages: ChatMessage[]): Record<number, string> =>
   Object.fromEntries(messages.map((m) => [m.seq as number, m.status]))
 
 t.test('a message is sent until another member\'s delivered watermark reaches it, then delivered, in history, getMessage and search', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m1 = await sendMessage(app, g.owner, g.groupId, 'first words')
   await sendMessage(app, g.owner, g.groupId, 'second words')
   t.same(statusBySeq(await history(g)), { 1: 'sent', 2: 'sent' })
@@ -33,7 +34,7 @@ t.test('a message is sent until another member\'s delivered watermark reaches it
 })
 
 t.test('the sender\'s own delivered watermark does not make its messages delivered', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   await sendMessage(app, g.owner, g.groupId, 'from the owner')
   await sendMessage(app, g.admin, g.groupId, 'from the admin')
   await app.chatService.markDelivered(g.owner.user.id, g.groupId, 2)
@@ -41,7 +42,7 @@ t.test('the sender\'s own delivered watermark does not make its messages deliver
 })
 
 t.test('a message a member\'s connection receives becomes delivered', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const member = g.members[0]!
   const ws = await connectWs(app, { token: member.token })
   t.teardown(async () => { await ws.close() })
@@ -50,17 +51,13 @@ t.test('a message a member\'s connection receives becomes delivered', async (t) 
   const m = await sendMessage(app, g.owner, g.groupId, 'to a live connection')
   t.equal(m.status, 'sent', 'the send answer: nobody had it yet')
   await ws.next('chat:message', (f) => f.payload.id === m.id)
-  const started = Date.now()
-  let status = ''
-  while (status !== 'delivered' && Date.now() - started < 5000) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    status = (await history(g))[0]?.status ?? ''
-  }
-  t.equal(status, 'delivered')
+  // The delivered watermark is written a moment after the frame went out.
+  await until(async () => (await history(g))[0]?.status === 'delivered', { timeoutMs: 5000 })
+  t.equal((await history(g))[0]?.status, 'delivered')
 })
 
 t.test('a message read by another member is delivered too, and shows the reader in readBy', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const m = await sendMessage(app, g.owner, g.groupId, 'read over REST')
   dataOf(await call(app, g.admin, 'POST', `/groups/${g.groupId}/chat/read`, { messageId: m.id }))
   const one = dataOf<{ message: ChatMessage }>(await call(app, g.owner, 'GET', `/groups/${g.groupId}/chat/messages/${m.id}`)).message
@@ -69,7 +66,7 @@ t.test('a message read by another member is delivered too, and shows the reader 
 })
 
 t.test('a retried send answers the original message with its status now', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const first = await sendMessage(app, g.owner, g.groupId, { content: 'once', clientMessageId: 'status-retry' })
   await app.chatService.markDelivered(g.admin.user.id, g.groupId, first.seq as number)
   const retry = await call(app, g.owner, 'POST', `/groups/${g.groupId}/chat/messages`, { content: 'once', clientMessageId: 'status-retry' })

@@ -4,7 +4,8 @@ import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 import { createDatabase } from '../../../db/connection.ts'
 import { chatRepository } from '../../../src/modules/chat/repository.ts'
-import { call, connected, group, ok, send } from '../chat-management/helpers.ts'
+import { call, createGroup, dataOf, sendMessage } from '../../helpers/api.ts'
+import { connected } from '../../helpers/ws.ts'
 
 // Issue 16.5: unread counts by seq arithmetic (chat-state-sql.ts unreadCountOf) give what a
 // row-by-row count gives, on every surface, in the cases where the arithmetic has exceptions.
@@ -23,12 +24,12 @@ async function bruteForce (userId: number, groupId: string): Promise<number> {
 
 /** The count on every surface: chat list, unread totals, one chat's count, chat:sync. */
 async function surfaces (user: TestUser, groupId: string): Promise<Record<string, number | null>> {
-  const { groups } = await ok<{ groups: Array<{ id: string, unreadCount: number }> }>(call(app, user, 'GET', '/groups?limit=100'))
-  const all = await ok<{ groups: Array<{ groupId: string, unreadCount: number }> }>(call(app, user, 'GET', '/chat/unread-count'))
-  const single = await ok<{ unreadCount: number }>(call(app, user, 'GET', `/chat/unread-count?groupId=${groupId}`))
-  const { client, sync } = await connected(app, user)
+  const { groups } = dataOf<{ groups: Array<{ id: string, unreadCount: number }> }>(await call(app, user, 'GET', '/groups?limit=100'))
+  const all = dataOf<{ groups: Array<{ groupId: string, unreadCount: number }> }>(await call(app, user, 'GET', '/chat/unread-count'))
+  const single = dataOf<{ unreadCount: number }>(await call(app, user, 'GET', `/chat/unread-count?groupId=${groupId}`))
+  const client = await connected(app, user)
   await client.close()
-  const synced = (sync.payload.groups as Array<{ groupId: string, unreadCount: number }>).find((g) => g.groupId === groupId)
+  const synced = (client.sync.payload.groups as Array<{ groupId: string, unreadCount: number }>).find((g) => g.groupId === groupId)
   return {
     list: groups.find((g) => g.id === groupId)?.unreadCount ?? null,
     total: all.groups.find((g) => g.groupId === groupId)?.unreadCount ?? 0,
@@ -44,31 +45,31 @@ async function agrees (tt: Test, user: TestUser, groupId: string, expected: numb
 }
 
 const read = async (user: TestUser, groupId: string, messageId: string): Promise<void> => {
-  await ok(call(app, user, 'POST', `/groups/${groupId}/chat/read`, { messageId }))
+  dataOf(await call(app, user, 'POST', `/groups/${groupId}/chat/read`, { messageId }))
 }
 const remove = async (user: TestUser, groupId: string, messageId: string): Promise<void> => {
-  await ok(call(app, user, 'DELETE', `/groups/${groupId}/chat/messages/${messageId}`))
+  dataOf(await call(app, user, 'DELETE', `/groups/${groupId}/chat/messages/${messageId}`))
 }
 
 t.test('own messages after the watermark are not unread, however they interleave', async (t) => {
   const [alice, bob] = [await registerUser(app), await registerUser(app)]
-  const groupId = await group(app, bob, [alice])
-  const first = await send(app, bob, groupId, 'one')
-  await send(app, bob, groupId, 'two')
+  const groupId = await createGroup(app, bob, [alice])
+  const first = await sendMessage(app, bob, groupId, 'one')
+  await sendMessage(app, bob, groupId, 'two')
   await read(alice, groupId, first.id)
-  for (const [i, who] of [alice, bob, alice, alice, bob, bob].entries()) await send(app, who, groupId, `interleaved ${i}`)
+  for (const [i, who] of [alice, bob, alice, alice, bob, bob].entries()) await sendMessage(app, who, groupId, `interleaved ${i}`)
   await agrees(t, alice, groupId, 4)
   await agrees(t, bob, groupId, 3)
 })
 
 t.test('deleted messages after the watermark are not unread, and deleted ones before it change nothing', async (t) => {
   const [alice, bob] = [await registerUser(app), await registerUser(app)]
-  const groupId = await group(app, bob, [alice])
-  const old = await send(app, bob, groupId, 'read and then deleted')
+  const groupId = await createGroup(app, bob, [alice])
+  const old = await sendMessage(app, bob, groupId, 'read and then deleted')
   await read(alice, groupId, old.id)
   const sent = []
-  for (let i = 0; i < 5; i++) sent.push(await send(app, bob, groupId, `after ${i}`))
-  const mine = await send(app, alice, groupId, 'mine, then deleted')
+  for (let i = 0; i < 5; i++) sent.push(await sendMessage(app, bob, groupId, `after ${i}`))
+  const mine = await sendMessage(app, alice, groupId, 'mine, then deleted')
   await remove(bob, groupId, old.id)
   await remove(bob, groupId, sent[1]?.id as string)
   await remove(bob, groupId, sent[4]?.id as string)
@@ -78,52 +79,52 @@ t.test('deleted messages after the watermark are not unread, and deleted ones be
 
 t.test('a blocked sender\'s messages are not unread for the blocker (history hides them too), and are for others', async (t) => {
   const [alice, bob, carol] = [await registerUser(app), await registerUser(app), await registerUser(app)]
-  const groupId = await group(app, bob, [alice, carol])
-  await send(app, bob, groupId, 'from bob')
-  await ok(call(app, alice, 'POST', `/users/${carol.user.id}/block`))
-  const carols = [await send(app, carol, groupId, 'from carol'), await send(app, carol, groupId, 'carol again')]
+  const groupId = await createGroup(app, bob, [alice, carol])
+  await sendMessage(app, bob, groupId, 'from bob')
+  dataOf(await call(app, alice, 'POST', `/users/${carol.user.id}/block`))
+  const carols = [await sendMessage(app, carol, groupId, 'from carol'), await sendMessage(app, carol, groupId, 'carol again')]
   await remove(carol, groupId, carols[0]?.id as string)
-  await send(app, alice, groupId, 'from alice')
+  await sendMessage(app, alice, groupId, 'from alice')
   await agrees(t, alice, groupId, 1)
-  const history = await ok<{ messages: Array<{ senderUserId: number }> }>(call(app, alice, 'GET', `/groups/${groupId}/chat/messages`))
+  const history = dataOf<{ messages: Array<{ senderUserId: number }> }>(await call(app, alice, 'GET', `/groups/${groupId}/chat/messages`))
   t.notOk(history.messages.some((message) => message.senderUserId === carol.user.id), 'the blocker\'s history shows none of them either')
   await agrees(t, bob, groupId, 2)
-  await ok(call(app, alice, 'POST', `/users/${carol.user.id}/unblock`))
+  dataOf(await call(app, alice, 'POST', `/users/${carol.user.id}/unblock`))
   await agrees(t, alice, groupId, 2)
 })
 
 t.test('cleared history: the clear watermark bounds the count, for me and for everyone', async (t) => {
   const [alice, bob] = [await registerUser(app), await registerUser(app)]
-  const groupId = await group(app, bob, [alice])
-  for (let i = 0; i < 4; i++) await send(app, bob, groupId, `before ${i}`)
-  await ok(call(app, alice, 'DELETE', `/groups/${groupId}/chat/messages`))
+  const groupId = await createGroup(app, bob, [alice])
+  for (let i = 0; i < 4; i++) await sendMessage(app, bob, groupId, `before ${i}`)
+  dataOf(await call(app, alice, 'DELETE', `/groups/${groupId}/chat/messages`))
   await agrees(t, alice, groupId, 0)
-  const after = [await send(app, bob, groupId, 'after one'), await send(app, bob, groupId, 'after two')]
-  await send(app, alice, groupId, 'mine after the clear')
+  const after = [await sendMessage(app, bob, groupId, 'after one'), await sendMessage(app, bob, groupId, 'after two')]
+  await sendMessage(app, alice, groupId, 'mine after the clear')
   await remove(bob, groupId, after[0]?.id as string)
   await agrees(t, alice, groupId, 1)
-  await ok(call(app, bob, 'DELETE', `/groups/${groupId}/chat/messages?forEveryone=true`))
+  dataOf(await call(app, bob, 'DELETE', `/groups/${groupId}/chat/messages?forEveryone=true`))
   await agrees(t, alice, groupId, 0)
-  await send(app, bob, groupId, 'after everyone\'s clear')
+  await sendMessage(app, bob, groupId, 'after everyone\'s clear')
   await agrees(t, alice, groupId, 1)
 })
 
 t.test('marked unread by hand: at least one, the real count when higher, zero once read', async (t) => {
   const [alice, bob] = [await registerUser(app), await registerUser(app)]
-  const groupId = await group(app, bob, [alice])
-  const last = await send(app, bob, groupId, 'read')
+  const groupId = await createGroup(app, bob, [alice])
+  const last = await sendMessage(app, bob, groupId, 'read')
   await read(alice, groupId, last.id)
-  await ok(call(app, alice, 'PUT', `/groups/${groupId}/chat/read-status`, { isRead: false }))
+  dataOf(await call(app, alice, 'PUT', `/groups/${groupId}/chat/read-status`, { isRead: false }))
   await agrees(t, alice, groupId, 1)
-  for (let i = 0; i < 3; i++) await send(app, bob, groupId, `more ${i}`)
+  for (let i = 0; i < 3; i++) await sendMessage(app, bob, groupId, `more ${i}`)
   await agrees(t, alice, groupId, 3)
-  await ok(call(app, alice, 'PUT', `/groups/${groupId}/chat/read-status`, { isRead: true }))
+  dataOf(await call(app, alice, 'PUT', `/groups/${groupId}/chat/read-status`, { isRead: true }))
   await agrees(t, alice, groupId, 0)
 })
 
 t.test('a member\'s unread count does not read the unread messages of others', async (t) => {
   const [alice, bob] = [await registerUser(app), await registerUser(app)]
-  const groupId = await group(app, bob, [alice])
+  const groupId = await createGroup(app, bob, [alice])
   const groupBin = Buffer.from(groupId.replace(/-/g, ''), 'hex')
   // Bulk rows as a send stores them: the next seqs, the group's counter moved with them.
   const bulk = Array.from({ length: 2000 }, (_, i) => sql`(UNHEX(MD5(${`${groupId}/${i + 1}`})), ${groupBin}, ${i + 1}, ${bob.user.id}, 'x', 1)`)
@@ -143,18 +144,18 @@ t.test('a member\'s unread count does not read the unread messages of others', a
 
 t.test('the chat list previews the newest message the user can see: not one from a sender they blocked', async (t) => {
   const [alice, bob, carol] = [await registerUser(app), await registerUser(app), await registerUser(app)]
-  const groupId = await group(app, bob, [alice, carol])
+  const groupId = await createGroup(app, bob, [alice, carol])
   const lastOf = async (user: TestUser): Promise<{ id: string, senderUserId: number } | null> => {
-    const { groups } = await ok<{ groups: Array<{ id: string, lastMessage: { id: string, senderUserId: number } | null }> }>(call(app, user, 'GET', '/groups?limit=100'))
+    const { groups } = dataOf<{ groups: Array<{ id: string, lastMessage: { id: string, senderUserId: number } | null }> }>(await call(app, user, 'GET', '/groups?limit=100'))
     return groups.find((g) => g.id === groupId)?.lastMessage ?? null
   }
-  await ok(call(app, alice, 'POST', `/users/${carol.user.id}/block`))
-  await send(app, carol, groupId, 'carol first, before anyone')
+  dataOf(await call(app, alice, 'POST', `/users/${carol.user.id}/block`))
+  await sendMessage(app, carol, groupId, 'carol first, before anyone')
   t.equal(await lastOf(alice), null, 'nothing to show while every message is the blocked sender\'s')
-  const fromBob = await send(app, bob, groupId, 'from bob')
-  const fromCarol = await send(app, carol, groupId, 'from carol')
+  const fromBob = await sendMessage(app, bob, groupId, 'from bob')
+  const fromCarol = await sendMessage(app, carol, groupId, 'from carol')
   t.match(await lastOf(alice), { id: fromBob.id, senderUserId: bob.user.id }, 'the blocker sees Bob\'s message as the newest')
   t.match(await lastOf(bob), { id: fromCarol.id, senderUserId: carol.user.id }, 'everyone else sees Carol\'s')
-  await ok(call(app, alice, 'POST', `/users/${carol.user.id}/unblock`))
+  dataOf(await call(app, alice, 'POST', `/users/${carol.user.id}/unblock`))
   t.match(await lastOf(alice), { id: fromCarol.id }, 'unblocked: Carol\'s again')
 })

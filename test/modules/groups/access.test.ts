@@ -1,31 +1,19 @@
 import t from 'tap'
-import type { FastifyInstance } from 'fastify'
 import type { ServerEvent } from '../../../schemas/events.ts'
 import { toBin } from '../../../src/lib/ids.ts'
+import { call, createGroup } from '../../helpers/api.ts'
 import { buildTestApp } from '../../helpers/app.ts'
-import { registerUser, type TestUser } from '../../helpers/users.ts'
+import { registerUser } from '../../helpers/users.ts'
 
 // One app for the whole file: every test makes its own users and groups.
 // A small member limit (MAX_GROUP_MEMBERS) keeps the test that fills a group quick.
 const app = await buildTestApp(t, import.meta.url, { env: { MAX_GROUP_MEMBERS: '300' } })
 const MAX_GROUP_MEMBERS = app.config.groups.maxMembers
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
-
-async function call (app: FastifyInstance, as: TestUser, method: Method, path: string, payload?: Record<string, unknown>) {
-  return await app.inject({ method, url: `${app.config.apiPrefix}${path}`, headers: as.auth, ...(payload !== undefined ? { payload } : {}) })
-}
-
-async function createGroup (app: FastifyInstance, owner: TestUser, payload: Record<string, unknown>): Promise<string> {
-  const res = await call(app, owner, 'POST', '/groups', payload)
-  if (res.statusCode !== 201) throw new Error(`create failed: ${res.body}`)
-  return res.json().data.group.id
-}
-
 t.test('a member reads the group', async (t) => {
   const alice = await registerUser(app)
   const bob = await registerUser(app)
-  const groupId = await createGroup(app, alice, { name: 'Team', memberIds: [bob.user.id] })
+  const groupId = await createGroup(app, alice, [], { name: 'Team', memberIds: [bob.user.id] })
   const res = await call(app, bob, 'GET', `/groups/${groupId}`)
   t.equal(res.statusCode, 200)
   t.match(res.json().data.group, { id: groupId, name: 'Team', myRole: 'member', memberCount: 2 })
@@ -34,7 +22,7 @@ t.test('a member reads the group', async (t) => {
 t.test('a non-member reading a group gets 403', async (t) => {
   const alice = await registerUser(app)
   const mallory = await registerUser(app)
-  const groupId = await createGroup(app, alice, { name: 'Private' })
+  const groupId = await createGroup(app, alice, [], { name: 'Private' })
   for (const path of [`/groups/${groupId}`, `/groups/${groupId}/members`]) {
     const res = await call(app, mallory, 'GET', path)
     t.equal(res.statusCode, 403, path)
@@ -55,7 +43,7 @@ t.test('an unknown group answers 404 and a malformed group id 400', async (t) =>
 t.test('a member cannot update the group (403)', async (t) => {
   const alice = await registerUser(app)
   const bob = await registerUser(app)
-  const groupId = await createGroup(app, alice, { name: 'Team', memberIds: [bob.user.id] })
+  const groupId = await createGroup(app, alice, [], { name: 'Team', memberIds: [bob.user.id] })
   const res = await call(app, bob, 'PATCH', `/groups/${groupId}`, { name: 'Bob rules' })
   t.equal(res.statusCode, 403)
   t.match(res.json(), { code: 'FORBIDDEN' })
@@ -65,7 +53,7 @@ t.test('a member cannot update the group (403)', async (t) => {
 t.test('an admin updates the group (200) and the group hears chat:group_updated', async (t) => {
   const alice = await registerUser(app)
   const bob = await registerUser(app)
-  const groupId = await createGroup(app, alice, { name: 'Team', description: 'old', memberIds: [bob.user.id] })
+  const groupId = await createGroup(app, alice, [], { name: 'Team', description: 'old', memberIds: [bob.user.id] })
   await call(app, alice, 'PATCH', `/groups/${groupId}/members/${bob.user.id}`, { role: 'admin' })
   const events: ServerEvent[] = []
   t.teardown(app.bus.subscribe({ groupId }, (event) => { events.push(event) }))
@@ -78,7 +66,7 @@ t.test('an admin updates the group (200) and the group hears chat:group_updated'
 
 t.test('the owner updates the group; an empty update changes nothing and announces nothing', async (t) => {
   const alice = await registerUser(app)
-  const groupId = await createGroup(app, alice, { name: 'Team' })
+  const groupId = await createGroup(app, alice, [], { name: 'Team' })
   const events: ServerEvent[] = []
   t.teardown(app.bus.subscribe({ groupId }, (event) => { events.push(event) }))
   const empty = await call(app, alice, 'PATCH', `/groups/${groupId}`, {})
@@ -93,7 +81,7 @@ t.test('the owner updates the group; an empty update changes nothing and announc
 
 t.test('PATCH /groups/:groupId refuses bad input with 400', async (t) => {
   const alice = await registerUser(app)
-  const groupId = await createGroup(app, alice, { name: 'Team' })
+  const groupId = await createGroup(app, alice, [], { name: 'Team' })
   for (const payload of [{ name: '' }, { name: 'n'.repeat(101) }, { description: 'd'.repeat(1001) }, { avatarUrl: 'file:///etc/passwd' }, { type: 'public' }]) {
     const res = await call(app, alice, 'PATCH', `/groups/${groupId}`, payload)
     t.equal(res.statusCode, 400, Object.keys(payload).join())
@@ -104,7 +92,7 @@ t.test('PATCH /groups/:groupId refuses bad input with 400', async (t) => {
 t.test('anyone joins a public group as a member, and the group and their sessions hear it', async (t) => {
   const alice = await registerUser(app)
   const bob = await registerUser(app)
-  const groupId = await createGroup(app, alice, { name: 'Town square', type: 'public' })
+  const groupId = await createGroup(app, alice, [], { name: 'Town square', type: 'public' })
   const groupEvents: ServerEvent[] = []
   const bobsEvents: ServerEvent[] = []
   t.teardown(app.bus.subscribe({ groupId }, (event) => { groupEvents.push(event) }))
@@ -120,7 +108,7 @@ t.test('anyone joins a public group as a member, and the group and their session
 t.test('joining a group you are already in answers 200 with the group and announces nothing', async (t) => {
   const alice = await registerUser(app)
   const bob = await registerUser(app)
-  const groupId = await createGroup(app, alice, { name: 'Private', memberIds: [bob.user.id] })
+  const groupId = await createGroup(app, alice, [], { name: 'Private', memberIds: [bob.user.id] })
   const events: ServerEvent[] = []
   t.teardown(app.bus.subscribe({ groupId }, (event) => { events.push(event) }))
   const res = await call(app, bob, 'POST', `/groups/${groupId}/join`)
@@ -133,7 +121,7 @@ t.test('private and broadcast groups cannot be joined (403); an unknown group an
   const alice = await registerUser(app)
   const mallory = await registerUser(app)
   for (const type of ['group', 'broadcast']) {
-    const groupId = await createGroup(app, alice, { name: type, type })
+    const groupId = await createGroup(app, alice, [], { name: type, type })
     const res = await call(app, mallory, 'POST', `/groups/${groupId}/join`)
     t.equal(res.statusCode, 403, type)
     t.match(res.json(), { code: 'FORBIDDEN' })
@@ -146,8 +134,8 @@ t.test('groupService answers other areas: membership, member ids, a user\'s grou
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const carol = await registerUser(app)
-  const groupId = await createGroup(app, alice, { name: 'Team', type: 'broadcast', memberIds: [bob.user.id] })
-  const other = await createGroup(app, bob, { name: 'Other' })
+  const groupId = await createGroup(app, alice, [], { name: 'Team', type: 'broadcast', memberIds: [bob.user.id] })
+  const other = await createGroup(app, bob, [], { name: 'Other' })
   const membership = await app.groupService.getMembership(groupId, alice.user.id)
   t.match(membership, { groupId, role: 'owner', groupType: 'broadcast' })
   t.ok(membership?.groupIdBin instanceof Buffer)
@@ -161,7 +149,7 @@ t.test('groupService answers other areas: membership, member ids, a user\'s grou
 
 t.test('member ids are read once per window, and a change on this instance shows at once', async (t) => {
   const [alice, bob, carol] = [await registerUser(app), await registerUser(app), await registerUser(app)]
-  const groupId = await createGroup(app, alice, { name: 'Counted', type: 'group', memberIds: [bob.user.id] })
+  const groupId = await createGroup(app, alice, [], { name: 'Counted', type: 'group', memberIds: [bob.user.id] })
   const sorted = async (): Promise<number[]> => [...await app.groupService.memberUserIds(groupId)].sort((a, b) => a - b)
   t.same(await sorted(), [alice.user.id, bob.user.id].sort((a, b) => a - b))
   // A row written behind the service's back is not seen within the window: the list was cached.
@@ -180,7 +168,7 @@ t.test('member ids are read once per window, and a change on this instance shows
 
 t.test('a group at MAX_GROUP_MEMBERS refuses one more member with 409, by join or by add', async (t) => {
   const [alice, bob, carol] = [await registerUser(app), await registerUser(app), await registerUser(app)]
-  const groupId = await createGroup(app, alice, { name: 'Stadium', type: 'public' })
+  const groupId = await createGroup(app, alice, [], { name: 'Stadium', type: 'public' })
   // Fill the group straight in the database: registering a thousand users through the API is slow.
   const now = new Date()
   const filler = Array.from({ length: MAX_GROUP_MEMBERS - 1 }, (_, i) => ({ email: `fill${i}@example.test`, username: `fill${i}`, created_at: now, updated_at: now }))

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { toBin } from '../../../src/lib/ids.ts'
+import { createGroup } from '../../helpers/api.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
@@ -9,12 +10,6 @@ const app = await buildTestApp(t, import.meta.url)
 
 async function list (app: FastifyInstance, as: TestUser, query = '') {
   return await app.inject({ method: 'GET', url: `${app.config.apiPrefix}/groups${query}`, headers: as.auth })
-}
-
-async function createGroup (app: FastifyInstance, owner: TestUser, name: string, memberIds: number[] = []): Promise<string> {
-  const res = await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/groups`, headers: owner.auth, payload: { name, memberIds } })
-  if (res.statusCode !== 201) throw new Error(`create failed: ${res.body}`)
-  return res.json().data.group.id
 }
 
 /** Stands in for the messages area, which moves last_activity_at when a message is sent. */
@@ -26,8 +21,8 @@ const idsOf = (body: { data: { groups: Array<{ id: string }> } }): string[] => b
 
 t.test('GET /groups lists the caller\'s chats with their own state, and nobody else\'s', async (t) => {
   const [alice, bob, carol] = [await registerUser(app), await registerUser(app), await registerUser(app)]
-  const shared = await createGroup(app, alice, 'Shared', [bob.user.id])
-  await createGroup(app, carol, 'Not mine')
+  const shared = await createGroup(app, alice, [], { name: 'Shared', memberIds: [bob.user.id] })
+  await createGroup(app, carol, [], { name: 'Not mine' })
   const res = await list(app, bob)
   t.equal(res.statusCode, 200)
   t.same(res.json().data, {
@@ -51,11 +46,11 @@ t.test('GET /groups lists the caller\'s chats with their own state, and nobody e
 
 t.test('GET /groups puts the most recent activity first, ties in a stable order', async (t) => {
   const alice = await registerUser(app)
-  const old = await createGroup(app, alice, 'old')
-  const recent = await createGroup(app, alice, 'recent')
-  const middle = await createGroup(app, alice, 'middle')
-  const tieA = await createGroup(app, alice, 'tie a')
-  const tieB = await createGroup(app, alice, 'tie b')
+  const old = await createGroup(app, alice, [], { name: 'old' })
+  const recent = await createGroup(app, alice, [], { name: 'recent' })
+  const middle = await createGroup(app, alice, [], { name: 'middle' })
+  const tieA = await createGroup(app, alice, [], { name: 'tie a' })
+  const tieB = await createGroup(app, alice, [], { name: 'tie b' })
   await setActivity(app, old, '2024-01-01T00:00:00.000Z')
   await setActivity(app, middle, '2024-06-01T00:00:00.000Z')
   await setActivity(app, recent, '2024-12-01T00:00:00.000Z')
@@ -69,7 +64,7 @@ t.test('GET /groups puts the most recent activity first, ties in a stable order'
 t.test('GET /groups pages with an opaque cursor, with no gap and no duplicate', async (t) => {
   const alice = await registerUser(app)
   const created: string[] = []
-  for (let i = 0; i < 11; i += 1) created.push(await createGroup(app, alice, `g${i}`))
+  for (let i = 0; i < 11; i += 1) created.push(await createGroup(app, alice, [], { name: `g${i}` }))
   // Several groups share an activity time so pages must break ties by id.
   for (const [i, id] of created.entries()) await setActivity(app, id, `2024-01-0${1 + Math.floor(i / 3)}T00:00:00.000Z`)
   const all = idsOf((await list(app, alice, '?limit=100')).json())
@@ -92,7 +87,7 @@ t.test('GET /groups pages with an opaque cursor, with no gap and no duplicate', 
 
 t.test('an exactly full last page says there is no more', async (t) => {
   const alice = await registerUser(app)
-  for (let i = 0; i < 4; i += 1) await createGroup(app, alice, `g${i}`)
+  for (let i = 0; i < 4; i += 1) await createGroup(app, alice, [], { name: `g${i}` })
   const first = (await list(app, alice, '?limit=2')).json().data
   t.equal(first.hasMore, true)
   const second = (await list(app, alice, `?limit=2&cursor=${encodeURIComponent(first.nextCursor)}`)).json().data
@@ -103,7 +98,7 @@ t.test('an exactly full last page says there is no more', async (t) => {
 
 t.test('GET /groups lists 20 chats by default', async (t) => {
   const alice = await registerUser(app)
-  for (let i = 0; i < 21; i += 1) await createGroup(app, alice, `g${i}`)
+  for (let i = 0; i < 21; i += 1) await createGroup(app, alice, [], { name: `g${i}` })
   const data = (await list(app, alice)).json().data
   t.equal(data.groups.length, 20)
   t.equal(data.hasMore, true)
@@ -111,8 +106,8 @@ t.test('GET /groups lists 20 chats by default', async (t) => {
 
 t.test('archived chats are listed only with ?archived=true', async (t) => {
   const [alice, bob] = [await registerUser(app), await registerUser(app)]
-  const kept = await createGroup(app, alice, 'kept', [bob.user.id])
-  const archived = await createGroup(app, alice, 'archived', [bob.user.id])
+  const kept = await createGroup(app, alice, [], { name: 'kept', memberIds: [bob.user.id] })
+  const archived = await createGroup(app, alice, [], { name: 'archived', memberIds: [bob.user.id] })
   // The chat-management area archives through PUT .../chat/archive; it sets this column.
   await app.db.updateTable('mirror_group_members').set({ archived: true })
     .where('group_id', '=', toBin(archived)).where('user_id', '=', alice.user.id).execute()
@@ -126,7 +121,7 @@ t.test('archived chats are listed only with ?archived=true', async (t) => {
 
 t.test('a group the caller left is no longer in their list', async (t) => {
   const [alice, bob] = [await registerUser(app), await registerUser(app)]
-  const groupId = await createGroup(app, alice, 'Team', [bob.user.id])
+  const groupId = await createGroup(app, alice, [], { name: 'Team', memberIds: [bob.user.id] })
   await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/groups/${groupId}/leave`, headers: bob.auth })
   t.same(idsOf((await list(app, bob)).json()), [])
 })

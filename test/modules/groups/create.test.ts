@@ -1,24 +1,11 @@
 import t from 'tap'
-import type { FastifyInstance } from 'fastify'
-import type { ServerEvent } from '../../../schemas/events.ts'
-import type { BusTarget } from '../../../src/plugins/bus.ts'
+import { call } from '../../helpers/api.ts'
+import { recordEvents } from '../../helpers/events.ts'
 import { buildTestApp } from '../../helpers/app.ts'
-import { registerUser, type TestUser } from '../../helpers/users.ts'
+import { registerUser } from '../../helpers/users.ts'
 
 // One app for the whole file: every test makes its own users and groups.
 const app = await buildTestApp(t, import.meta.url)
-
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
-
-async function call (app: FastifyInstance, as: TestUser, method: Method, path: string, payload?: Record<string, unknown>) {
-  return await app.inject({ method, url: `${app.config.apiPrefix}${path}`, headers: as.auth, ...(payload !== undefined ? { payload } : {}) })
-}
-
-function recordEvents (t: { teardown: (fn: () => void) => void }, app: FastifyInstance, target: BusTarget): ServerEvent[] {
-  const events: ServerEvent[] = []
-  t.teardown(app.bus.subscribe(target, (event) => { events.push(event) }))
-  return events
-}
 
 t.test('POST /groups creates a group whose creator is the owner', async (t) => {
   const alice = await registerUser(app)
@@ -59,7 +46,7 @@ t.test('POST /groups adds memberIds as members, ignoring duplicates and the crea
 t.test('POST /groups tells each added member and the group that they joined', async (t) => {
   const alice = await registerUser(app)
   const bob = await registerUser(app)
-  const bobsEvents = recordEvents(t, app, { userId: bob.user.id })
+  const bobsEvents = recordEvents(app, { userId: bob.user.id }, t)
   const res = await call(app, alice, 'POST', '/groups', { name: 'Team', memberIds: [bob.user.id] })
   const groupId = res.json().data.group.id
   t.same(bobsEvents, [{ type: 'chat:member_joined', payload: { groupId, userId: bob.user.id, role: 'member', addedBy: alice.user.id } }])

@@ -2,28 +2,12 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { ServerEvent } from '../../../schemas/events.ts'
 import { toBin } from '../../../src/lib/ids.ts'
+import { addMember, call, createGroup } from '../../helpers/api.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
 // One app for the whole file: every test makes its own users and groups.
 const app = await buildTestApp(t, import.meta.url)
-
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
-
-async function call (app: FastifyInstance, as: TestUser, method: Method, path: string, payload?: Record<string, unknown>) {
-  return await app.inject({ method, url: `${app.config.apiPrefix}${path}`, headers: as.auth, ...(payload !== undefined ? { payload } : {}) })
-}
-
-async function createGroup (app: FastifyInstance, owner: TestUser, members: TestUser[] = []): Promise<string> {
-  const res = await call(app, owner, 'POST', '/groups', { name: 'Team', memberIds: members.map((m) => m.user.id) })
-  if (res.statusCode !== 201) throw new Error(`create failed: ${res.body}`)
-  return res.json().data.group.id
-}
-
-async function addMember (app: FastifyInstance, owner: TestUser, groupId: string, member: TestUser, role: 'member' | 'admin'): Promise<void> {
-  const res = await call(app, owner, 'POST', `/groups/${groupId}/members`, { userId: member.user.id, role })
-  if (res.statusCode !== 201) throw new Error(`add failed: ${res.body}`)
-}
 
 /** Sets when a member joined, so "longest-standing" does not depend on the clock. */
 async function setJoinedAt (app: FastifyInstance, groupId: string, member: TestUser, iso: string): Promise<void> {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { ServerEvent } from '../../../schemas/events.ts'
+import { call } from '../../helpers/api.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
 
@@ -12,12 +13,6 @@ const app = await buildTestApp(t, import.meta.url)
  * nobody acts on someone at or above their own rank except themselves, nobody grants a role at
  * or above their own rank except the owner transferring ownership.
  */
-
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
-
-async function call (app: FastifyInstance, as: TestUser, method: Method, path: string, payload?: Record<string, unknown>) {
-  return await app.inject({ method, url: `${app.config.apiPrefix}${path}`, headers: as.auth, ...(payload !== undefined ? { payload } : {}) })
-}
 
 interface Cast {
   app: FastifyInstance

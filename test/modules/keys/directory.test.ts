@@ -5,7 +5,8 @@ import { HTTP_RATE_LIMITS } from '../../../src/plugins/rate-limit.ts'
 import { parsePublicKey } from '../../../src/modules/keys/key-material.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
-import { call, createGroup, dataOf, eventsOfType, recordEvents } from '../chat/helpers.ts'
+import { call, createChatGroup, dataOf } from '../../helpers/api.ts'
+import { eventsOfType, recordEvents } from '../../helpers/events.ts'
 
 // The end-to-end key directory (seed 05 §6): device keys, verification, the append-only log.
 const app = await buildTestApp(t, import.meta.url)
@@ -32,7 +33,7 @@ async function changesOf (viewer: TestUser, owner: TestUser, query = ''): Promis
 
 /** Two users who share a group, and one who shares none with them. */
 async function people (): Promise<{ alice: TestUser, bob: TestUser, stranger: TestUser }> {
-  const group = await createGroup(app, { memberCount: 1 })
+  const group = await createChatGroup(app, { memberCount: 1 })
   return { alice: group.owner, bob: group.members[0]!, stranger: group.outsider }
 }
 

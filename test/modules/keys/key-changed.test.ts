@@ -2,18 +2,13 @@ import t from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser } from '../../helpers/users.ts'
-import { connectWs, createGroup, type WsClient } from '../../helpers/ws.ts'
+import { createGroup } from '../../helpers/api.ts'
+import { connected } from '../../helpers/ws.ts'
 
 // chat:key_changed reaches peers live on every instance: two apps share the database and Redis.
 const a = await buildTestApp(t, import.meta.url)
 const b = await buildTestApp(t, import.meta.url)
 const api = a.config.apiPrefix
-
-async function connected (app: typeof a, token: string): Promise<WsClient> {
-  const client = await connectWs(app, { token })
-  await client.next('chat:sync')
-  return client
-}
 
 t.test('a key uploaded on one instance is announced live to a peer connected to the other, once', async (t) => {
   const alice = await registerUser(a)
@@ -22,9 +17,9 @@ t.test('a key uploaded on one instance is announced live to a peer connected to 
   // Two shared groups: the peer still hears each change once.
   await createGroup(a, alice, [bob])
   await createGroup(a, bob, [alice])
-  const bobOnB = await connected(b, bob.token)
-  const strangerOnB = await connected(b, stranger.token)
-  const aliceOnB = await connected(b, alice.token)
+  const bobOnB = await connected(b, bob)
+  const strangerOnB = await connected(b, stranger)
+  const aliceOnB = await connected(b, alice)
   t.teardown(async () => { await Promise.all([bobOnB.close(), strangerOnB.close(), aliceOnB.close()]) })
 
   const publicKey = generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'pem' }).toString()
@@ -47,7 +42,7 @@ t.test('a revocation on one instance is announced on the other', async (t) => {
   const publicKey = Buffer.from((generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url').toString('base64')
   const uploaded = await b.inject({ method: 'POST', url: `${api}/chat/encryption/keys`, headers: alice.auth, payload: { publicKey, deviceId: 'laptop', keyType: 'ed25519' } })
   const { keyId } = uploaded.json().data as { keyId: string }
-  const bobOnA = await connected(a, bob.token)
+  const bobOnA = await connected(a, bob)
   t.teardown(async () => { await bobOnA.close() })
   t.equal((await b.inject({ method: 'DELETE', url: `${api}/chat/encryption/keys/${keyId}`, headers: alice.auth })).statusCode, 200)
   t.match((await bobOnA.next('chat:key_changed')).payload, { userId: alice.user.id, keyId, deviceId: 'laptop', change: 'revoked' })

@@ -5,8 +5,9 @@ import type { FastifyInstance } from 'fastify'
 import type { AdminReport } from '../../../schemas/moderation.ts'
 import { buildTestApp, TEST_JWT_SECRET, TEST_MASTER_KEY } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
+import { call, createChatGroup, createDirectChat, dataOf, sendMessage } from '../../helpers/api.ts'
+import { eventsOfType, recordEvents } from '../../helpers/events.ts'
 import { connectWs } from '../../helpers/ws.ts'
-import { call, createDirectChat, createGroup, dataOf, eventsOfType, recordEvents, sendMessage } from '../chat/helpers.ts'
 
 // System administrators review reports (seed 04 admin dashboard): granted with the admin
 // script (`npm run admin -- grant`) or named in ADMIN_USER_IDS.
@@ -50,7 +51,7 @@ t.test('the admin script grants a system administrator', async (t) => {
 })
 
 t.test('a report is resolved by an administrator granted with the script: the message is deleted for everyone', async (t) => {
-  const { groupId, owner, members } = await createGroup(app)
+  const { groupId, owner, members } = await createChatGroup(app)
   const message = await sendMessage(app, owner, groupId, 'click my scam link')
   const reportId = await report(groupId, message.id, members[0]!, { reason: 'spam', details: 'a scam' })
   const events = recordEvents(app, { groupId }, t)
@@ -77,7 +78,7 @@ t.test('a report is resolved by an administrator granted with the script: the me
 })
 
 t.test('remove_sender takes the sender out of the group: chat:member_left, and their subscription ends', async (t) => {
-  const { groupId, owner, members } = await createGroup(app)
+  const { groupId, owner, members } = await createChatGroup(app)
   const offender = members[0]!
   const message = await sendMessage(app, offender, groupId, 'you are all idiots')
   const reportId = await report(groupId, message.id, owner, { reason: 'harassment' })
@@ -95,7 +96,7 @@ t.test('remove_sender takes the sender out of the group: chat:member_left, and t
 })
 
 t.test('remove_sender removes even the group\'s owner: ownership passes on, announced as the administrator\'s doing', async (t) => {
-  const { groupId, owner, admin, members } = await createGroup(app)
+  const { groupId, owner, admin, members } = await createChatGroup(app)
   const message = await sendMessage(app, owner, groupId, 'owner gone rogue')
   const reportId = await report(groupId, message.id, members[0]!, { reason: 'inappropriate' })
   const events = recordEvents(app, { groupId }, t)
@@ -105,7 +106,7 @@ t.test('remove_sender removes even the group\'s owner: ownership passes on, anno
 })
 
 t.test('a dismissal records the review and takes no action', async (t) => {
-  const { groupId, owner, members } = await createGroup(app)
+  const { groupId, owner, members } = await createChatGroup(app)
   const message = await sendMessage(app, owner, groupId, 'fine')
   const reportId = await report(groupId, message.id, members[0]!)
   const res = await review(moderator, reportId, { status: 'dismissed', reviewNotes: 'not spam' })
@@ -114,7 +115,7 @@ t.test('a dismissal records the review and takes no action', async (t) => {
 })
 
 t.test('a dismissal with an action is refused', async (t) => {
-  const { groupId, owner, members } = await createGroup(app)
+  const { groupId, owner, members } = await createChatGroup(app)
   const message = await sendMessage(app, owner, groupId, 'x')
   const reportId = await report(groupId, message.id, members[0]!)
   const res = await review(moderator, reportId, { status: 'dismissed', action: 'delete_message' })
@@ -123,7 +124,7 @@ t.test('a dismissal with an action is refused', async (t) => {
 })
 
 t.test('a report is resolved once: a second review is a CONFLICT, and the reporter may report again', async (t) => {
-  const { groupId, owner, members } = await createGroup(app)
+  const { groupId, owner, members } = await createChatGroup(app)
   const message = await sendMessage(app, owner, groupId, 'x')
   const reportId = await report(groupId, message.id, members[0]!)
   t.equal((await review(moderator, reportId, { status: 'reviewed' })).statusCode, 200)
@@ -144,7 +145,7 @@ t.test('an action that cannot be carried out leaves the report pending', async (
 })
 
 t.test('reports are listed newest first by page, with the total', async (t) => {
-  const { groupId, owner, members } = await createGroup(app, { memberCount: 3 })
+  const { groupId, owner, members } = await createChatGroup(app, { memberCount: 3 })
   const message = await sendMessage(app, owner, groupId, 'popular')
   const ids: string[] = []
   for (const member of members) ids.push(await report(groupId, message.id, member))
@@ -160,7 +161,7 @@ t.test('reports are listed newest first by page, with the total', async (t) => {
 })
 
 t.test('/admin routes answer 401 without a token and 403 to anyone but a system administrator', async (t) => {
-  const { groupId, owner, members } = await createGroup(app)
+  const { groupId, owner, members } = await createChatGroup(app)
   const message = await sendMessage(app, owner, groupId, 'x')
   const reportId = await report(groupId, message.id, members[0]!)
   t.equal((await app.inject({ method: 'GET', url: `${app.config.apiPrefix}/admin/reports` })).statusCode, 401)

@@ -10,8 +10,8 @@ import { countLinks, createSpamCheck, keywordMatcher, SPAM_RULES } from '../../.
 import { recentContentClaims } from '../../../src/modules/moderation/spam-duplicates.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { toBin } from '../../../src/lib/ids.ts'
+import { call, createChatGroup, dataOf } from '../../helpers/api.ts'
 import { connectWs } from '../../helpers/ws.ts'
-import { call, createGroup, dataOf } from '../chat/helpers.ts'
 
 // The spam rules of sends (issue 13): pure text rules, and the duplicate rule on Redis.
 const scratch = mkdtempSync(join(tmpdir(), 'parley-spam-'))
@@ -105,6 +105,7 @@ t.test('the duplicate rule is shared by every instance through Redis and expires
   const claim = { groupId: group(), senderId: 3, contentHash: 'h'.repeat(64), clientMessageId: null, windowMs: 300 }
   t.same(await recentContentClaims(redisClaims(one), silent)(claim), { repeated: false })
   t.same(await recentContentClaims(redisClaims(two), silent)(claim), { repeated: true }, 'another instance sees the first claim')
+  // Real time on purpose: the window is the expiry of a Redis key, on Redis's clock.
   await new Promise((resolve) => setTimeout(resolve, 400))
   t.same(await recentContentClaims(redisClaims(two), silent)(claim), { repeated: false }, 'after the window it is new again')
 })
@@ -127,7 +128,7 @@ async function storedCount (groupId: string): Promise<number> {
 }
 
 t.test('REST sends break the rules with 422 SPAM_DETECTED and store nothing; admins are not exempt', async (t) => {
-  const { groupId, owner, members: [member] } = await createGroup(app, { memberCount: 1 })
+  const { groupId, owner, members: [member] } = await createChatGroup(app, { memberCount: 1 })
   const send = async (who: typeof owner, body: object): Promise<{ statusCode: number, json: () => unknown }> =>
     await call(app, who, 'POST', `/groups/${groupId}/chat/messages`, body)
 
@@ -142,7 +143,7 @@ t.test('REST sends break the rules with 422 SPAM_DETECTED and store nothing; adm
 })
 
 t.test('a retried REST send with the same clientMessageId answers 201 with the original, not SPAM_DETECTED', async (t) => {
-  const { groupId, members: [member] } = await createGroup(app, { memberCount: 1 })
+  const { groupId, members: [member] } = await createChatGroup(app, { memberCount: 1 })
   const body = { content: 'see you at noon', clientMessageId: 'retry-1' }
   const first = dataOf<{ message: { id: string } }>(await call(app, member!, 'POST', `/groups/${groupId}/chat/messages`, body))
   const retry = await call(app, member!, 'POST', `/groups/${groupId}/chat/messages`, body)
@@ -152,14 +153,14 @@ t.test('a retried REST send with the same clientMessageId answers 201 with the o
 })
 
 t.test('a refused send (bad parentMessageId) does not count for the duplicate rule', async (t) => {
-  const { groupId, members: [member] } = await createGroup(app, { memberCount: 1 })
+  const { groupId, members: [member] } = await createChatGroup(app, { memberCount: 1 })
   const refused = await call(app, member!, 'POST', `/groups/${groupId}/chat/messages`, { content: 'answer', parentMessageId: randomUUID() })
   t.equal(refused.statusCode, 400)
   t.equal((await call(app, member!, 'POST', `/groups/${groupId}/chat/messages`, { content: 'answer' })).statusCode, 201)
 })
 
 t.test('a WebSocket send that breaks a rule gets chat:error SPAM_DETECTED and stores nothing', async (t) => {
-  const { groupId, members: [member] } = await createGroup(app, { memberCount: 1 })
+  const { groupId, members: [member] } = await createChatGroup(app, { memberCount: 1 })
   const ws = await connectWs(app, { token: member!.token })
   t.teardown(async () => { await ws.close() })
   await ws.request('chat:join_group', { groupId })

@@ -2,7 +2,8 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
-import { connectWs, createGroup, type Frame, type WsClient } from '../../helpers/ws.ts'
+import { createGroup, sendMessage } from '../../helpers/api.ts'
+import { connected, connectWs, type Frame } from '../../helpers/ws.ts'
 import { toBin } from '../../../src/lib/ids.ts'
 
 // Two instances on one database and Redis: a notification reaches its recipient wherever they are connected.
@@ -11,27 +12,13 @@ const a = await buildTestApp(t, import.meta.url, { env })
 const b = await buildTestApp(t, import.meta.url, { env })
 const api = a.config.apiPrefix
 
-async function connected (t: { teardown: (fn: () => unknown) => void }, app: typeof a, user: TestUser): Promise<WsClient> {
-  const client = await connectWs(app, { token: user.token })
-  t.teardown(async () => { await client.close() })
-  await client.next('chat:sync')
-  return client
-}
-
 type Mention = { userId: number, username: string, type: 'user' | 'everyone' }
 
 async function send (sender: TestUser, groupId: string, body: { content: string, mentions?: Mention[], parentMessageId?: string }): Promise<string> {
   const metadata = body.mentions === undefined
     ? undefined
     : { mentions: body.mentions.map((m) => ({ ...m, startIndex: 0, endIndex: 1 })) }
-  const res = await a.inject({
-    method: 'POST',
-    url: `${api}/groups/${groupId}/chat/messages`,
-    headers: sender.auth,
-    payload: { content: body.content, ...(metadata === undefined ? {} : { metadata }), ...(body.parentMessageId === undefined ? {} : { parentMessageId: body.parentMessageId }) }
-  })
-  if (res.statusCode !== 201) throw new Error(`send failed: ${res.statusCode} ${res.body}`)
-  return (res.json().data as { message: { id: string } }).message.id
+  return (await sendMessage(a, sender, groupId, { content: body.content, ...(metadata === undefined ? {} : { metadata }), ...(body.parentMessageId === undefined ? {} : { parentMessageId: body.parentMessageId }) })).id
 }
 
 const mentionOf = (user: TestUser): Mention => ({ userId: user.user.id, username: user.user.username, type: 'user' })
@@ -50,16 +37,16 @@ async function setChat (groupId: string, user: TestUser, values: { muted_until?:
 t.test('a mention notifies the member on every connection, on every instance, and is listed with the unread count', async (t) => {
   const alice = await registerUser(a, { displayName: 'Alice A' })
   const bob = await registerUser(a)
-  const bobOnA = await connected(t, a, bob)
-  const bobOnB = await connected(t, b, bob)
-  const aliceOnB = await connected(t, b, alice)
+  const bobOnA = await connected(a, bob, t)
+  const bobOnB = await connected(b, bob, t)
+  const aliceOnB = await connected(b, alice, t)
   const groupId = await createGroup(a, alice, [bob])
   await Promise.all([bobOnA.next('notification'), bobOnB.next('notification')]) // added to the group
 
   const messageId = await send(alice, groupId, { content: 'hi bob', mentions: [mentionOf(bob)] })
   const [onA, onB] = await Promise.all([bobOnA.next('notification'), bobOnB.next('notification')])
   const actor = { id: alice.user.id, username: alice.user.username, displayName: 'Alice A' }
-  t.match(onA.payload, { type: 'mention', mentionType: 'user', groupId, groupName: 'Realtime test', messageId, emoji: null, isRead: false, readAt: null, actor })
+  t.match(onA.payload, { type: 'mention', mentionType: 'user', groupId, groupName: 'Test group', messageId, emoji: null, isRead: false, readAt: null, actor })
   t.same(onB.payload, onA.payload, 'the same notification on the other instance')
   t.notOk('content' in onA.payload, 'no content in the notification')
   t.ok(await aliceOnB.quiet('notification', 200), 'the sender is not notified')
@@ -78,7 +65,7 @@ t.test('@everyone notifies each other member once; a member also named gets one 
   const alice = await registerUser(a)
   const bob = await registerUser(a)
   const carol = await registerUser(a)
-  const [bobWs, carolWs, aliceWs] = await Promise.all([connected(t, a, bob), connected(t, a, carol), connected(t, a, alice)])
+  const [bobWs, carolWs, aliceWs] = await Promise.all([connected(a, bob, t), connected(a, carol, t), connected(a, alice, t)])
   const groupId = await createGroup(a, alice, [bob, carol])
   await Promise.all([bobWs.next('notification'), carolWs.next('notification')])
 
@@ -92,7 +79,7 @@ t.test('@everyone notifies each other member once; a member also named gets one 
 t.test('a reply notifies the sender of the replied-to message; replying to yourself notifies nobody', async (t) => {
   const alice = await registerUser(a)
   const bob = await registerUser(a)
-  const [aliceWs, bobWs] = await Promise.all([connected(t, a, alice), connected(t, a, bob)])
+  const [aliceWs, bobWs] = await Promise.all([connected(a, alice, t), connected(a, bob, t)])
   const groupId = await createGroup(a, alice, [bob])
   await bobWs.next('notification')
 
@@ -107,7 +94,7 @@ t.test('a reaction to my message notifies me; reacting to my own message does no
   const alice = await registerUser(a)
   const bob = await registerUser(a)
   const groupId = await createGroup(a, alice, [bob])
-  const aliceWs = await connected(t, a, alice)
+  const aliceWs = await connected(a, alice, t)
   const messageId = await send(alice, groupId, { content: 'react to me' })
   const react = async (user: TestUser, emoji: string): Promise<void> => {
     const res = await a.inject({ method: 'POST', url: `${api}/groups/${groupId}/chat/messages/${messageId}/reactions`, headers: user.auth, payload: { emoji } })
@@ -123,7 +110,7 @@ t.test('being added to a group notifies the added member, on creation and by POS
   const alice = await registerUser(a)
   const bob = await registerUser(a)
   const carol = await registerUser(a)
-  const [bobWs, carolWs, aliceWs] = await Promise.all([connected(t, a, bob), connected(t, a, carol), connected(t, a, alice)])
+  const [bobWs, carolWs, aliceWs] = await Promise.all([connected(a, bob, t), connected(a, carol, t), connected(a, alice, t)])
   const groupId = await createGroup(a, alice, [bob])
   t.match((await bobWs.next('notification')).payload, { type: 'added_to_group', groupId, messageId: null, actor: { id: alice.user.id } })
   const res = await a.inject({ method: 'POST', url: `${api}/groups/${groupId}/members`, headers: alice.auth, payload: { userId: carol.user.id } })
@@ -141,7 +128,7 @@ t.test('muted chats, notificationLevel, blocked senders and type preferences cre
   const blocking = await registerUser(a)
   const noMentions = await registerUser(a)
   const others = [muted, silent, mentionsOnly, blocking, noMentions]
-  const controlWs = await connected(t, a, control)
+  const controlWs = await connected(a, control, t)
   const groupId = await createGroup(a, alice, [control, ...others])
   await controlWs.next('notification')
 
@@ -177,7 +164,7 @@ t.test('muted chats, notificationLevel, blocked senders and type preferences cre
 t.test('list pages with a cursor, filters unread, marks read one and all, deletes; others\' notifications are 404', async (t) => {
   const alice = await registerUser(a)
   const bob = await registerUser(a)
-  const bobWs = await connected(t, a, bob)
+  const bobWs = await connected(a, bob, t)
   const groupId = await createGroup(a, alice, [bob])
   await bobWs.next('notification')
   for (let i = 0; i < 4; i++) {
@@ -242,7 +229,7 @@ t.test('a job committed before a crash is turned into notifications by the next 
   // What the send transaction would have left had the process died right after its commit.
   await sql`INSERT INTO notification_jobs (kind, group_id, message_id, actor_user_id, target_user_id, emoji)
     VALUES ('reaction', ${toBin(groupId)}, ${toBin(messageId)}, ${bob.user.id}, ${alice.user.id}, '🔥')`.execute(a.db)
-  const aliceWs = await connected(t, b, alice)
+  const aliceWs = await connected(b, alice, t)
   t.match((await aliceWs.next('notification')).payload, { type: 'reaction', emoji: '🔥', messageId }, 'found by the poll, no wake-up needed')
   const left = await a.db.selectFrom('notification_jobs').select('id').execute()
   t.same(left, [], 'the job is consumed')
@@ -251,7 +238,7 @@ t.test('a job committed before a crash is turned into notifications by the next 
 t.test('@everyone in a large group is one job: every member is notified, in batched inserts', async (t) => {
   const alice = await registerUser(a)
   const watcher = await registerUser(a)
-  const watcherWs = await connected(t, a, watcher)
+  const watcherWs = await connected(a, watcher, t)
   const groupId = await createGroup(a, alice, [watcher])
   await watcherWs.next('notification')
   // 1,200 more members, written straight into the tables (registering each through the API would hash 1,200 passwords).

@@ -5,12 +5,14 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, testConfig } from '../../helpers/app.ts'
 import { registerUser, type TestUser } from '../../helpers/users.ts'
-import { connectWs, createGroup } from '../../helpers/ws.ts'
+import { createGroup, sendMessage } from '../../helpers/api.ts'
+import { connectWs } from '../../helpers/ws.ts'
 import { loadConfig } from '../../../src/config.ts'
 import { createDatabase } from '../../../db/connection.ts'
 import { buildApp } from '../../../src/app.ts'
 import { retryDelayMs } from '../../../src/modules/notifications/webhook.ts'
 import type { PushWebhookPayload } from '../../../schemas/notifications.ts'
+import { until } from '../../helpers/wait.ts'
 
 const SECRET = 'webhook-secret-for-tests-0123456789'
 
@@ -105,23 +107,7 @@ async function instance (t: { teardown: (fn: () => unknown) => void }, extra: Re
 
 async function mention (app: FastifyInstance, sender: TestUser, groupId: string, users: TestUser[], content: string): Promise<string> {
   const mentions = users.map((u) => ({ userId: u.user.id, username: u.user.username, type: 'user', startIndex: 0, endIndex: 1 }))
-  const res = await app.inject({
-    method: 'POST',
-    url: `${app.config.apiPrefix}/groups/${groupId}/chat/messages`,
-    headers: sender.auth,
-    payload: { content, metadata: { mentions } }
-  })
-  if (res.statusCode !== 201) throw new Error(`send failed: ${res.statusCode} ${res.body}`)
-  return (res.json().data as { message: { id: string } }).message.id
-}
-
-/** Waits for database state that no event announces (a row's bookkeeping after its response). */
-async function until (condition: () => Promise<boolean>, describe: () => Promise<unknown>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met in time: ${JSON.stringify(await describe())}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  return (await sendMessage(app, sender, groupId, { content, metadata: { mentions } })).id
 }
 
 const forUser = (user: TestUser) => (r: Received): boolean => r.body.userId === user.user.id
@@ -208,7 +194,7 @@ t.test('a receiver that fails three times gets the same event id a fourth time, 
   const later = await receiver.nth(5, isMention)
   t.not(later[4]?.eventId, attempts[0]?.eventId, 'the fifth request is the next event, not a fifth attempt')
   t.equal(receiver.received.filter((r) => r.eventId === attempts[0]?.eventId).length, 4)
-  await until(async () => (await outboxRows(app)).length === 0, async () => await outboxRows(app))
+  await until(async () => (await outboxRows(app)).length === 0, { timeoutMs: 20_000, describe: async () => await outboxRows(app) })
   t.pass('delivered rows leave the outbox')
 
   const metrics = await app.inject({ method: 'GET', url: '/metrics' })
@@ -229,6 +215,7 @@ t.test('two instances never post the same event at the same time', async (t) => 
   const mine = (r: Received): boolean => ids.has(r.body.userId) && r.body.notification.type === 'mention'
   // Every event fails once, slowly, so both instances have retries to race for.
   receiver.respond = async (r) => {
+    // A slow receiver: real time on purpose, it is the network being slow.
     await new Promise((resolve) => setTimeout(resolve, 30))
     return receiver.received.filter((x) => x.eventId === r.eventId).length === 1 ? 500 : 200
   }
@@ -314,7 +301,7 @@ t.test('an event that keeps failing is dead-lettered when its retry window ends'
   t.pass('an attempt that times out is retried with the same event id')
   await mention(app, alice, groupId, [bob], 'doomed')
   // The window is short: attempts go on (backing off) until both rows are dead.
-  await until(async () => { const rows = await outboxRows(app); return rows.length === 2 && rows.every((r) => r.status === 'dead') }, async () => await outboxRows(app))
+  await until(async () => { const rows = await outboxRows(app); return rows.length === 2 && rows.every((r) => r.status === 'dead') }, { timeoutMs: 20_000, describe: async () => await outboxRows(app) })
   t.ok((await outboxRows(app)).every((r) => r.attempts >= 1 && r.locked_by === null), 'the addition and the mention, dead-lettered')
   const seen = receiver.received.filter(forUser(bob)).length
   t.ok(seen >= 2)
@@ -323,7 +310,7 @@ t.test('an event that keeps failing is dead-lettered when its retry window ends'
   await app.inject({ method: 'POST', url: `${app.config.apiPrefix}/groups/${groupId}/members`, headers: alice.auth, payload: { userId: carol.user.id } })
   await receiver.nth(1, forUser(carol))
   t.equal(receiver.received.filter(forUser(bob)).length, seen, 'a dead letter is not retried')
-  await until(async () => (await outboxRows(app)).length === 2, async () => await outboxRows(app))
+  await until(async () => (await outboxRows(app)).length === 2, { timeoutMs: 20_000, describe: async () => await outboxRows(app) })
   t.match((await app.inject({ method: 'GET', url: '/metrics' })).body, /parley_webhook_outbox_depth 0\b/, 'dead letters are not in the depth')
   await app.db.deleteFrom('push_webhook_outbox').execute()
 })

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser } from '../../helpers/users.ts'
-import { connectWs, createGroup } from '../../helpers/ws.ts'
+import { createGroup } from '../../helpers/api.ts'
+import { connectWs } from '../../helpers/ws.ts'
 
 // Seed 01 §4.5–4.6: typing and presence over HTTP, with the seed's shapes.
 const app = await buildTestApp(t, import.meta.url, { env: { TYPING_TTL_MS: '300' } })

@@ -3,7 +3,7 @@ import { buildTestApp } from '../../helpers/app.ts'
 import type { TestUser } from '../../helpers/users.ts'
 import type { BlockedUser } from '../../../schemas/users.ts'
 import type { ChatMessage, GetMessagesResponse, PinnedMessagesResponse, SearchMessagesResponse } from '../../../schemas/chat.ts'
-import { call, createGroup, dataOf, sendMessage, type ChatGroup } from '../chat/helpers.ts'
+import { call, type ChatGroup, createChatGroup, dataOf, sendMessage } from '../../helpers/api.ts'
 
 // Issue 11 point 9 over REST: a block keeps its reason for the blocker, and hides the blocked
 // user's messages from the blocker in groups (history, search, single reads, pins) while the
@@ -23,7 +23,7 @@ async function searched (g: ChatGroup, who: TestUser, q: string): Promise<string
 }
 
 t.test('the blocked list shows the reason given and when; a new reason replaces it, none keeps it', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [alice, bob] = g.members as [TestUser, TestUser]
   dataOf(await call(app, alice, 'POST', `/users/${bob.user.id}/block`, { reason: '  Spam  ' }))
   const [entry] = await blockedList(alice)
@@ -40,7 +40,7 @@ t.test('the blocked list shows the reason given and when; a new reason replaces 
 })
 
 t.test('a block reason is bounded to 500 characters', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [alice, bob] = g.members as [TestUser, TestUser]
   const res = await call(app, alice, 'POST', `/users/${bob.user.id}/block`, { reason: 'x'.repeat(501) })
   t.equal(res.statusCode, 400)
@@ -50,7 +50,7 @@ t.test('a block reason is bounded to 500 characters', async (t) => {
 })
 
 t.test('in a group the blocker no longer sees the blocked user\'s messages; the other members see everything', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [alice, bob] = g.members as [TestUser, TestUser]
   await sendMessage(app, g.owner, g.groupId, 'hello team')
   const spam = await sendMessage(app, bob, g.groupId, 'hello buy my stuff')

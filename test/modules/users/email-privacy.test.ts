@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
+import { call, createGroup } from '../../helpers/api.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { registerUser, uniqueClientIp, type TestUser } from '../../helpers/users.ts'
 
@@ -8,12 +9,6 @@ import { registerUser, uniqueClientIp, type TestUser } from '../../helpers/users
 
 const app = await buildTestApp(t, import.meta.url, { env: { RATE_LIMIT_SCALE: '100' } })
 const api = app.config.apiPrefix
-
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
-
-async function call (as: TestUser, method: Method, path: string, payload?: Record<string, unknown>) {
-  return await app.inject({ method, url: `${api}${path}`, headers: as.auth, ...(payload !== undefined ? { payload } : {}) })
-}
 
 /** The answer's data; any other status than the expected one fails the test. */
 function dataOf (res: Awaited<ReturnType<FastifyInstance['inject']>>, status = 200): Record<string, unknown> {
@@ -25,34 +20,33 @@ function dataOf (res: Awaited<ReturnType<FastifyInstance['inject']>>, status = 2
 const profileOf = (who: TestUser) => ({ id: who.user.id, username: who.user.username, displayName: who.user.displayName, avatarUrl: who.user.avatarUrl })
 
 async function groupOf (owner: TestUser, members: TestUser[]): Promise<string> {
-  const res = await call(owner, 'POST', '/groups', { name: 'Privacy', memberIds: members.map((m) => m.user.id) })
-  return ((dataOf(res, 201).group) as { id: string }).id
+  return await createGroup(app, owner, members, { name: 'Privacy' })
 }
 
 t.test('GET /users/:id shows another user without their email', async (t) => {
   const alice = await registerUser(app)
   const bob = await registerUser(app)
-  const data = dataOf(await call(bob, 'GET', `/users/${alice.user.id}`))
+  const data = dataOf(await call(app, bob, 'GET', `/users/${alice.user.id}`))
   t.same(data, { user: profileOf(alice) })
 })
 
 t.test('GET /users/:id of the caller is the public profile too', async (t) => {
   const alice = await registerUser(app)
-  t.same(dataOf(await call(alice, 'GET', `/users/${alice.user.id}`)), { user: profileOf(alice) })
+  t.same(dataOf(await call(app, alice, 'GET', `/users/${alice.user.id}`)), { user: profileOf(alice) })
 })
 
 t.test('user search shows no email', async (t) => {
   const alice = await registerUser(app, { username: `privsearch${process.pid}` })
   const bob = await registerUser(app)
-  const data = dataOf(await call(bob, 'GET', `/users?q=privsearch${process.pid}`))
+  const data = dataOf(await call(app, bob, 'GET', `/users?q=privsearch${process.pid}`))
   t.same(data, { users: [profileOf(alice)] })
 })
 
 t.test('the blocked list shows no email', async (t) => {
   const alice = await registerUser(app)
   const bob = await registerUser(app)
-  dataOf(await call(bob, 'POST', `/users/${alice.user.id}/block`))
-  const { users } = dataOf(await call(bob, 'GET', '/users/blocked')) as { users: Array<Record<string, unknown>> }
+  dataOf(await call(app, bob, 'POST', `/users/${alice.user.id}/block`))
+  const { users } = dataOf(await call(app, bob, 'GET', '/users/blocked')) as { users: Array<Record<string, unknown>> }
   // A blocked entry is the public profile plus the block's own reason and time.
   t.same(users.map(({ reason: _reason, blockedAt: _blockedAt, ...profile }) => profile), [profileOf(alice)])
 })
@@ -61,7 +55,7 @@ t.test('a group\'s member list shows no member\'s email', async (t) => {
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = await groupOf(alice, [bob])
-  const { members } = dataOf(await call(bob, 'GET', `/groups/${groupId}/members`)) as { members: Array<{ user: unknown }> }
+  const { members } = dataOf(await call(app, bob, 'GET', `/groups/${groupId}/members`)) as { members: Array<{ user: unknown }> }
   t.same(members.map((m) => m.user), [profileOf(alice), profileOf(bob)])
   t.notMatch(JSON.stringify(members), /@example\.test/)
 })
@@ -70,17 +64,17 @@ t.test('adding a member and changing a member\'s role answer the member without 
   const alice = await registerUser(app)
   const bob = await registerUser(app)
   const groupId = await groupOf(alice, [])
-  const added = dataOf(await call(alice, 'POST', `/groups/${groupId}/members`, { userId: bob.user.id }), 201) as { member: { user: unknown } }
+  const added = dataOf(await call(app, alice, 'POST', `/groups/${groupId}/members`, { userId: bob.user.id }), 201) as { member: { user: unknown } }
   t.same(added.member.user, profileOf(bob))
-  const changed = dataOf(await call(alice, 'PATCH', `/groups/${groupId}/members/${bob.user.id}`, { role: 'admin' })) as { member: { user: unknown } }
+  const changed = dataOf(await call(app, alice, 'PATCH', `/groups/${groupId}/members/${bob.user.id}`, { role: 'admin' })) as { member: { user: unknown } }
   t.same(changed.member.user, profileOf(bob))
 })
 
 t.test('the caller\'s own user carries their email: /auth/me, /users/me and PATCH /users/me', async (t) => {
   const alice = await registerUser(app)
-  t.same(dataOf(await call(alice, 'GET', '/auth/me')), { user: alice.user })
-  t.same(dataOf(await call(alice, 'GET', '/users/me')), { user: alice.user })
-  const patched = dataOf(await call(alice, 'PATCH', '/users/me', { displayName: 'Alice Again' })) as { user: { email: string } }
+  t.same(dataOf(await call(app, alice, 'GET', '/auth/me')), { user: alice.user })
+  t.same(dataOf(await call(app, alice, 'GET', '/users/me')), { user: alice.user })
+  const patched = dataOf(await call(app, alice, 'PATCH', '/users/me', { displayName: 'Alice Again' })) as { user: { email: string } }
   t.equal(patched.user.email, alice.user.email)
 })
 

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import type { ChatAttachment } from '../../../schemas/chat.ts'
-import type { TestUser } from '../../helpers/users.ts'
+import type { ChatAttachment } from '../../schemas/chat.ts'
+import type { TestUser } from './users.ts'
 
 export interface FilePart {
   name: string
