@@ -100,6 +100,8 @@ t.test('failed sign-ins on a single node lock the account at that address until 
   })).statusCode
   for (let i = 0; i < LOGIN_FAILURE_LIMITS.pair; i++) t.equal(await login('wrong password'), 401)
   t.equal(await login(password), 429)
+  const refused = await timed.inject({ method: 'POST', url: `${timed.config.apiPrefix}/auth/login`, remoteAddress: address, payload: { email: user.email, password } })
+  t.equal(refused.json().details.resetAt, new Date(clock.now() + LOGIN_FAILURE_WINDOW_MS).toISOString(), 'resetAt on the clock the window runs on')
   await clock.advance(LOGIN_FAILURE_WINDOW_MS)
   t.equal(await login(password), 200)
 })

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { AppError } from '../../lib/app-error.ts'
+import { systemClock, type Clock } from '../../lib/clock.ts'
 import { loginKeys } from '../../lib/store/keys.ts'
 import type { WindowCounters } from '../../lib/store/counters.ts'
 
@@ -43,13 +44,13 @@ export interface LoginThrottle {
   recordSuccess: (account: string, address: string) => Promise<void>
 }
 
-function refusal (message: string, ttlMs: number, limit: number): AppError {
+function refusal (message: string, ttlMs: number, limit: number, now: number): AppError {
   const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000))
   return new AppError('RATE_LIMIT_EXCEEDED', message, {
     retryAfter,
     limit,
     remaining: 0,
-    resetAt: new Date(Date.now() + ttlMs).toISOString()
+    resetAt: new Date(now + ttlMs).toISOString()
   })
 }
 
@@ -58,7 +59,7 @@ function refusal (message: string, ttlMs: number, limit: number): AppError {
  * window of its own whose remaining time is the wait. The store is best effort: when it is
  * unreachable, sign-ins go through unthrottled and a warning is logged.
  */
-export function createLoginThrottle (counters: WindowCounters, scale: number, log: FastifyBaseLogger): LoginThrottle {
+export function createLoginThrottle (counters: WindowCounters, scale: number, log: FastifyBaseLogger, clock: Clock = systemClock): LoginThrottle {
   const limits = {
     pair: Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.pair * scale)),
     address: Math.max(1, Math.floor(LOGIN_FAILURE_LIMITS.address * scale)),
@@ -94,13 +95,13 @@ export function createLoginThrottle (counters: WindowCounters, scale: number, lo
       const state = await read(account, address)
       if (state === null) return
       if (state.address[0] >= limits.address) {
-        throw refusal('Too many failed sign-ins from this address. Please try again later.', remaining(state.address[1]), limits.address)
+        throw refusal('Too many failed sign-ins from this address. Please try again later.', remaining(state.address[1]), limits.address, clock.now())
       }
       if (state.pair[0] >= limits.pair) {
-        throw refusal('Too many failed sign-ins for this account from this address. Please try again later.', remaining(state.pair[1]), limits.pair)
+        throw refusal('Too many failed sign-ins for this account from this address. Please try again later.', remaining(state.pair[1]), limits.pair, clock.now())
       }
       if (state.waitMs > 0) {
-        throw refusal('This account has many failed sign-ins: wait before trying again from this address.', state.waitMs, 1)
+        throw refusal('This account has many failed sign-ins: wait before trying again from this address.', state.waitMs, 1, clock.now())
       }
     },
 

@@ -62,7 +62,7 @@ function createAuthService (fastify: FastifyInstance, dummyHash: string): AuthSe
   const repo = createAuthRepository(fastify.db)
   const { refreshTtlSeconds, secret } = fastify.config.jwt
   const refreshKey = createHmac('sha256', secret).update('parley refresh token v1').digest()
-  const throttle = createLoginThrottle(fastify.store.counters, fastify.config.rateLimitScale, fastify.log)
+  const throttle = createLoginThrottle(fastify.store.counters, fastify.config.rateLimitScale, fastify.log, fastify.clock)
 
   function refreshMac (body: string): Buffer {
     return createHmac('sha256', refreshKey).update(body).digest()

@@ -134,7 +134,8 @@ t.test('past the account\'s free failures, an address that failed on it waits be
   t.ok(wait > 1000 && wait <= 2000, `the next failure waits 2 s: ${wait} ms`)
   t.match((await login(app, { email: user.email, password }, second)).json(), { details: { retryAfter: 2 } })
 
-  await new Promise((resolve) => setTimeout(resolve, 1100))
+  // Stand-in for the 1 s wait running out: the expiry of its key is what lifts it.
+  await redis.del(loginKeys.wait(`user:${user.id}`, first))
   t.equal((await login(app, { email: user.email, password }, first)).statusCode, 200, 'after its wait the address signs in')
 })
 
