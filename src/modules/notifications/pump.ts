@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { systemClock, type Clock, type Timer } from '../../lib/clock.ts'
 
 /** A background loop that runs when woken, at every poll, and never twice at once. */
 export interface Pump {
@@ -13,12 +14,16 @@ export interface Pump {
 /**
  * `round` does one bounded batch and says whether more may be waiting; rounds repeat until it
  * says no. A failed round is logged and retried at the next poll or wake.
+ *
+ * `wakeIn` (a retry's backoff) runs on `clock`, the time the rows' due dates are written in. The
+ * poll stays on real time: it looks for work other instances committed, and a test clock moved
+ * by a day must not replay a day of polls.
  */
-export function createPump (name: string, round: () => Promise<boolean>, pollMs: number, log: FastifyBaseLogger): Pump {
+export function createPump (name: string, round: () => Promise<boolean>, pollMs: number, log: FastifyBaseLogger, clock: Clock = systemClock): Pump {
   let running: Promise<void> | null = null
   let again = false
   let closed = false
-  const timers = new Set<NodeJS.Timeout>()
+  const timers = new Set<Timer>()
 
   async function drain (): Promise<void> {
     try {
@@ -51,17 +56,16 @@ export function createPump (name: string, round: () => Promise<boolean>, pollMs:
     wake,
     wakeIn (ms) {
       if (closed) return
-      const timer = setTimeout(() => {
+      const timer = clock.setTimeout(() => {
         timers.delete(timer)
         wake()
       }, ms)
-      timer.unref()
       timers.add(timer)
     },
     async close () {
       closed = true
       clearInterval(poll)
-      for (const timer of timers) clearTimeout(timer)
+      for (const timer of timers) timer.cancel()
       timers.clear()
       await running
     }

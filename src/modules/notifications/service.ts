@@ -54,6 +54,7 @@ export default fp(async function notificationServicePlugin (fastify) {
       config: pushWebhook,
       log,
       pollMs,
+      clock: fastify.clock,
       deliveryFailed: fastify.meter.trackWebhookOutbox({ depth: repo.outboxDepth }).deliveryFailed
     })
   const worker = createNotificationWorker({
@@ -63,6 +64,7 @@ export default fp(async function notificationServicePlugin (fastify) {
     bus: fastify.bus,
     log,
     pollMs,
+    clock: fastify.clock,
     onlineUserIds: fastify.presenceService.onlineUserIds,
     webhook: webhook === null ? null : { previews: fastify.config.ws.broadcastContent, written: webhook.wake }
   })

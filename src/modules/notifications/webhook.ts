@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { PushWebhookConfig } from '../../config.ts'
 import type { PushWebhookPayload } from '../../../schemas/notifications.ts'
+import type { Clock } from '../../lib/clock.ts'
 import type { Keyring } from '../../lib/keyring.ts'
 import { fromBin } from '../../lib/ids.ts'
 import { createPump, type Pump } from './pump.ts'
@@ -38,6 +39,8 @@ export interface WebhookDeps {
   config: PushWebhookConfig
   log: FastifyBaseLogger
   pollMs: number
+  /** The time due dates, leases and the retry window are reckoned in. */
+  clock: Clock
   /** Counts a failed attempt (parley_webhook_delivery_failures_total). */
   deliveryFailed: () => void
 }
@@ -69,7 +72,7 @@ export function createWebhookDelivery (deps: WebhookDeps): Pump {
 
   async function failed (row: OutboxRow, reason: string): Promise<number | null> {
     deps.deliveryFailed()
-    const now = new Date()
+    const now = new Date(deps.clock.now())
     const error = reason.slice(0, 255)
     if (now.getTime() - row.created_at.getTime() >= config.retryWindowMs) {
       await repo.deadLetter(row.id, owner, now, error)
@@ -83,6 +86,7 @@ export function createWebhookDelivery (deps: WebhookDeps): Pump {
 
   /** One attempt; the delay before its retry, or null when none is due. */
   async function deliver (row: OutboxRow): Promise<number | null> {
+    // The receiver checks it against its own clock: real time, whatever the app runs on.
     const timestamp = Math.floor(Date.now() / 1000)
     let response: Response
     try {
@@ -117,7 +121,7 @@ export function createWebhookDelivery (deps: WebhookDeps): Pump {
 
   const pump = createPump('webhook delivery', async () => {
     if (shutdown.signal.aborted) return false
-    const now = new Date()
+    const now = new Date(deps.clock.now())
     const rows = await repo.claimDue(owner, now, new Date(now.getTime() + leaseMs), ROWS_PER_ROUND)
     const retries = await Promise.all(rows.map(async (row) => await deliver(row).catch((err: unknown) => {
       deps.log.error({ err }, 'webhook delivery bookkeeping failed; the lease expires and the event is retried')
@@ -126,7 +130,7 @@ export function createWebhookDelivery (deps: WebhookDeps): Pump {
     const soonest = Math.min(...retries.filter((d): d is number => d !== null))
     if (Number.isFinite(soonest)) pump.wakeIn(soonest)
     return rows.length === ROWS_PER_ROUND
-  }, deps.pollMs, deps.log)
+  }, deps.pollMs, deps.log, deps.clock)
 
   return {
     wake: pump.wake,

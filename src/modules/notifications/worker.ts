@@ -3,6 +3,7 @@ import type { Kysely, Transaction } from 'kysely'
 import type { Database } from '../../../db/database.ts'
 import type { Notification, PushWebhookPayload } from '../../../schemas/notifications.ts'
 import type { Bus } from '../../plugins/bus.ts'
+import type { Clock } from '../../lib/clock.ts'
 import type { Keyring } from '../../lib/keyring.ts'
 import { fromBin, newId, toBin } from '../../lib/ids.ts'
 import { createPump, type Pump } from './pump.ts'
@@ -28,6 +29,8 @@ export interface NotificationWorkerDeps {
   bus: Bus
   log: FastifyBaseLogger
   pollMs: number
+  /** The time notifications are dated and mutes are read in. */
+  clock: Clock
   /** The users among these with a live connection (presence). */
   onlineUserIds: (userIds: number[]) => Promise<Set<number>>
   /** Offline recipients get an outbox row; null without PUSH_WEBHOOK_URL. */
@@ -121,7 +124,7 @@ async function runRound (deps: NotificationWorkerDeps): Promise<{ jobs: number, 
     const rows: NewNotificationRow[] = []
     const created: Created[] = []
     const outbox: NewOutboxRow[] = []
-    const now = new Date()
+    const now = new Date(deps.clock.now())
     for (const job of jobs) {
       let recipients: Recipient[]
       try {
