@@ -158,8 +158,16 @@ export function unsubscribeAll (deps: SubscriptionDeps, conn: Connection): void 
   conn.subscriptions.clear()
 }
 
-/** Events addressed to the user: mentions, notifications, their other devices' changes. */
+/**
+ * Events addressed to the user: mentions, notifications, their other devices' changes. Queued
+ * behind the group events published before them (fanout-queue.ts), as they were published.
+ */
 export function onUserEvent (deps: SubscriptionDeps, conn: Connection, event: ServerEvent): void {
+  deps.fanout.queue.pushOne(() => { deliverUserEvent(deps, conn, event) })
+}
+
+function deliverUserEvent (deps: SubscriptionDeps, conn: Connection, event: ServerEvent): void {
+  if (conn.isClosed()) return
   const eviction = evictionOf(conn, event)
   if (eviction !== null) {
     evict(deps, conn, eviction.groupId, eviction.reason, event)
