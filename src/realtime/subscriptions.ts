@@ -80,6 +80,8 @@ function evictionOf (conn: Connection, event: ServerEvent): { groupId: string, r
 /** chat:join_group: subscribes the connection, then answers chat:group_joined and replays from `sinceSeq`. */
 export async function subscribe (deps: SubscriptionDeps, conn: Connection, caller: Caller, sinceSeq: number | undefined, requestId: string | undefined): Promise<Record<string, unknown>> {
   const { groupId } = caller.membership
+  // A rejoin ends the current subscription: the events queued for it are delivered first.
+  if (conn.subscriptions.has(groupId)) await deps.fanout.queue.settled()
   const existing = conn.subscriptions.get(groupId)
   if (existing !== undefined) {
     // A rejoin starts over (typically with a new sinceSeq).
