@@ -20,6 +20,12 @@ export interface CommandContext {
   callerIn: (groupId: string) => Promise<Caller>
   /** Sends a frame to this connection only (after the handler's own frames, before its ack). */
   send: (frame: ServerFrame) => void
+  /**
+   * Runs `step` once the connection's pipelined commands that arrived earlier have run theirs
+   * (Connection.enqueue): a send enqueues its commit here, so sends of one connection take
+   * seqs in the order they were sent. A command that runs alone runs `step` at once.
+   */
+  inTurn: <T>(step: () => T) => Promise<T>
 }
 
 /**
@@ -34,6 +40,11 @@ export interface WsCommand<S extends TSchema = TSchema> {
   rateLimit?: WsRateCategory
   /** The seed 01 §8.1 code a server-side failure answers with (SEND_FAILED…). */
   failureCode?: ErrorCode
+  /**
+   * May run beside the connection's other pipelined commands (sends), each still answered by
+   * its requestId; commands that are not run alone, in arrival order (Connection.enqueue).
+   */
+  pipelined?: boolean
   // Method syntax: a command for a specific frame is stored among commands for any frame.
   run (ctx: CommandContext, frame: Static<S>): Promise<Record<string, unknown> | undefined>
 }

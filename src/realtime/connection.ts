@@ -10,16 +10,38 @@ import { ClearedHistory } from './cleared-history.ts'
 import type { OutboundFrame } from './outbound.ts'
 import type { GroupSubscription } from './subscription.ts'
 
-/** Commands of one connection waiting to run; more are refused rather than queued. */
+/** Commands of one connection waiting or running; more are refused rather than queued. */
 export const MAX_QUEUED_COMMANDS = 64
+/**
+ * Pipelined commands (sends) of one connection running at once: a sender's rate is not bounded
+ * by one ack's round trip, and a stalled commit does not hold the sends queued behind it.
+ */
+export const MAX_PIPELINED_COMMANDS = 16
 /** Groups one connection may subscribe to at once. */
 export const MAX_SUBSCRIPTIONS = 500
 /** A socket closed for not reading gets this long to take its close frame before it is dropped. */
 export const CLOSE_TIMEOUT_MS = 5000
 
 const TEXT_FRAME = { binary: false } as const
+/** The turn of a command that runs alone: nothing runs beside it, so every step is in turn. */
+const NO_TURN: CommandTurn = { inTurn: async (step) => step() }
 
 export type ConnectionState = 'awaiting-auth' | 'authenticating' | 'ready' | 'closed'
+
+/** A command waiting for its turn on the connection. */
+interface QueuedCommand {
+  run: (turn: CommandTurn) => Promise<void>
+  pipelined: boolean
+}
+
+/**
+ * Where a running command stands among the connection's pipelined commands: `inTurn` runs a
+ * step once every pipelined command started before it has run its own (or ended), so what the
+ * steps enqueue (a send's commit, which takes the group's next seq) is enqueued in arrival order.
+ */
+export interface CommandTurn {
+  inTurn: <T>(step: () => T) => Promise<T>
+}
 
 export interface ActiveSubscription {
   subscription: GroupSubscription
@@ -58,8 +80,15 @@ export class Connection {
   /** An `auth` frame is being verified: the expiry waits for its outcome. */
   reauthenticating = false
   private readonly sendBufferLimit: number
-  private queue: Promise<void> = Promise.resolve()
+  private readonly waiting: QueuedCommand[] = []
+  /** Commands waiting or running. */
   private queued = 0
+  private running = 0
+  /** A command that runs alone is running. */
+  private exclusive = false
+  /** Settles when the last started pipelined command has run its step (or ended). */
+  private lastTurn: Promise<void> = Promise.resolve()
+  private idleWaiters: Array<() => void> = []
 
   constructor (socket: WebSocket, options: { rateLimitScale: number, sendBufferLimitBytes: number, clock?: Clock }) {
     this.socket = socket
@@ -103,21 +132,76 @@ export class Connection {
     return (this.socket as unknown as { _socket?: Duplex | null })._socket ?? null
   }
 
-  /** Runs commands one after another in arrival order; false when too many are waiting. */
-  enqueue (task: () => Promise<void>): boolean {
+  /**
+   * Queues a command; false when too many are waiting or running. Commands start in arrival
+   * order. A command runs alone (after every command before it ended, and before any after it
+   * starts) unless `pipelined`: consecutive pipelined commands run side by side, up to
+   * MAX_PIPELINED_COMMANDS, and order what must stay ordered with `CommandTurn.inTurn`.
+   */
+  enqueue (run: (turn: CommandTurn) => Promise<void>, pipelined = false): boolean {
     if (this.queued >= MAX_QUEUED_COMMANDS) return false
     this.queued += 1
-    this.queue = this.queue.then(task).catch(() => {}).finally(() => { this.queued -= 1 })
+    this.waiting.push({ run, pipelined })
+    this.startNext()
     return true
   }
 
   /** Resolves when every queued command has finished. */
   async idle (): Promise<void> {
-    let seen: Promise<void>
-    do {
-      seen = this.queue
-      await seen
-    } while (seen !== this.queue)
+    if (this.queued === 0) return
+    await new Promise<void>((resolve) => { this.idleWaiters.push(resolve) })
+  }
+
+  private startNext (): void {
+    while (this.waiting.length > 0 && !this.exclusive) {
+      const next = this.waiting[0] as QueuedCommand
+      if (next.pipelined ? this.running >= MAX_PIPELINED_COMMANDS : this.running > 0) return
+      this.waiting.shift()
+      this.running += 1
+      if (!next.pipelined) this.exclusive = true
+      void this.start(next)
+    }
+  }
+
+  private async start (command: QueuedCommand): Promise<void> {
+    let release = (): void => {}
+    let turn: CommandTurn = NO_TURN
+    if (command.pipelined) {
+      const previous = this.lastTurn
+      const mine = new Promise<void>((resolve) => { release = resolve })
+      // A command that ends early does not let a later one step before an earlier one.
+      this.lastTurn = previous.then(async () => { await mine })
+      turn = {
+        inTurn: async (step) => {
+          await previous
+          try {
+            return step()
+          } finally {
+            release()
+          }
+        }
+      }
+    }
+    try {
+      // Started on a later microtask, as a promise chain would: never inside the caller's frame handler.
+      await Promise.resolve()
+      await command.run(turn)
+    } catch {
+      // A command answers its own errors (dispatch.ts); the queue only moves on.
+    } finally {
+      release()
+      this.running -= 1
+      this.queued -= 1
+      if (!command.pipelined) this.exclusive = false
+      this.startNext()
+      if (this.queued === 0) this.wakeIdle()
+    }
+  }
+
+  private wakeIdle (): void {
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const wake of waiters) wake()
   }
 
   /** Closes with a code; the socket is dropped if the client does not answer in time. */

@@ -3,7 +3,7 @@ import type { AuthUser } from '../plugins/auth.ts'
 import { AppError } from '../lib/app-error.ts'
 import { WS_CLOSE_CODES } from '../../schemas/ws.ts'
 import type { CommandContext, CommandTable } from './commands.ts'
-import type { Connection } from './connection.ts'
+import type { CommandTurn, Connection } from './connection.ts'
 import { assertFrame, parseFrame, requestIdOf, type RawFrame } from './frames.ts'
 import type { WsRateCategory } from './rate-limit.ts'
 import { authCheck, authenticateByFrame, callerIn, type AdmissionDeps } from './admission.ts'
@@ -12,7 +12,9 @@ import { closeIfExpired, reauthenticate } from './session-expiry.ts'
 
 /*
  * Frames in: parsed, rate limited, validated against the command's schema, queued on the
- * connection (commands of one connection run in order) and answered chat:ack or chat:error.
+ * connection and answered chat:ack or chat:error, each by its requestId. Commands of one
+ * connection start in arrival order; each runs alone except sends, which run side by side up
+ * to MAX_PIPELINED_COMMANDS and still commit in arrival order (Connection.enqueue).
  */
 
 export interface DispatchDeps extends AdmissionDeps {
@@ -71,12 +73,12 @@ function dispatch (deps: DispatchDeps, conn: Connection, frame: RawFrame): void 
   registered.normalise?.(frame)
   const { command } = registered
   if (command.rateLimit !== undefined && !takeToken(deps, conn, command.rateLimit, requestId)) return
-  enqueue(deps, conn, requestId, async () => {
+  enqueue(deps, conn, requestId, async (turn) => {
     // Read when the command runs: a connection authenticating by frame has its user by then.
     const user = conn.user
     if (user === null || conn.state !== 'ready') throw new AppError('UNAUTHORIZED', 'The connection is not authenticated')
-    return await command.run(commandContext(deps, conn, user, requestId), frame)
-  }, command.failureCode)
+    return await command.run(commandContext(deps, conn, user, requestId, turn), frame)
+  }, command.failureCode, command.pipelined === true)
 }
 
 /** `auth` on an authenticated connection: a fresh token, checked in the connection's queue. */
@@ -91,27 +93,28 @@ function reauthenticateByFrame (deps: DispatchDeps, conn: Connection, frame: Raw
   }
 }
 
-function commandContext (deps: DispatchDeps, conn: Connection, user: AuthUser, requestId: string | undefined): CommandContext {
+function commandContext (deps: DispatchDeps, conn: Connection, user: AuthUser, requestId: string | undefined, turn: CommandTurn): CommandContext {
   return {
     user,
     connectionId: conn.id,
     requestId,
     callerIn: async (groupId) => await callerIn(deps.ports, user, groupId),
-    send: (frame) => { sendTo(conn, frame) }
+    send: (frame) => { sendTo(conn, frame) },
+    inTurn: turn.inTurn
   }
 }
 
 /** Queues a command of the connection; false (and a chat:error sent) when its queue is full. */
-function enqueue (deps: DispatchDeps, conn: Connection, requestId: string | undefined, run: () => Promise<Record<string, unknown> | undefined>, failureCode?: AppError['code']): boolean {
-  const accepted = conn.enqueue(async () => {
+function enqueue (deps: DispatchDeps, conn: Connection, requestId: string | undefined, run: (turn: CommandTurn) => Promise<Record<string, unknown> | undefined>, failureCode?: AppError['code'], pipelined = false): boolean {
+  const accepted = conn.enqueue(async (turn) => {
     if (conn.state === 'closed') return
     try {
-      const result = await run()
+      const result = await run(turn)
       if (requestId !== undefined) sendTo(conn, { type: 'chat:ack', payload: { success: true, ...result }, requestId })
     } catch (err) {
       sendError(deps.log, conn, err, requestId, failureCode)
     }
-  })
+  }, pipelined)
   if (!accepted) sendError(deps.log, conn, new AppError('RATE_LIMIT_EXCEEDED', 'Too many commands in progress on this connection'), requestId)
   return accepted
 }

@@ -9,17 +9,22 @@ import { DeliveryTracker, type MarkDelivered } from './delivery.ts'
 import { hiddenByBlock } from './blocking.ts'
 import { shownAfterClear } from './cleared-history.ts'
 import { LocalGroups } from './local-groups.ts'
+import { FanoutQueue } from './fanout-queue.ts'
 import { outboundOf } from './outbound.ts'
 import { reactionFrameFor, type ReactionViews } from './reaction-frames.ts'
 import { localGroupAudience, redisGroupAudience, type GroupAudience } from './audience.ts'
 
 /**
  * Group events to subscribed sockets: one bus listener per group (LocalGroups), one frame built
- * per event, and a per-receiver check that allocates nothing. The audience counts subscribed
- * users across instances for `Gateway.audienceOf`.
+ * per event, and a per-receiver check that allocates nothing. Group and user events reach the
+ * sockets through one queue (FanoutQueue), after the publisher's turn and in slices, so a send's
+ * ack never waits for its fanout. The audience counts subscribed users across instances for
+ * `Gateway.audienceOf`.
  */
 export interface Fanout {
   readonly localGroups: LocalGroups
+  /** Every local delivery of a bus event, in publish order. */
+  readonly queue: FanoutQueue
   readonly audience: GroupAudience
   /**
    * Events published on behalf of a connection's command (a chat:send_message), by that
@@ -57,7 +62,8 @@ export function createFanout (deps: FanoutDeps): Fanout {
     async (groupId, userIds, seq) => { await deps.markDelivered(groupId, userIds, seq) },
     (err) => { log.warn({ err }, 'delivered watermark not saved') }
   )
-  const localGroups = new LocalGroups(deps.bus, {
+  const queue = new FanoutQueue((err) => { log.error({ err }, 'event delivery failed') })
+  const localGroups = new LocalGroups(deps.bus, queue, {
     beforeFanout (event, { originConnectionId, parentSeq }) {
       if (originConnectionId !== undefined) originOf.set(event, originConnectionId)
       if (parentSeq !== undefined) parentSeqOf.set(event, parentSeq)
@@ -83,7 +89,7 @@ export function createFanout (deps: FanoutDeps): Fanout {
       onError: (err) => { log.warn({ err: { message: err.message } }, 'group audience unavailable; counting this instance only') }
     })
     : localGroupAudience(here)
-  const fanout: Fanout = { localGroups, audience, originOf, parentSeqOf, delivery, reactions: deps.reactions, uncountedDeliveries: 0 }
+  const fanout: Fanout = { localGroups, queue, audience, originOf, parentSeqOf, delivery, reactions: deps.reactions, uncountedDeliveries: 0 }
   return fanout
 }
 

@@ -24,6 +24,9 @@ export function registerGatewayCommands (commands: CommandTable, deps: GatewayCo
     frame: LeaveGroupFrame,
     async run (ctx, frame) {
       const conn = deps.connections.get(ctx.connectionId)
+      // Events published before the leave still reach the connection, as they would have
+      // had they not been queued (fanout-queue.ts).
+      await deps.fanout.queue.settled()
       if (conn !== undefined) evict(deps, conn, frame.payload.groupId, 'left', null, ctx.requestId)
       return { groupId: frame.payload.groupId }
     }

@@ -125,6 +125,7 @@ export default fp(async function gatewayPlugin (fastify: FastifyInstance) {
       connections,
       sockets: fastify.websocketServer,
       delivery: fanout.delivery,
+      deliveries: fanout.queue,
       cleanups,
       stopIntake: () => {
         draining = true

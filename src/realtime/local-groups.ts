@@ -1,5 +1,6 @@
 import type { Bus, PublishOptions } from '../plugins/bus.ts'
 import type { ServerEvent } from '../../schemas/events.ts'
+import type { FanoutJob, FanoutQueue } from './fanout-queue.ts'
 
 /** One connection's place in a group's fanout on this instance. */
 export interface GroupMember {
@@ -28,17 +29,63 @@ export interface LocalGroupsHooks {
 }
 
 /**
+ * One event on its way to a group's members, a slice at a time (fanout-queue.ts). It walks the
+ * live member set: a member gone before its turn is skipped, one that joins meanwhile takes
+ * the event too (its subscription drops what its replay already sent, by seq).
+ */
+class GroupFanout implements FanoutJob {
+  done = false
+  private readonly members: Set<GroupMember>
+  private readonly event: ServerEvent
+  private readonly options: PublishOptions
+  private readonly hooks: LocalGroupsHooks
+  private cursor: SetIterator<GroupMember> | null = null
+
+  constructor (members: Set<GroupMember>, event: ServerEvent, options: PublishOptions, hooks: LocalGroupsHooks) {
+    this.members = members
+    this.event = event
+    this.options = options
+    this.hooks = hooks
+  }
+
+  step (budget: number): number {
+    const { event, hooks } = this
+    if (this.cursor === null) {
+      hooks.beforeFanout(event, this.options)
+      this.cursor = this.members.values()
+    }
+    let made = 0
+    // A Set iterator has no `return`: leaving the loop early keeps its place for the next slice.
+    for (const member of this.cursor) {
+      try {
+        member.receive(event)
+      } catch (err) {
+        hooks.onError(err, event)
+      }
+      made += 1
+      if (made >= budget) return made
+    }
+    this.done = true
+    hooks.afterFanout(event)
+    return made
+  }
+}
+
+/**
  * This instance's group subscriptions: one bus listener per group, whatever the number of its
- * subscribers, handing each event to every member in turn. Per event there is one listener
- * call, one serialization (beforeFanout) and then a loop; nothing is allocated per member.
+ * subscribers, queueing each event for every member (fanout-queue.ts: after the publisher's
+ * turn, in slices). Per event there is one listener call, one serialization (beforeFanout) and
+ * then a loop; nothing is allocated per member.
  */
 export class LocalGroups {
   private readonly groups = new Map<string, LocalGroup>()
   private readonly bus: Bus
   private readonly hooks: LocalGroupsHooks
+  private readonly queue: FanoutQueue
 
-  constructor (bus: Bus, hooks: LocalGroupsHooks) {
+  constructor (bus: Bus, queue: FanoutQueue, hooks: LocalGroupsHooks) {
     this.bus = bus
+    this.queue = queue
     this.hooks = hooks
   }
 
@@ -47,7 +94,7 @@ export class LocalGroups {
     let group = this.groups.get(groupId)
     if (group === undefined) {
       const members = new Set<GroupMember>()
-      const stop = this.bus.subscribe({ groupId }, (event, options) => { this.fanout(members, event, options) })
+      const stop = this.bus.subscribe({ groupId }, (event, options) => { this.queue.push(new GroupFanout(members, event, options, this.hooks)) })
       group = { members, users: new Map(), stop }
       this.groups.set(groupId, group)
     }
@@ -96,19 +143,5 @@ export class LocalGroups {
     if (group.members.size > 0) return
     this.groups.delete(groupId)
     group.stop()
-  }
-
-  private fanout (members: Set<GroupMember>, event: ServerEvent, options: PublishOptions): void {
-    this.hooks.beforeFanout(event, options)
-    // A member removed during the loop (an eviction) is skipped if not reached yet; none is
-    // added during it (joins are asynchronous).
-    for (const member of members) {
-      try {
-        member.receive(event)
-      } catch (err) {
-        this.hooks.onError(err, event)
-      }
-    }
-    this.hooks.afterFanout(event)
   }
 }

@@ -33,6 +33,8 @@ export interface ShutdownDeps {
   /** Every socket of the endpoint, admitted or not. */
   sockets: Pick<FastifyInstance['websocketServer'], 'clients' | 'close'>
   delivery: DeliveryTracker
+  /** The local deliveries still queued (fanout-queue.ts): the last commands' events go out before the close frames. */
+  deliveries: { settled: () => Promise<void> }
   cleanups: PendingCleanups
   /** Stops what starts work on its own (heartbeat, notices) and makes the gateway refuse upgrades. */
   stopIntake: () => void
@@ -48,6 +50,7 @@ export async function shutdown (deps: ShutdownDeps): Promise<void> {
   const all = [...sockets.clients]
   for (const conn of connections.values()) conn.acceptingFrames = false
   await waitAtMost(Promise.all([...connections.values()].map(async (conn) => { await conn.idle() })), DRAIN_TIMEOUT_MS)
+  await waitAtMost(deps.deliveries.settled(), DRAIN_TIMEOUT_MS)
   const closed = all.map(async (socket) => await new Promise<void>((resolve) => {
     if (socket.readyState === socket.CLOSED) { resolve(); return }
     socket.once('close', () => { resolve() })

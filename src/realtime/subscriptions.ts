@@ -80,6 +80,8 @@ function evictionOf (conn: Connection, event: ServerEvent): { groupId: string, r
 /** chat:join_group: subscribes the connection, then answers chat:group_joined and replays from `sinceSeq`. */
 export async function subscribe (deps: SubscriptionDeps, conn: Connection, caller: Caller, sinceSeq: number | undefined, requestId: string | undefined): Promise<Record<string, unknown>> {
   const { groupId } = caller.membership
+  // A rejoin ends the current subscription: the events queued for it are delivered first.
+  if (conn.subscriptions.has(groupId)) await deps.fanout.queue.settled()
   const existing = conn.subscriptions.get(groupId)
   if (existing !== undefined) {
     // A rejoin starts over (typically with a new sinceSeq).
@@ -158,8 +160,16 @@ export function unsubscribeAll (deps: SubscriptionDeps, conn: Connection): void 
   conn.subscriptions.clear()
 }
 
-/** Events addressed to the user: mentions, notifications, their other devices' changes. */
+/**
+ * Events addressed to the user: mentions, notifications, their other devices' changes. Queued
+ * behind the group events published before them (fanout-queue.ts), as they were published.
+ */
 export function onUserEvent (deps: SubscriptionDeps, conn: Connection, event: ServerEvent): void {
+  deps.fanout.queue.pushOne(() => { deliverUserEvent(deps, conn, event) })
+}
+
+function deliverUserEvent (deps: SubscriptionDeps, conn: Connection, event: ServerEvent): void {
+  if (conn.isClosed()) return
   const eviction = evictionOf(conn, event)
   if (eviction !== null) {
     evict(deps, conn, eviction.groupId, eviction.reason, event)

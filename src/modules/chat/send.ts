@@ -11,7 +11,7 @@ import { toChatMessage, toMessageEvent } from './message-mapper.ts'
 import { checkMetadata, isEmptyMetadata } from './metadata-validation.ts'
 import { present } from './present.ts'
 import type { MessageView } from './repository.ts'
-import type { SendRefusal } from './send-batcher.ts'
+import type { SendOutcome, SendRefusal } from './send-batcher.ts'
 import type { SendRow } from './send-transaction.ts'
 import type { SendOrigin } from './service.ts'
 
@@ -157,15 +157,22 @@ export async function sendMessage (deps: ChatDeps, caller: Caller, input: SendMe
   // the sender already stored takes no seq and is answered with the original message,
   // however concurrent the retries (see send-batcher.ts).
   const notifies = notifiesAnyone(user.id, metadata, parent?.sender_user_id ?? null)
-  const outcome = await deps.sendBatcher.commit({
-    row: stored,
-    tokens,
-    mentions: [...mentioned].map(([mentionedUserId, type]) => ({ mentionedUserId, type })),
-    threadRootBin: rootBin,
-    adminOnly,
-    attachmentBins,
-    notifies
+  const commit = (): { committed: Promise<SendOutcome> } => ({
+    committed: deps.sendBatcher.commit({
+      row: stored,
+      tokens,
+      mentions: [...mentioned].map(([mentionedUserId, type]) => ({ mentionedUserId, type })),
+      threadRootBin: rootBin,
+      adminOnly,
+      attachmentBins,
+      notifies
+    })
   })
+  // A connection's sends run side by side but reach the batcher, which takes seqs in the order
+  // it is handed messages, in the order they were sent. Every send then awaits the batcher's
+  // own promise, so the sends of one commit resume, and publish, in seq order.
+  const { committed } = origin?.inTurn === undefined ? commit() : await origin.inTurn(commit)
+  const outcome = await committed
   if ('refused' in outcome) throw refusalError(outcome.refused)
   if (!outcome.stored) return { message: await originalOf(deps, caller, outcome.originalId), created: false }
   const { seq } = outcome

@@ -75,9 +75,11 @@ export interface ChatSummary {
   unreadCount: number
 }
 
-/** What only the server sets on a send: where a forwarded copy came from. */
+/** What only the server sets on a send: where a forwarded copy came from, and its place among its connection's sends. */
 export interface SendOrigin {
   forwardedFrom?: ForwardedFrom
+  /** Enqueues the commit in the turn of the connection's pipelined sends (realtime CommandContext.inTurn). */
+  inTurn?: <T>(step: () => T) => Promise<T>
 }
 
 export interface ReplayResult {

@@ -19,11 +19,13 @@ export default fp(async function chatWsCommands (fastify) {
     frame: SendMessageFrame,
     rateLimit: 'messages',
     failureCode: 'SEND_FAILED',
+    // Several sends of a connection in flight at once, committed in the order they came.
+    pipelined: true,
     async run (ctx, frame) {
       const { groupId, ...input } = frame.payload
       const caller = await ctx.callerIn(groupId)
       // This connection has the ack; the chat:message goes to everyone else, the sender's other devices included.
-      const { message } = await chat.sendMessage(caller, input, { originConnectionId: ctx.connectionId })
+      const { message } = await chat.sendMessage(caller, input, { originConnectionId: ctx.connectionId }, { inTurn: ctx.inTurn })
       // Delivered = the other members subscribed to the group anywhere (they get it live); the
       // rest get it on their next sync or join. Both from counters: no member list is read.
       const [members, live] = await Promise.all([
