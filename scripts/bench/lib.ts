@@ -312,6 +312,8 @@ export interface FanoutRig {
   refused: () => number
   /** Calls `acked(seq)` when the server acknowledges message `seq` (Parley only: the peers do not acknowledge). */
   onAck?: (acked: (seq: number) => void) => void
+  /** The server's Prometheus metrics text (Parley only). */
+  metrics?: () => Promise<string>
   close: () => Promise<void>
 }
 
@@ -467,6 +469,7 @@ export async function parleyRig (database: string, groups: number, readers: numb
     },
     refused: () => refused,
     onAck: (fn) => { acked = fn },
+    metrics: async () => await (await fetch(`http://127.0.0.1:${parley.port}/metrics`)).text(),
     async close () {
       for (const socket of all) socket.terminate()
       await stopProcess(parley.process)

@@ -145,8 +145,13 @@ export default fp(async function busPlugin (fastify) {
     unanswered.add(published)
   }
 
+  // Every envelope is written with `origin` first (publishRemote), so this instance's own
+  // messages, which Redis sends back to it on every channel it listens to, are known by their
+  // first bytes and dropped without parsing them.
+  const ownPrefix = JSON.stringify({ origin }).slice(0, -1)
   if (transport !== null) {
     transport.onMessage((channel, raw) => {
+      if (raw.startsWith(ownPrefix)) return
       let envelope: Envelope | NoticeEnvelope
       try { envelope = JSON.parse(raw) as Envelope | NoticeEnvelope } catch { return }
       if (envelope.origin === origin) return

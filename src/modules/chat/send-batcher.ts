@@ -57,8 +57,12 @@ interface Waiting {
 interface Lane {
   queue: Waiting[]
   busy: boolean
-  /** A drain is already scheduled for the end of this turn of the event loop. */
+  /** A drain is already scheduled (for the end of this turn of the event loop, or after a linger). */
   scheduled: boolean
+  /** When the lane's last send arrived (performance.now()). */
+  lastArrivalAt: number
+  /** How often sends have come within LINGER_MS of each other lately (see lingerPays). */
+  closeArrivals: number
 }
 
 /**
@@ -74,6 +78,18 @@ export const MAX_BATCH_MESSAGES = 128
 /** Sealed content, metadata and tokens per batch, far below max_allowed_packet (16 MiB on MariaDB) even hex-encoded. */
 export const MAX_BATCH_BYTES = 2 * 1024 * 1024
 const DEADLOCK_ATTEMPTS = 3
+/**
+ * The longest an idle lane holds a send for others to share its transaction, and only while
+ * sends keep coming that close together (lingerPays). At 200 sends/s in bursts (the fanout
+ * bench) a lane otherwise commits each burst's first send alone and the rest in a second
+ * transaction; holding it commits the burst in one, for about half the transactions' CPU on
+ * both sides. A lone sender, or sends further apart than this, never waits.
+ */
+export const LINGER_MS = 2
+/** closeArrivals counts up to this (arrivals within LINGER_MS) and down to 0 (further apart). */
+const CLOSE_ARRIVALS_MAX = 8
+/** Lingering starts once this many more recent arrivals were close than not. */
+const CLOSE_ARRIVALS_TO_LINGER = 2
 
 /** Why phase 1's reads forbid storing a message, or null when it may be stored. */
 function refusalOf (message: PendingMessage, locks: SendLocks): SendRefusal | null {
@@ -152,7 +168,7 @@ function settle (batch: PendingMessage[], locks: SendLocks): Array<SendOutcome |
  * transaction (the metrics).
  */
 export function createSendBatcher (pool: Pool, onCommitted: (messages: number) => void = () => {}): SendBatcher {
-  const lanes: Lane[] = Array.from({ length: SEND_LANES }, () => ({ queue: [], busy: false, scheduled: false }))
+  const lanes: Lane[] = Array.from({ length: SEND_LANES }, () => ({ queue: [], busy: false, scheduled: false, lastArrivalAt: -Infinity, closeArrivals: 0 }))
 
   async function store (batch: PendingMessage[]): Promise<SendOutcome[]> {
     const counts = new Map<string, { groupBin: Buffer, count: number }>()
@@ -246,18 +262,38 @@ export function createSendBatcher (pool: Pool, onCommitted: (messages: number) =
     batch.forEach((waiting, i) => { settleOne(waiting, settled[i] as SendOutcome) })
   }
 
+  /** Notes a send's arrival: whether it came within LINGER_MS of the lane's previous one. */
+  function arrived (lane: Lane): void {
+    const now = performance.now()
+    const close = now - lane.lastArrivalAt <= LINGER_MS
+    lane.closeArrivals = close ? Math.min(CLOSE_ARRIVALS_MAX, lane.closeArrivals + 1) : Math.max(0, lane.closeArrivals - 1)
+    lane.lastArrivalAt = now
+  }
+
+  /**
+   * Holding an idle lane's first send pays when more are likely to follow within LINGER_MS:
+   * most recent sends came that close to the one before them (bursts, or a high rate).
+   */
+  function lingerPays (lane: Lane): boolean {
+    return lane.closeArrivals >= CLOSE_ARRIVALS_TO_LINGER
+  }
+
   /**
    * Starts the lane's next transaction once the current turn of the event loop is over: the
    * requests that arrived in one read (their Redis replies come back pipelined, so they resume
-   * together) then share it instead of the first one leaving alone.
+   * together) then share it instead of the first one leaving alone. A send arriving at an idle
+   * lane while sends come close together waits up to LINGER_MS for company; sends that queued
+   * behind a busy lane have waited already and go as soon as it is free.
    */
-  function drainSoon (lane: Lane): void {
+  function drainSoon (lane: Lane, onArrival = false): void {
     if (lane.busy || lane.scheduled || lane.queue.length === 0) return
     lane.scheduled = true
-    setImmediate(() => {
+    const run = (): void => {
       lane.scheduled = false
       drain(lane)
-    })
+    }
+    if (onArrival && lingerPays(lane)) setTimeout(run, LINGER_MS)
+    else setImmediate(run)
   }
 
   function drain (lane: Lane): void {
@@ -285,8 +321,9 @@ export function createSendBatcher (pool: Pool, onCommitted: (messages: number) =
       // UUIDv7 ends in random bits: the last byte spreads groups evenly over the lanes.
       const lane = lanes[(row.group_id[15] ?? 0) % SEND_LANES] as Lane
       return await new Promise<SendOutcome>((resolve, reject) => {
+        arrived(lane)
         lane.queue.push({ message, bytes, resolve, reject })
-        drainSoon(lane)
+        drainSoon(lane, true)
       })
     }
   }

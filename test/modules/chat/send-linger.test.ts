@@ -1,0 +1,86 @@
+import t from 'tap'
+import { buildTestApp } from '../../helpers/app.ts'
+import { createStatementPool } from '../../../db/connection.ts'
+import { newId, toBin } from '../../../src/lib/ids.ts'
+import { createSendBatcher, LINGER_MS, SEND_LANES, type PendingMessage, type SendBatcher } from '../../../src/modules/chat/send-batcher.ts'
+import { createGroup } from './helpers.ts'
+
+/*
+ * The send batcher's linger (send-batcher.ts, LINGER_MS): an idle lane holds a send for
+ * company only while sends keep arriving within LINGER_MS of each other, never otherwise.
+ * A batcher of its own over its own pool, so every commit's size is seen.
+ */
+const app = await buildTestApp(t, import.meta.url)
+const pool = createStatementPool(app.config.databaseUrl, SEND_LANES)
+t.teardown(async () => { await pool.end() })
+
+const turn = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+async function setUp (): Promise<{ batcher: SendBatcher, commits: number[], message: (text: string) => PendingMessage }> {
+  const group = await createGroup(app, { memberCount: 1 })
+  const commits: number[] = []
+  const batcher = createSendBatcher(pool, (messages) => { commits.push(messages) })
+  // One group, so every send goes to the same lane.
+  const message = (text: string): PendingMessage => {
+    const now = new Date()
+    return {
+      row: {
+        id: toBin(newId()),
+        group_id: toBin(group.groupId),
+        sender_user_id: group.owner.user.id,
+        content: Buffer.from(text),
+        content_key_version: 1,
+        metadata: null,
+        metadata_key_version: null,
+        content_type: 'text',
+        parent_message_id: null,
+        thread_root_id: null,
+        client_message_id: null,
+        created_at: now,
+        updated_at: now
+      },
+      tokens: [],
+      mentions: [],
+      threadRootBin: null,
+      adminOnly: null
+    }
+  }
+  return { batcher, commits, message }
+}
+
+t.test('while sends come in bursts, a send arriving at an idle lane waits for the next one and they commit together', async (t) => {
+  const { batcher, commits, message } = await setUp()
+  // Bursts: sends arriving together, as the fanout bench's ticks make them.
+  for (let burst = 0; burst < 3; burst++) {
+    await Promise.all(Array.from({ length: 4 }, async (_, i) => await batcher.commit(message(`burst ${burst} send ${i}`))))
+  }
+  commits.length = 0
+
+  const first = batcher.commit(message('first of a burst'))
+  // A turn of the event loop later (a send without the linger would have left alone by now),
+  // well within LINGER_MS, the next send of the burst arrives.
+  await turn()
+  await turn()
+  const second = batcher.commit(message('second of a burst'))
+  const outcomes = await Promise.all([first, second])
+
+  t.same(outcomes.map((o) => 'seq' in o ? o.seq : null), [13, 14], 'both committed, in arrival order')
+  t.same(commits, [2], 'one transaction carried both')
+})
+
+t.test('sends further apart than the linger are never held: each commits at once, alone', async (t) => {
+  const { batcher, commits, message } = await setUp()
+  for (let i = 0; i < 4; i++) {
+    await batcher.commit(message(`spaced ${i}`))
+    await sleep(LINGER_MS * 3)
+  }
+  commits.length = 0
+
+  const first = batcher.commit(message('a lone send'))
+  await turn()
+  await turn()
+  const second = batcher.commit(message('another, later'))
+  await Promise.all([first, second])
+  t.same(commits, [1, 1], 'the first send did not wait for the second')
+})
