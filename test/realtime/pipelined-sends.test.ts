@@ -6,7 +6,8 @@ import { SEND_LANES } from '../../src/modules/chat/send-batcher.ts'
 import { buildTestApp } from '../helpers/app.ts'
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus.ts'
 import { registerUser, type TestUser } from '../helpers/users.ts'
-import { createGroup, joined, sendMessage, type Frame, type WsClient } from '../helpers/ws.ts'
+import { createGroup, sendMessage } from '../helpers/api.ts'
+import { joined, type Frame, type WsClient } from '../helpers/ws.ts'
 
 // Several sends of one connection in flight at once (issue 16.2): a send does not wait for the
 // ack of the one before it, yet sends of one connection take seqs in the order they were sent,
@@ -45,12 +46,15 @@ async function lockGroup (t: { teardown: (fn: () => unknown) => void }, groupId:
   await sql.query('SELECT id FROM mirror_groups WHERE id = ? FOR UPDATE', [toBin(groupId)])
   return {
     release,
-    // Until a transaction of this test's database waits on a lock: the send reached its commit.
+    // Until a statement of the send transaction that names this group is running: it waits on
+    // the lock held here, so the send reached its commit. (The processlist, not INNODB_TRX:
+    // MariaDB 10.11 does not always list a transaction waiting in a multi-statement query.)
     async sendWaiting () {
+      const hex = toBin(groupId).toString('hex').toUpperCase()
       for (;;) {
         const [rows] = await sql.query<RowDataPacket[]>(
-          'SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id ' +
-          "WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ?", [database])
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND = 'Query' AND INFO LIKE ?",
+          [database, `%X'${hex}'%`])
         if (Number(rows[0]?.n) > 0) return
         await new Promise((resolve) => setTimeout(resolve, 20))
       }

@@ -256,7 +256,10 @@ export function createSendBatcher (pool: Pool, onCommitted: (messages: number) =
     try {
       settled = await store(batch.map((w) => w.message))
     } catch {
-      await Promise.all(batch.map(storeAlone))
+      // One at a time, in queue order: retried side by side they would take seqs in whatever
+      // order their transactions got the group's lock, and a connection's pipelined sends
+      // must keep the order they were sent in.
+      for (const waiting of batch) await storeAlone(waiting)
       return
     }
     batch.forEach((waiting, i) => { settleOne(waiting, settled[i] as SendOutcome) })

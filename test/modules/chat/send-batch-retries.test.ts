@@ -176,3 +176,24 @@ t.test('retries sent over REST in the same group commit as fresh sends answer 20
   t.same(since(before, after), { commits: 2, rollbacks: 0 }, 'the blocker\'s transaction and one for all of these, nothing rolled back')
   t.same(await seqsOf(g.groupId), { seqs: [1, 2, 3, 4, 5, 6, 7], lastSeq: 7 }, 'the fresh messages stored once each, gap-free')
 })
+
+t.test('a failed group commit is retried message by message in queue order: every send that can be stored is, and seqs follow the order sends were queued (pipelined sends of one connection depend on it)', async (t) => {
+  const g = await createChatGroup(app, { memberCount: 1 })
+  const earlier = await sendMessage(app, g.owner, g.groupId, 'first')
+  // Several connections, so retries could run side by side if the batcher let them.
+  const pool = createStatementPool(databaseUrl, 8)
+  t.teardown(async () => { await pool.end() })
+  const batcher = createSendBatcher(pool)
+  for (let round = 0; round < 5; round++) {
+    const batch = Array.from({ length: 12 }, () => pending(g.groupId, g.owner.user.id, null))
+    // A row whose primary key is taken fails the whole transaction, and then itself alone.
+    batch[3]!.row.id = toBin(earlier.id)
+    const outcomes = await Promise.allSettled(batch.map(async (message) => await batcher.commit(message)))
+    t.equal(outcomes[3]!.status, 'rejected', 'the message that cannot be stored fails alone')
+    const seqs = outcomes.flatMap((o) => o.status === 'fulfilled' && o.value.stored ? [o.value.seq] : [])
+    t.equal(seqs.length, 11, 'the others are stored')
+    t.same(seqs, [...seqs].sort((a, b) => a - b), `round ${round}: seqs in queue order`)
+  }
+  const { seqs, lastSeq } = await seqsOf(g.groupId)
+  t.equal(seqs.length, lastSeq, 'no gap, and the counter matches the rows')
+})

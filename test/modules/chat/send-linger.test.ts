@@ -3,7 +3,7 @@ import { buildTestApp } from '../../helpers/app.ts'
 import { createStatementPool } from '../../../db/connection.ts'
 import { newId, toBin } from '../../../src/lib/ids.ts'
 import { createSendBatcher, LINGER_MS, SEND_LANES, type PendingMessage, type SendBatcher } from '../../../src/modules/chat/send-batcher.ts'
-import { createGroup } from './helpers.ts'
+import { createChatGroup } from '../../helpers/api.ts'
 
 /*
  * The send batcher's linger (send-batcher.ts, LINGER_MS): an idle lane holds a send for
@@ -18,7 +18,7 @@ const turn = async (): Promise<void> => { await new Promise((resolve) => setImme
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 async function setUp (): Promise<{ batcher: SendBatcher, commits: number[], message: (text: string) => PendingMessage }> {
-  const group = await createGroup(app, { memberCount: 1 })
+  const group = await createChatGroup(app, { memberCount: 1 })
   const commits: number[] = []
   const batcher = createSendBatcher(pool, (messages) => { commits.push(messages) })
   // One group, so every send goes to the same lane.
