@@ -14,6 +14,20 @@ export const TOKEN_ROWS_PER_STATEMENT = 5000
 /** A message row with its sender's current username. */
 export type MessageView = MessageRow & { sender_username: string | null }
 
+/**
+ * A row of a page of history with what presenting it needs besides the message, read in the
+ * same statement (issue 16.5: one round trip per page instead of four). MySQL answers EXISTS
+ * as 0 or 1.
+ */
+export interface PageRow extends MessageView {
+  /** A member other than the sender has a delivered watermark at or past the message. */
+  delivered_to_other: number | boolean
+  /** The message quotes one the reader cleared from their history. */
+  parent_cleared: number | boolean
+  /** Attachments point at the message (they are then read in a second query). */
+  has_attachments: number | boolean
+}
+
 export interface PinnedView extends MessageView {
   pin_note: string | null
   pinned_at: Date
@@ -273,8 +287,23 @@ export function chatRepository (db: Kysely<Database>) {
      * ones below it, newest first. With `afterSeq`: the oldest ones above it, in ascending order.
      * Fetches one extra row to tell whether there are more.
      */
-    async page (options: { groupBin: Buffer, userId: number, limit: number, beforeSeq?: number, afterSeq?: number, threadRootBin?: Buffer }): Promise<MessageView[]> {
-      let query = shownMessages(options.groupBin, options.userId)
+    async page (options: { groupBin: Buffer, userId: number, limit: number, beforeSeq?: number, afterSeq?: number, threadRootBin?: Buffer }): Promise<PageRow[]> {
+      let query = shownMessages(options.groupBin, options.userId).select((eb) => [
+        // The range (group, delivered ≥ seq) of mirror_group_members_delivered holds the sender
+        // at most once, so this reads one or two index entries whatever the group's size.
+        eb.exists(eb.selectFrom('mirror_group_members as d').select('d.user_id')
+          .whereRef('d.group_id', '=', 'm.group_id')
+          .whereRef('d.last_delivered_seq', '>=', 'm.seq')
+          .whereRef('d.user_id', '<>', 'm.sender_user_id')).as('delivered_to_other'),
+        eb.and([
+          eb('m.parent_message_id', 'is not', null),
+          eb.exists(eb.selectFrom('mirror_group_messages as pm').select('pm.seq')
+            .whereRef('pm.group_id', '=', 'm.group_id')
+            .whereRef('pm.id', '=', 'm.parent_message_id')
+            .whereRef('pm.seq', '<=', 'mb.cleared_seq'))
+        ]).as('parent_cleared'),
+        eb.exists(eb.selectFrom('mirror_group_chat_attachments as a').select('a.id').whereRef('a.message_id', '=', 'm.id')).as('has_attachments')
+      ])
       if (options.threadRootBin !== undefined) query = query.where('m.thread_root_id', '=', options.threadRootBin)
       if (options.afterSeq !== undefined) {
         return await query.where('m.seq', '>', options.afterSeq).orderBy('m.seq', 'asc').limit(options.limit + 1).execute()
