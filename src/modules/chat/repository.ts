@@ -1,7 +1,11 @@
 import { sql } from 'kysely'
-import type { Selectable, Kysely, Transaction } from 'kysely'
+import type { CompiledQuery, Selectable, Kysely, Transaction } from 'kysely'
 import type { Database, MessageEditsTable, MessageRow } from '../../../db/database.ts'
+import { queryTemplate } from '../../lib/query-template.ts'
 import { hiddenNow, lastReadIdOf, unreadCountOf } from './chat-state-sql.ts'
+
+/** A value for a template's unused binary parameter. */
+const EMPTY_BIN = Buffer.alloc(0)
 
 type Executor = Kysely<Database> | Transaction<Database>
 
@@ -143,6 +147,36 @@ export function chatRepository (db: Kysely<Database>) {
   function shownMessages (groupBin: Buffer, userId: number) {
     return withoutBlockedSenders(visibleMessages(groupBin, userId), userId)
   }
+
+  /**
+   * A page of the user's visible messages, with what presenting them needs (PageRow). Without a
+   * cursor or with `before`: the newest ones below it, newest first. With `after`: the oldest
+   * ones above it, in ascending order.
+   */
+  function pageQuery (groupBin: Buffer, userId: number, limit: number, cursor: 'before' | 'after' | null, cursorSeq: number, threadRootBin: Buffer | null) {
+    let query = shownMessages(groupBin, userId).select((eb) => [
+      // The range (group, delivered ≥ seq) of mirror_group_members_delivered holds the sender
+      // at most once, so this reads one or two index entries whatever the group's size.
+      eb.exists(eb.selectFrom('mirror_group_members as d').select('d.user_id')
+        .whereRef('d.group_id', '=', 'm.group_id')
+        .whereRef('d.last_delivered_seq', '>=', 'm.seq')
+        .whereRef('d.user_id', '<>', 'm.sender_user_id')).as('delivered_to_other'),
+      eb.and([
+        eb('m.parent_message_id', 'is not', null),
+        eb.exists(eb.selectFrom('mirror_group_messages as pm').select('pm.seq')
+          .whereRef('pm.group_id', '=', 'm.group_id')
+          .whereRef('pm.id', '=', 'm.parent_message_id')
+          .whereRef('pm.seq', '<=', 'mb.cleared_seq'))
+      ]).as('parent_cleared'),
+      eb.exists(eb.selectFrom('mirror_group_chat_attachments as a').select('a.id').whereRef('a.message_id', '=', 'm.id')).as('has_attachments')
+    ])
+    if (threadRootBin !== null) query = query.where('m.thread_root_id', '=', threadRootBin)
+    if (cursor === 'after') return query.where('m.seq', '>', cursorSeq).orderBy('m.seq', 'asc').limit(limit)
+    if (cursor === 'before') query = query.where('m.seq', '<', cursorSeq)
+    return query.orderBy('m.seq', 'desc').limit(limit)
+  }
+  /** pageQuery compiled once per shape (cursor, thread): a page then costs no query building. */
+  const pageQueries = new Map<string, (groupBin: Buffer, userId: number, limit: number, cursorSeq: number, threadRootBin: Buffer) => CompiledQuery<PageRow>>()
 
   function anyMessages (trx: Executor = db) {
     return trx.selectFrom('mirror_group_messages as m')
@@ -288,28 +322,16 @@ export function chatRepository (db: Kysely<Database>) {
      * Fetches one extra row to tell whether there are more.
      */
     async page (options: { groupBin: Buffer, userId: number, limit: number, beforeSeq?: number, afterSeq?: number, threadRootBin?: Buffer }): Promise<PageRow[]> {
-      let query = shownMessages(options.groupBin, options.userId).select((eb) => [
-        // The range (group, delivered ≥ seq) of mirror_group_members_delivered holds the sender
-        // at most once, so this reads one or two index entries whatever the group's size.
-        eb.exists(eb.selectFrom('mirror_group_members as d').select('d.user_id')
-          .whereRef('d.group_id', '=', 'm.group_id')
-          .whereRef('d.last_delivered_seq', '>=', 'm.seq')
-          .whereRef('d.user_id', '<>', 'm.sender_user_id')).as('delivered_to_other'),
-        eb.and([
-          eb('m.parent_message_id', 'is not', null),
-          eb.exists(eb.selectFrom('mirror_group_messages as pm').select('pm.seq')
-            .whereRef('pm.group_id', '=', 'm.group_id')
-            .whereRef('pm.id', '=', 'm.parent_message_id')
-            .whereRef('pm.seq', '<=', 'mb.cleared_seq'))
-        ]).as('parent_cleared'),
-        eb.exists(eb.selectFrom('mirror_group_chat_attachments as a').select('a.id').whereRef('a.message_id', '=', 'm.id')).as('has_attachments')
-      ])
-      if (options.threadRootBin !== undefined) query = query.where('m.thread_root_id', '=', options.threadRootBin)
-      if (options.afterSeq !== undefined) {
-        return await query.where('m.seq', '>', options.afterSeq).orderBy('m.seq', 'asc').limit(options.limit + 1).execute()
+      const cursor = options.afterSeq !== undefined ? 'after' : options.beforeSeq !== undefined ? 'before' : null
+      const inThread = options.threadRootBin !== undefined
+      const shape = `${cursor ?? 'newest'}:${inThread}`
+      let query = pageQueries.get(shape)
+      if (query === undefined) {
+        query = queryTemplate((groupBin: Buffer, userId: number, limit: number, cursorSeq: number, threadRootBin: Buffer) => pageQuery(groupBin, userId, limit, cursor, cursorSeq, inThread ? threadRootBin : null))
+        pageQueries.set(shape, query)
       }
-      if (options.beforeSeq !== undefined) query = query.where('m.seq', '<', options.beforeSeq)
-      return await query.orderBy('m.seq', 'desc').limit(options.limit + 1).execute()
+      const compiled = query(options.groupBin, options.userId, options.limit + 1, options.afterSeq ?? options.beforeSeq ?? 0, options.threadRootBin ?? EMPTY_BIN)
+      return (await db.executeQuery(compiled)).rows
     },
 
     /**
