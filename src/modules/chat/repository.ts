@@ -178,6 +178,31 @@ export function chatRepository (db: Kysely<Database>) {
   /** pageQuery compiled once per shape (cursor, thread): a page then costs no query building. */
   const pageQueries = new Map<string, (groupBin: Buffer, userId: number, limit: number, cursorSeq: number, threadRootBin: Buffer) => CompiledQuery<PageRow>>()
 
+  /** The newest message and unread count of the user's groups among `groupBins` (see `summaries`). */
+  function summariesQuery (userId: number, groupBins: Buffer[]) {
+    return db.selectFrom('mirror_group_members as mb')
+      .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
+      .leftJoin('mirror_group_messages as lm', (join) => join
+        .onRef('lm.group_id', '=', 'g.id')
+        .onRef('lm.seq', '=', 'g.last_seq')
+        .onRef('lm.seq', '>', 'mb.cleared_seq'))
+      .leftJoin('users as u', 'u.id', 'lm.sender_user_id')
+      .select(({ exists, selectFrom }) => [
+        'mb.group_id',
+        'mb.cleared_seq',
+        ...SUMMARY_MESSAGE_COLUMNS,
+        'u.username as sender_username',
+        unreadCountOf('mb', 'g').as('unread'),
+        exists(selectFrom('user_blocks as b').select('b.blocker_id')
+          .where('b.blocker_id', '=', userId).whereRef('b.blocked_id', '=', 'lm.sender_user_id')).as('sender_blocked')
+      ])
+      .where('mb.user_id', '=', userId)
+      .where('mb.group_id', 'in', groupBins)
+  }
+  type SummaryQueryRow = Awaited<ReturnType<ReturnType<typeof summariesQuery>['execute']>>[number]
+  /** summariesQuery compiled once per number of groups (a chat-list page asks for its page's). */
+  const summaryQueries = new Map<number, (userId: number, ...groupBins: Buffer[]) => CompiledQuery<SummaryQueryRow>>()
+
   function anyMessages (trx: Executor = db) {
     return trx.selectFrom('mirror_group_messages as m')
       .leftJoin('users as u', 'u.id', 'm.sender_user_id')
@@ -660,25 +685,12 @@ export function chatRepository (db: Kysely<Database>) {
      */
     async summaries (userId: number, groupBins: Buffer[]): Promise<SummaryRow[]> {
       if (groupBins.length === 0) return []
-      const rows = await db.selectFrom('mirror_group_members as mb')
-        .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
-        .leftJoin('mirror_group_messages as lm', (join) => join
-          .onRef('lm.group_id', '=', 'g.id')
-          .onRef('lm.seq', '=', 'g.last_seq')
-          .onRef('lm.seq', '>', 'mb.cleared_seq'))
-        .leftJoin('users as u', 'u.id', 'lm.sender_user_id')
-        .select(({ exists, selectFrom }) => [
-          'mb.group_id',
-          'mb.cleared_seq',
-          ...SUMMARY_MESSAGE_COLUMNS,
-          'u.username as sender_username',
-          unreadCountOf('mb', 'g').as('unread'),
-          exists(selectFrom('user_blocks as b').select('b.blocker_id')
-            .where('b.blocker_id', '=', userId).whereRef('b.blocked_id', '=', 'lm.sender_user_id')).as('sender_blocked')
-        ])
-        .where('mb.user_id', '=', userId)
-        .where('mb.group_id', 'in', groupBins)
-        .execute()
+      let query = summaryQueries.get(groupBins.length)
+      if (query === undefined) {
+        query = queryTemplate((id: number, ...bins: Buffer[]) => summariesQuery(id, bins), 1 + groupBins.length)
+        summaryQueries.set(groupBins.length, query)
+      }
+      const { rows } = await db.executeQuery(query(userId, ...groupBins))
       return await Promise.all(rows.map(async ({ cleared_seq: clearedSeq, sender_blocked: senderBlocked, ...row }) => {
         if (Number(senderBlocked) !== 1 || row.seq === null) return row
         const shown = await db.selectFrom('mirror_group_messages as lm')
