@@ -20,7 +20,7 @@ export type MessageView = MessageRow & { sender_username: string | null }
 
 /**
  * A row of a page of history with what presenting it needs besides the message, read in the
- * same statement (issue 16.5: one round trip per page instead of four). MySQL answers EXISTS
+ * same statement (issue 16.5: one round trip per page instead of three or four). MySQL answers EXISTS
  * as 0 or 1.
  */
 export interface PageRow extends MessageView {
