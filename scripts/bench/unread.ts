@@ -1,6 +1,6 @@
 import autocannon from 'autocannon'
 import { createConnection } from 'mysql2/promise'
-import { BENCH_MYSQL, argValue, cpuMs, databaseServerPid, report, startParley, stopProcess } from './lib.ts'
+import { BENCH_MYSQL, PROFILE_PRELOAD, argValue, cpuMs, databaseServerPid, profileDuring, report, startParley, stopProcess, topSelfTime } from './lib.ts'
 
 /*
  * The chat list does not grow with unread history (issue 16.5): `GET /groups` for a user in
@@ -8,7 +8,8 @@ import { BENCH_MYSQL, argValue, cpuMs, databaseServerPid, report, startParley, s
  * `--few` per group, in alternating rounds of `--duration` seconds so the machine's drift hits
  * both alike. The messages are bulk rows inserted straight into the database (the next seqs,
  * the group's counter moved with them), then one real send per group, so the chat list's
- * preview is a message the server can decrypt.
+ * preview is a message the server can decrypt. `--profile 1` also writes a CPU profile of the
+ * server over the measured rounds and prints its top functions by self time.
  */
 const groups = argValue('groups', 20)
 const many = argValue('many', 10_000)
@@ -16,8 +17,9 @@ const few = argValue('few', 100)
 const rounds = argValue('rounds', 2)
 const duration = argValue('duration', 8)
 const connections = argValue('connections', 32)
+const profile = argValue('profile', 0) === 1
 const database = 'parley_bench_unread'
-const parley = await startParley(database)
+const parley = await startParley(database, profile ? { NODE_OPTIONS: `--import=${PROFILE_PRELOAD} ${process.env.BENCH_SERVER_NODE_OPTIONS ?? ''}` } : {})
 const admin = await createConnection({ uri: `${BENCH_MYSQL}/${database}` })
 
 async function register (name: string): Promise<{ id: number, token: string }> {
@@ -73,18 +75,21 @@ try {
   await chatList(readers.few.token, few) // warm-up
   const zero = (): { requests: number, seconds: number, cpuMs: number, databaseCpuMs: number, p50ms: number, p99ms: number } => ({ requests: 0, seconds: 0, cpuMs: 0, databaseCpuMs: 0, p50ms: 0, p99ms: 0 })
   const totals = { many: zero(), few: zero() }
-  for (let round = 0; round < rounds; round++) {
-    for (const which of ['many', 'few'] as const) {
-      const result = await chatList(readers[which].token, which === 'many' ? many : few)
-      const total = totals[which]
-      total.requests += result.requests
-      total.seconds += result.seconds
-      total.cpuMs += result.cpuMs
-      total.databaseCpuMs += result.databaseCpuMs
-      total.p50ms = Math.max(total.p50ms, result.p50ms)
-      total.p99ms = Math.max(total.p99ms, result.p99ms)
+  const measureRounds = async (): Promise<void> => {
+    for (let round = 0; round < rounds; round++) {
+      for (const which of ['many', 'few'] as const) {
+        const result = await chatList(readers[which].token, which === 'many' ? many : few)
+        const total = totals[which]
+        total.requests += result.requests
+        total.seconds += result.seconds
+        total.cpuMs += result.cpuMs
+        total.databaseCpuMs += result.databaseCpuMs
+        total.p50ms = Math.max(total.p50ms, result.p50ms)
+        total.p99ms = Math.max(total.p99ms, result.p99ms)
+      }
     }
   }
+  const profilePath = profile ? (await profileDuring(parley.process, measureRounds)).profile : (await measureRounds(), null)
   const rate = (which: 'many' | 'few'): number => Math.round(totals[which].requests / totals[which].seconds)
   const perRequestUs = (which: 'many' | 'few', ms: number): number => Math.round(ms * 1000 / Math.max(1, totals[which].requests))
   report('unread-chat-list', {
@@ -104,6 +109,10 @@ try {
     manyDatabaseCpuUsPerRequest: perRequestUs('many', totals.many.databaseCpuMs),
     fewDatabaseCpuUsPerRequest: perRequestUs('few', totals.few.databaseCpuMs)
   })
+  if (profilePath !== null) {
+    process.stdout.write(`profile: ${profilePath}\n`)
+    for (const line of topSelfTime(profilePath, 25)) process.stdout.write(`  ${line}\n`)
+  }
 } finally {
   await admin.end()
   await stopProcess(parley.process)

@@ -35,6 +35,8 @@ export interface Keyring {
   encrypt: (groupId: string, plaintext: string, context: SealContext) => Promise<Sealed>
   /** Decrypts; throws if the ciphertext was moved to another group/record/field or tampered with. */
   decrypt: (groupId: string, sealed: Sealed, context: SealContext) => Promise<string>
+  /** Decrypts several records of one group, as `decrypt` each (a page of history: one wait for the keys, not one per record). */
+  decryptAll: (groupId: string, records: ReadonlyArray<{ sealed: Sealed, context: SealContext }>) => Promise<string[]>
   /** Adds a new key version for the group; later encryptions use it, older records still decrypt. Returns the new version. */
   rotate: (groupId: string) => Promise<number>
   /** Rotates every group that has a key. Returns how many. */
@@ -65,6 +67,8 @@ export interface KeyringOptions {
   maxCachedGroups?: number
   /** How long the newest key version of a group is trusted before it is re-read. */
   newestVersionTtlMs?: number
+  /** Bytes of recently opened records kept to answer the same ciphertext again (0: none). */
+  openedCacheBytes?: number
 }
 
 /** Thrown when a record or a wrapped key does not authenticate. Services map it to a 500. */
@@ -89,6 +93,18 @@ const RECENT_TOKENS_PER_GROUP = 256
  * the hot send path is at most one indexed primary-key read per group per interval.
  */
 export const DEFAULT_NEWEST_VERSION_TTL_MS = 5000
+/**
+ * Recently opened records, answered again without AES-GCM (issue 16.5: a page of history is
+ * read by every member, again and again, and its decryption was a seventh of the page's CPU).
+ * The entry is found by the record's AAD and used only when the stored ciphertext is byte for
+ * byte the one it was opened from, so it answers exactly what decryption would: an edit
+ * writes a new ciphertext (a fresh IV), so an edited record misses and is opened anew. A
+ * group's entries go with its keys (destroyGroupKeys). The plaintext is held in this
+ * process's memory only, beside the keys that open it.
+ */
+export const DEFAULT_OPENED_CACHE_BYTES = 16 * 1024 * 1024
+/** What an entry costs besides its ciphertext and text: the key string, the object, the LRU's bookkeeping. */
+const OPENED_ENTRY_OVERHEAD_BYTES = 200
 const ALGORITHM = 'aes-256-gcm'
 const MAX_ROTATE_ATTEMPTS = 5
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -104,6 +120,12 @@ interface GroupKeys {
 interface KeyRow {
   version: number
   wrapped_key: Buffer
+}
+
+/** A record opened recently: its ciphertext (a copy, not a view of a driver's packet) and text. */
+interface OpenedRecord {
+  ciphertext: Buffer
+  text: string
 }
 
 type Executor = Kysely<Database> | Transaction<Database>
@@ -183,7 +205,10 @@ function open (key: KeyObject, sealed: Buffer, aad: string, what: string): Buffe
   decipher.setAAD(Buffer.from(aad, 'utf8'))
   decipher.setAuthTag(sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES))
   try {
-    return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES + TAG_BYTES)), decipher.final()])
+    const data = decipher.update(sealed.subarray(IV_BYTES + TAG_BYTES))
+    // GCM's final() only checks the tag: it returns no more bytes.
+    const rest = decipher.final()
+    return rest.length === 0 ? data : Buffer.concat([data, rest])
   } catch (err) {
     throw new DecryptionError(`Cannot decrypt ${what}: it does not authenticate (tampered, moved or wrong key)`, { cause: err })
   }
@@ -199,13 +224,19 @@ export function dataKeyAad (groupId: string, version: number): string {
   return `parley:group-data-key|${groupId}|${version}`
 }
 
-/** Group ids are UUIDs; the canonical lowercase form keeps AAD and caches independent of how a client spelled it. */
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/**
+ * Group ids are UUIDs; the canonical lowercase form keeps AAD and caches independent of how a
+ * client spelled it. Ids read from the database are canonical already (every decryption of a
+ * page passes one): a pattern test answers them without a parse and a re-format.
+ */
 function canonicalGroupId (groupId: string): string {
-  return fromBin(toBin(groupId))
+  return CANONICAL_UUID.test(groupId) ? groupId : fromBin(toBin(groupId))
 }
 
 function canonicalRecordId (recordId: string): string {
-  return UUID.test(recordId) ? recordId.toLowerCase() : recordId
+  return CANONICAL_UUID.test(recordId) ? recordId : UUID.test(recordId) ? recordId.toLowerCase() : recordId
 }
 
 /** Creates a keyring over the group_data_keys table. Throws if the master key is not 32 bytes. */
@@ -224,6 +255,14 @@ export function createKeyring (options: KeyringOptions): Keyring {
   const recentTokens = new LRUCache<string, LRUCache<string, Buffer>>({ max: RECENT_TOKEN_GROUPS })
   /** One load per group (or group and version) at a time, however many requests wait for it. */
   const loading = new Map<string, Promise<{ version: number, key: KeyObject }>>()
+  const openedCacheBytes = options.openedCacheBytes ?? DEFAULT_OPENED_CACHE_BYTES
+  /** Keyed by the record's AAD; see DEFAULT_OPENED_CACHE_BYTES. */
+  const opened = openedCacheBytes > 0
+    ? new LRUCache<string, OpenedRecord>({
+      maxSize: openedCacheBytes,
+      sizeCalculation: (entry, aad) => entry.ciphertext.length + 2 * (entry.text.length + aad.length) + OPENED_ENTRY_OVERHEAD_BYTES
+    })
+    : null
 
   function cached (groupId: string): GroupKeys {
     let entry = groups.get(groupId)
@@ -312,6 +351,23 @@ export function createKeyring (options: KeyringOptions): Keyring {
     throw new Error(`Could not rotate the data key of group ${id}: too many concurrent rotations`)
   }
 
+  /** Opens one record of a group whose key is at hand (`id` canonical), through the cache of opened records. */
+  function openRecord (id: string, key: KeyObject, sealed: Sealed, context: SealContext): string {
+    const recordId = canonicalRecordId(context.recordId)
+    const aad = recordAad(id, recordId, sealed.keyVersion, context.field)
+    const known = opened?.get(aad)
+    if (known !== undefined && known.ciphertext.equals(sealed.ciphertext)) return known.text
+    const text = open(key, sealed.ciphertext, aad, `${context.field} of record ${recordId}`).toString('utf8')
+    opened?.set(aad, { ciphertext: Buffer.from(sealed.ciphertext), text })
+    return text
+  }
+
+  function checkVersion (keyVersion: number): void {
+    if (!Number.isInteger(keyVersion) || keyVersion < 1) {
+      throw new DecryptionError(`Cannot decrypt: invalid key version ${String(keyVersion)}`)
+    }
+  }
+
   /**
    * The group's index key: HKDF-SHA256 of the master key with the group id and a purpose label.
    * Derived, never stored, and deliberately not rotated with the data keys: a new index key
@@ -361,13 +417,19 @@ export function createKeyring (options: KeyringOptions): Keyring {
 
     async decrypt (groupId, sealed, context) {
       const id = canonicalGroupId(groupId)
-      if (!Number.isInteger(sealed.keyVersion) || sealed.keyVersion < 1) {
-        throw new DecryptionError(`Cannot decrypt: invalid key version ${String(sealed.keyVersion)}`)
+      checkVersion(sealed.keyVersion)
+      return openRecord(id, await keyOfVersion(id, sealed.keyVersion), sealed, context)
+    },
+
+    async decryptAll (groupId, records) {
+      const id = canonicalGroupId(groupId)
+      const keys = new Map<number, KeyObject>()
+      for (const { sealed } of records) {
+        if (keys.has(sealed.keyVersion)) continue
+        checkVersion(sealed.keyVersion)
+        keys.set(sealed.keyVersion, await keyOfVersion(id, sealed.keyVersion))
       }
-      const key = await keyOfVersion(id, sealed.keyVersion)
-      const recordId = canonicalRecordId(context.recordId)
-      const aad = recordAad(id, recordId, sealed.keyVersion, context.field)
-      return open(key, sealed.ciphertext, aad, `${context.field} of record ${recordId}`).toString('utf8')
+      return records.map(({ sealed, context }) => openRecord(id, keys.get(sealed.keyVersion) as KeyObject, sealed, context))
     },
 
     rotate,
@@ -385,6 +447,10 @@ export function createKeyring (options: KeyringOptions): Keyring {
       const id = canonicalGroupId(groupId)
       const removed = await repository.deleteGroup(toBin(id))
       groups.delete(id)
+      if (opened !== null) {
+        const prefix = `${id}|`
+        for (const aad of [...opened.keys()]) if (aad.startsWith(prefix)) opened.delete(aad)
+      }
       return removed
     },
 

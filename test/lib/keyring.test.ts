@@ -265,6 +265,34 @@ t.test('destroying a group\'s keys makes its records undecryptable', async (t) =
   await t.rejects(instance().decrypt(groupId, sealed, content(recordId)), DecryptionError)
 })
 
+t.test('a record opened before opens again to its new text once it is sealed anew (an edit), and a flipped byte still fails after a successful open', async (t) => {
+  const keyring = instance()
+  const groupId = newId()
+  const recordId = newId()
+  const first = await keyring.encrypt(groupId, 'first words', content(recordId))
+  t.equal(await keyring.decrypt(groupId, first, content(recordId)), 'first words')
+  t.equal(await keyring.decrypt(groupId, first, content(recordId)), 'first words', 'again, from the opened records')
+  const edited = await keyring.encrypt(groupId, 'edited words', content(recordId))
+  t.equal(await keyring.decrypt(groupId, edited, content(recordId)), 'edited words')
+  t.same(await keyring.decryptAll(groupId, [{ sealed: first, context: content(recordId) }, { sealed: edited, context: content(recordId) }]), ['first words', 'edited words'])
+  for (const index of [0, 12, first.ciphertext.length - 1]) {
+    await t.rejects(keyring.decrypt(groupId, flipByte(first, index), content(recordId)), DecryptionError, `byte ${index}`)
+    await t.rejects(keyring.decryptAll(groupId, [{ sealed: flipByte(first, index), context: content(recordId) }]), DecryptionError, `byte ${index}, in a batch`)
+  }
+  await t.rejects(keyring.decrypt(groupId, first, content(newId())), DecryptionError, 'another record')
+  await t.rejects(keyring.decrypt(groupId, first, { recordId, field: 'metadata' }), DecryptionError, 'another field')
+})
+
+t.test('destroying a group\'s keys also forgets the records this instance opened', async (t) => {
+  const keyring = instance()
+  const groupId = newId()
+  const recordId = newId()
+  const sealed = await keyring.encrypt(groupId, 'shred me too', content(recordId))
+  t.equal(await keyring.decrypt(groupId, sealed, content(recordId)), 'shred me too')
+  await keyring.destroyGroupKeys(groupId)
+  await t.rejects(keyring.decrypt(groupId, sealed, content(recordId)), DecryptionError)
+})
+
 t.test('index tokens are distinct 16-byte values, one per distinct term', async (t) => {
   const tokens = instance().indexTokens(newId(), 'Hello hello HELLO world')
   t.equal(tokens.length, 2)

@@ -5,7 +5,7 @@ import { fromBin, toBin } from '../../lib/ids.ts'
 import { messageBinOf } from './checks.ts'
 import type { ChatDeps } from './deps.ts'
 import { DELETED, toChatMessage, toMessageEvent, type OpenedMessage } from './message-mapper.ts'
-import { attachmentsOf, findShownOrThrow, open, openMetadata, present } from './present.ts'
+import { attachmentsOf, findShownOrThrow, open, openMetadata, present, presentPage } from './present.ts'
 import type { MessageView } from './repository.ts'
 import type { Caller } from '../membership/guard.ts'
 import type { GroupSyncState, ReplayResult } from './service.ts'
@@ -44,7 +44,7 @@ export async function listMessages (deps: ChatDeps, caller: Caller, query: GetMe
   // After-paging reads upwards from the cursor, so the page follows it with no gap; the page
   // is still served newest first, and a seed 01 client pages on with `after=messages[0].id`.
   if (cursorField === 'after') batch.reverse()
-  const messages = await present(deps, batch, caller.user.id, { reactions: query.includeReactions === true, readBy: query.includeReadBy === true })
+  const messages = await presentPage(deps, batch, caller.user.id, { reactions: query.includeReactions === true, readBy: query.includeReadBy === true })
   // Seed 01 §4.2.2: nextCursor is the oldest message of the page, whichever the direction.
   return { messages, hasMore, nextCursor: messages[messages.length - 1]?.id ?? null }
 }
@@ -56,7 +56,7 @@ export async function getMessage (deps: ChatDeps, caller: Caller, messageId: str
   return message as ChatMessage
 }
 
-async function eventOf (deps: ChatDeps, row: MessageView, files: Map<string, ChatAttachment[]>): Promise<ChatMessageEvent> {
+async function eventOf (deps: ChatDeps, row: MessageView, files: ReadonlyMap<string, ChatAttachment[]>): Promise<ChatMessageEvent> {
   const broadcastContent = deps.config.broadcastContent
   const groupId = fromBin(row.group_id)
   const messageId = fromBin(row.id)

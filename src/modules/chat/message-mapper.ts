@@ -17,11 +17,14 @@ const idOrNull = (bin: Buffer | null): string | null => bin === null ? null : fr
 /** The name of a data key version as ChatMessage.encryptionKeyId shows it. */
 export const keyIdOf = (version: number): string => `v${version}`
 
-/** A stored message (already opened) as the API shows it; reactions and readBy are added by the caller when asked for. */
-export function toChatMessage (row: MessageView, opened: OpenedMessage): ChatMessage {
+/**
+ * A stored message (already opened) as the API shows it; reactions and readBy are added by the
+ * caller when asked for. A caller that has the ids as strings already passes them.
+ */
+export function toChatMessage (row: MessageView, opened: OpenedMessage, id = fromBin(row.id), groupId = fromBin(row.group_id)): ChatMessage {
   return {
-    id: fromBin(row.id),
-    groupId: fromBin(row.group_id),
+    id,
+    groupId,
     senderUserId: row.sender_user_id,
     senderUsername: row.sender_username ?? '',
     content: row.is_deleted ? '' : opened.content,

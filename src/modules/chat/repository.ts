@@ -1,7 +1,11 @@
 import { sql } from 'kysely'
-import type { Selectable, Kysely, Transaction } from 'kysely'
+import type { CompiledQuery, Selectable, Kysely, Transaction } from 'kysely'
 import type { Database, MessageEditsTable, MessageRow } from '../../../db/database.ts'
+import { queryTemplate } from '../../lib/query-template.ts'
 import { hiddenNow, lastReadIdOf, unreadCountOf } from './chat-state-sql.ts'
+
+/** A value for a template's unused binary parameter. */
+const EMPTY_BIN = Buffer.alloc(0)
 
 type Executor = Kysely<Database> | Transaction<Database>
 
@@ -13,6 +17,20 @@ export const TOKEN_ROWS_PER_STATEMENT = 5000
 
 /** A message row with its sender's current username. */
 export type MessageView = MessageRow & { sender_username: string | null }
+
+/**
+ * A row of a page of history with what presenting it needs besides the message, read in the
+ * same statement (issue 16.5: one round trip per page instead of three or four). MySQL answers EXISTS
+ * as 0 or 1.
+ */
+export interface PageRow extends MessageView {
+  /** A member other than the sender has a delivered watermark at or past the message. */
+  delivered_to_other: number | boolean
+  /** The message quotes one the reader cleared from their history. */
+  parent_cleared: number | boolean
+  /** Attachments point at the message (they are then read in a second query). */
+  has_attachments: number | boolean
+}
 
 export interface PinnedView extends MessageView {
   pin_note: string | null
@@ -129,6 +147,61 @@ export function chatRepository (db: Kysely<Database>) {
   function shownMessages (groupBin: Buffer, userId: number) {
     return withoutBlockedSenders(visibleMessages(groupBin, userId), userId)
   }
+
+  /**
+   * A page of the user's visible messages, with what presenting them needs (PageRow). Without a
+   * cursor or with `before`: the newest ones below it, newest first. With `after`: the oldest
+   * ones above it, in ascending order.
+   */
+  function pageQuery (groupBin: Buffer, userId: number, limit: number, cursor: 'before' | 'after' | null, cursorSeq: number, threadRootBin: Buffer | null) {
+    let query = shownMessages(groupBin, userId).select((eb) => [
+      // The range (group, delivered ≥ seq) of mirror_group_members_delivered holds the sender
+      // at most once, so this reads one or two index entries whatever the group's size.
+      eb.exists(eb.selectFrom('mirror_group_members as d').select('d.user_id')
+        .whereRef('d.group_id', '=', 'm.group_id')
+        .whereRef('d.last_delivered_seq', '>=', 'm.seq')
+        .whereRef('d.user_id', '<>', 'm.sender_user_id')).as('delivered_to_other'),
+      eb.and([
+        eb('m.parent_message_id', 'is not', null),
+        eb.exists(eb.selectFrom('mirror_group_messages as pm').select('pm.seq')
+          .whereRef('pm.group_id', '=', 'm.group_id')
+          .whereRef('pm.id', '=', 'm.parent_message_id')
+          .whereRef('pm.seq', '<=', 'mb.cleared_seq'))
+      ]).as('parent_cleared'),
+      eb.exists(eb.selectFrom('mirror_group_chat_attachments as a').select('a.id').whereRef('a.message_id', '=', 'm.id')).as('has_attachments')
+    ])
+    if (threadRootBin !== null) query = query.where('m.thread_root_id', '=', threadRootBin)
+    if (cursor === 'after') return query.where('m.seq', '>', cursorSeq).orderBy('m.seq', 'asc').limit(limit)
+    if (cursor === 'before') query = query.where('m.seq', '<', cursorSeq)
+    return query.orderBy('m.seq', 'desc').limit(limit)
+  }
+  /** pageQuery compiled once per shape (cursor, thread): a page then costs no query building. */
+  const pageQueries = new Map<string, (groupBin: Buffer, userId: number, limit: number, cursorSeq: number, threadRootBin: Buffer) => CompiledQuery<PageRow>>()
+
+  /** The newest message and unread count of the user's groups among `groupBins` (see `summaries`). */
+  function summariesQuery (userId: number, groupBins: Buffer[]) {
+    return db.selectFrom('mirror_group_members as mb')
+      .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
+      .leftJoin('mirror_group_messages as lm', (join) => join
+        .onRef('lm.group_id', '=', 'g.id')
+        .onRef('lm.seq', '=', 'g.last_seq')
+        .onRef('lm.seq', '>', 'mb.cleared_seq'))
+      .leftJoin('users as u', 'u.id', 'lm.sender_user_id')
+      .select(({ exists, selectFrom }) => [
+        'mb.group_id',
+        'mb.cleared_seq',
+        ...SUMMARY_MESSAGE_COLUMNS,
+        'u.username as sender_username',
+        unreadCountOf('mb', 'g').as('unread'),
+        exists(selectFrom('user_blocks as b').select('b.blocker_id')
+          .where('b.blocker_id', '=', userId).whereRef('b.blocked_id', '=', 'lm.sender_user_id')).as('sender_blocked')
+      ])
+      .where('mb.user_id', '=', userId)
+      .where('mb.group_id', 'in', groupBins)
+  }
+  type SummaryQueryRow = Awaited<ReturnType<ReturnType<typeof summariesQuery>['execute']>>[number]
+  /** summariesQuery compiled once per number of groups (a chat-list page asks for its page's). */
+  const summaryQueries = new Map<number, (userId: number, ...groupBins: Buffer[]) => CompiledQuery<SummaryQueryRow>>()
 
   function anyMessages (trx: Executor = db) {
     return trx.selectFrom('mirror_group_messages as m')
@@ -273,14 +346,17 @@ export function chatRepository (db: Kysely<Database>) {
      * ones below it, newest first. With `afterSeq`: the oldest ones above it, in ascending order.
      * Fetches one extra row to tell whether there are more.
      */
-    async page (options: { groupBin: Buffer, userId: number, limit: number, beforeSeq?: number, afterSeq?: number, threadRootBin?: Buffer }): Promise<MessageView[]> {
-      let query = shownMessages(options.groupBin, options.userId)
-      if (options.threadRootBin !== undefined) query = query.where('m.thread_root_id', '=', options.threadRootBin)
-      if (options.afterSeq !== undefined) {
-        return await query.where('m.seq', '>', options.afterSeq).orderBy('m.seq', 'asc').limit(options.limit + 1).execute()
+    async page (options: { groupBin: Buffer, userId: number, limit: number, beforeSeq?: number, afterSeq?: number, threadRootBin?: Buffer }): Promise<PageRow[]> {
+      const cursor = options.afterSeq !== undefined ? 'after' : options.beforeSeq !== undefined ? 'before' : null
+      const inThread = options.threadRootBin !== undefined
+      const shape = `${cursor ?? 'newest'}:${inThread}`
+      let query = pageQueries.get(shape)
+      if (query === undefined) {
+        query = queryTemplate((groupBin: Buffer, userId: number, limit: number, cursorSeq: number, threadRootBin: Buffer) => pageQuery(groupBin, userId, limit, cursor, cursorSeq, inThread ? threadRootBin : null))
+        pageQueries.set(shape, query)
       }
-      if (options.beforeSeq !== undefined) query = query.where('m.seq', '<', options.beforeSeq)
-      return await query.orderBy('m.seq', 'desc').limit(options.limit + 1).execute()
+      const compiled = query(options.groupBin, options.userId, options.limit + 1, options.afterSeq ?? options.beforeSeq ?? 0, options.threadRootBin ?? EMPTY_BIN)
+      return (await db.executeQuery(compiled)).rows
     },
 
     /**
@@ -609,25 +685,12 @@ export function chatRepository (db: Kysely<Database>) {
      */
     async summaries (userId: number, groupBins: Buffer[]): Promise<SummaryRow[]> {
       if (groupBins.length === 0) return []
-      const rows = await db.selectFrom('mirror_group_members as mb')
-        .innerJoin('mirror_groups as g', 'g.id', 'mb.group_id')
-        .leftJoin('mirror_group_messages as lm', (join) => join
-          .onRef('lm.group_id', '=', 'g.id')
-          .onRef('lm.seq', '=', 'g.last_seq')
-          .onRef('lm.seq', '>', 'mb.cleared_seq'))
-        .leftJoin('users as u', 'u.id', 'lm.sender_user_id')
-        .select(({ exists, selectFrom }) => [
-          'mb.group_id',
-          'mb.cleared_seq',
-          ...SUMMARY_MESSAGE_COLUMNS,
-          'u.username as sender_username',
-          unreadCountOf('mb', 'g').as('unread'),
-          exists(selectFrom('user_blocks as b').select('b.blocker_id')
-            .where('b.blocker_id', '=', userId).whereRef('b.blocked_id', '=', 'lm.sender_user_id')).as('sender_blocked')
-        ])
-        .where('mb.user_id', '=', userId)
-        .where('mb.group_id', 'in', groupBins)
-        .execute()
+      let query = summaryQueries.get(groupBins.length)
+      if (query === undefined) {
+        query = queryTemplate((id: number, ...bins: Buffer[]) => summariesQuery(id, bins), 1 + groupBins.length)
+        summaryQueries.set(groupBins.length, query)
+      }
+      const { rows } = await db.executeQuery(query(userId, ...groupBins))
       return await Promise.all(rows.map(async ({ cleared_seq: clearedSeq, sender_blocked: senderBlocked, ...row }) => {
         if (Number(senderBlocked) !== 1 || row.seq === null) return row
         const shown = await db.selectFrom('mirror_group_messages as lm')
