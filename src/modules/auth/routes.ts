@@ -6,7 +6,7 @@ import { Envelope, ErrorResponse, Ref } from '../../../schemas/common.ts'
 import { ok } from '../../lib/envelope.ts'
 import { addressKey } from '../../lib/client-address.ts'
 import { HTTP_RATE_LIMITS, RATE_LIMIT_WINDOW_MS } from '../../plugins/rate-limit.ts'
-import { REFRESH_LIMIT_PER_SESSION } from './service.ts'
+import { REFRESH_LIMIT_PER_SESSION } from './refresh.ts'
 
 const tags = ['auth']
 const bearer = [{ bearerAuth: [] }]
