@@ -6,32 +6,37 @@ import { Envelope, ErrorResponse, Ref } from '../../../schemas/common.ts'
 import { ok } from '../../lib/envelope.ts'
 import { addressKey } from '../../lib/client-address.ts'
 import { HTTP_RATE_LIMITS, RATE_LIMIT_WINDOW_MS } from '../../plugins/rate-limit.ts'
-import { REFRESH_LIMIT_PER_SESSION } from './service.ts'
+import { REFRESH_LIMIT_PER_SESSION } from './refresh.ts'
+import type { AuthService } from './service.ts'
 
 const tags = ['auth']
 const bearer = [{ bearerAuth: [] }]
 const Failure = Ref(ErrorResponse)
+
+/**
+ * The refresh route's limit: refreshes count per session, not per address (many phones share one
+ * carrier NAT address). A token we did not issue has no session and counts against its
+ * address's auth budget.
+ */
+function refreshRateLimit (service: Pick<AuthService, 'refreshSessionOf'>, scale: number) {
+  const perSessionLimit = Math.max(1, Math.floor(REFRESH_LIMIT_PER_SESSION * scale))
+  const perAddressLimit = Math.max(1, Math.floor(HTTP_RATE_LIMITS.auth * scale))
+  return {
+    timeWindow: RATE_LIMIT_WINDOW_MS,
+    max: (_request: unknown, key: string) => key.startsWith('refresh:s:') ? perSessionLimit : perAddressLimit,
+    keyGenerator: (request: { body?: unknown, ip: string }) => {
+      const sessionId = service.refreshSessionOf((request.body as { refreshToken?: unknown } | undefined)?.refreshToken)
+      return sessionId !== null ? `refresh:s:${sessionId}` : `refresh:ip:${addressKey(request.ip)}`
+    }
+  }
+}
 
 /** Auth endpoints (DESIGN §4): sign-up, sign-in, token refresh, sign-out, the caller, WS tickets. */
 const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   const service = fastify.authService
   // Unauthenticated endpoints share one per-IP budget; login also throttles failures (login-throttle.ts).
   const perIp = { rateLimit: fastify.rateLimitCategory('auth') }
-  // Refreshes count per session, not per address: many phones share one carrier NAT address.
-  // A token we did not issue has no session and counts against its address's auth budget.
-  const scale = fastify.config.rateLimitScale
-  const perSessionLimit = Math.max(1, Math.floor(REFRESH_LIMIT_PER_SESSION * scale))
-  const perAddressLimit = Math.max(1, Math.floor(HTTP_RATE_LIMITS.auth * scale))
-  const perSession = {
-    rateLimit: {
-      timeWindow: RATE_LIMIT_WINDOW_MS,
-      max: (_request: unknown, key: string) => key.startsWith('refresh:s:') ? perSessionLimit : perAddressLimit,
-      keyGenerator: (request: { body?: unknown, ip: string }) => {
-        const sessionId = service.refreshSessionOf((request.body as { refreshToken?: unknown } | undefined)?.refreshToken)
-        return sessionId !== null ? `refresh:s:${sessionId}` : `refresh:ip:${addressKey(request.ip)}`
-      }
-    }
-  }
+  const perSession = { rateLimit: refreshRateLimit(service, fastify.config.rateLimitScale) }
 
   fastify.post('/register', {
     config: perIp,

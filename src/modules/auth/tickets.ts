@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
+import type { WsTicket } from '../../../schemas/auth.ts'
 import type { AccessTokenPayload } from '../../plugins/auth.ts'
 import { wsTicketKey } from '../../lib/store/keys.ts'
 import type { Store } from '../../lib/store/store.ts'
+import type { AuthDeps } from './deps.ts'
 
 /** How long a WebSocket ticket stays valid (DESIGN §4). */
 export const WS_TICKET_TTL_SECONDS = 30
@@ -54,4 +56,10 @@ export async function consumeWsTicket (store: Store, ticket: string): Promise<Ws
   if (!TICKET_FORMAT.test(ticket)) return null
   const stored = await store.tickets.take(keyOf(ticket))
   return stored === null ? null : payloadOf(stored)
+}
+
+/** A single-use ticket for opening the WebSocket without a JWT in the URL (POST /auth/ws-ticket). */
+export async function createWsTicket (deps: Pick<AuthDeps, 'store'>, caller: WsTicketHolder): Promise<WsTicket> {
+  const issued = await issueWsTicket(deps.store, caller)
+  return { ticket: issued.ticket, expiresIn: issued.expiresIn, expiresAt: issued.expiresAt.toISOString() }
 }
