@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ExternalIdentityProvider } from '../config.ts'
 import { AppError } from '../lib/app-error.ts'
 import { toBin } from '../lib/ids.ts'
+import { tickBatch } from '../lib/tick-batch.ts'
 import { ttlCache } from '../lib/ttl-cache.ts'
 import { createAuthRepository } from '../modules/auth/repository.ts'
 
@@ -164,12 +165,14 @@ export default fp<AuthPluginOptions>(async function authPlugin (fastify, opts) {
   // The least recently ended goes first when full.
   const endedSessions = ttlCache<string, true>({ max: SESSION_CACHE_MAX, ttlMs: ENDED_SESSION_MEMORY_MS })
   const endedRecently = (sessionId: string): boolean => endedSessions.has(sessionId)
+  // Sessions looked up in the same turn (WebSocket connects arriving together) share one query.
+  const activeSessionUserId = tickBatch(async (hexIds: string[]) => await repo.activeSessionUserIds(hexIds.map((hex) => Buffer.from(hex, 'hex')), new Date()), null)
   async function sessionIsActive (sessionId: string, userId: number): Promise<boolean> {
     if (endedRecently(sessionId)) return false
     if (activeSessions.has(sessionId)) return true
     let id: Buffer
     try { id = toBin(sessionId) } catch { return false }
-    const sessionUserId = await repo.activeSessionUserId(id, new Date())
+    const sessionUserId = await activeSessionUserId(id.toString('hex'))
     // The session may have ended while the row was read: then it is not cached again.
     if (sessionUserId !== userId || endedRecently(sessionId)) return false
     activeSessions.set(sessionId, true)
