@@ -1,7 +1,7 @@
 import WebSocket from 'ws'
 import type { ChildProcess } from 'node:child_process'
 import { io as connectSocketIo, type Socket } from 'socket.io-client'
-import { argValue, cpuMs, freePort, PROFILE_PRELOAD, profileDuring, report, settledMemory, startParley, startProcess, stopProcess, topSelfTime } from './lib.ts'
+import { argValue, cpuMs, databaseServerPid, freePort, PROFILE_PRELOAD, profileDuring, report, settledMemory, startParley, startProcess, stopProcess, topSelfTime } from './lib.ts'
 
 /*
  * Connection cost side by side (issue 16.3): `--sockets` WebSocket connections (5,000) opened
@@ -35,12 +35,18 @@ async function measure (name: string, rig: Rig): Promise<Record<string, number>>
   const before = await settledMemory(rig.server)
   let openMs = 0
   let serverCpuMs = 0
+  let databaseCpuMs = 0
+  let loadCpuMs = 0
   const pid = rig.server.pid ?? 0
+  // Where a connect's time goes besides the server: the database and the load generator.
+  const databasePid = databaseServerPid()
   for (let done = 0; done < sockets; done += TICKET_BATCH) {
     const batch = Math.min(TICKET_BATCH, sockets - done)
     await rig.prepare(batch)
     const started = performance.now()
     const cpuBefore = cpuMs(pid)
+    const databaseBefore = databasePid === null ? 0 : cpuMs(databasePid)
+    const loadBefore = cpuMs(process.pid)
     let next = 0
     const openBatch = async (): Promise<void> => {
       await Promise.all(Array.from({ length: Math.min(inFlight, batch) }, async () => {
@@ -58,6 +64,8 @@ async function measure (name: string, rig: Rig): Promise<Record<string, number>>
     }
     openMs += performance.now() - started
     serverCpuMs += cpuMs(pid) - cpuBefore
+    databaseCpuMs += databasePid === null ? 0 : cpuMs(databasePid) - databaseBefore
+    loadCpuMs += cpuMs(process.pid) - loadBefore
   }
   await new Promise((resolve) => setTimeout(resolve, 2000))
   const after = await settledMemory(rig.server)
@@ -66,6 +74,8 @@ async function measure (name: string, rig: Rig): Promise<Record<string, number>>
     inFlight,
     connectsPerSecond: Math.round(sockets / (openMs / 1000)),
     serverCpuUsPerConnect: Math.round(1000 * serverCpuMs / sockets),
+    databaseCpuUsPerConnect: Math.round(1000 * databaseCpuMs / sockets),
+    loadGeneratorCpuUsPerConnect: Math.round(1000 * loadCpuMs / sockets),
     kibPerSocket: Math.round(10 * (after.rssKiB - before.rssKiB) / sockets) / 10,
     heapKibPerSocket: Math.round(10 * (after.heapUsedKiB - before.heapUsedKiB) / sockets) / 10,
     rssBeforeMiB: Math.round(before.rssKiB / 1024),
