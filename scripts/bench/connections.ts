@@ -1,7 +1,7 @@
 import WebSocket from 'ws'
 import type { ChildProcess } from 'node:child_process'
 import { io as connectSocketIo, type Socket } from 'socket.io-client'
-import { argValue, freePort, report, settledMemory, startParley, startProcess, stopProcess } from './lib.ts'
+import { argValue, cpuMs, databaseServerPid, freePort, PROFILE_PRELOAD, profileDuring, report, settledMemory, startParley, startProcess, stopProcess, topSelfTime } from './lib.ts'
 
 /*
  * Connection cost side by side (issue 16.3): `--sockets` WebSocket connections (5,000) opened
@@ -10,11 +10,15 @@ import { argValue, freePort, report, settledMemory, startParley, startProcess, s
  * chat:sync arrives, i.e. authenticated, admitted by presence and synced). Reports connects per
  * second (tickets are bought before the clock starts, in batches that stay within their 30 s)
  * and memory per idle socket: the server's RSS after a full GC with every socket open, minus
- * the same before opening any (and the same for live JavaScript objects, heapKibPerSocket). Run with `taskset -c 1` (servers on BENCH_SERVER_CPU=0).
+ * the same before opening any (and the same for live JavaScript objects, heapKibPerSocket), and
+ * the server's CPU per connect (serverCpuUsPerConnect: comparable on a loaded machine, where
+ * rates are not). Run with `taskset -c 1` (servers on BENCH_SERVER_CPU=0). `--profile` takes a
+ * CPU profile of Parley while it opens the first batch and prints its top functions.
  */
 const sockets = argValue('sockets', 5000)
 const inFlight = argValue('in-flight', 200)
 const usersCount = argValue('users', 500)
+const profile = process.argv.includes('--profile')
 const TICKET_BATCH = 1000
 const here = (path: string): string => new URL(path, import.meta.url).pathname
 
@@ -30,18 +34,38 @@ interface Rig {
 async function measure (name: string, rig: Rig): Promise<Record<string, number>> {
   const before = await settledMemory(rig.server)
   let openMs = 0
+  let serverCpuMs = 0
+  let databaseCpuMs = 0
+  let loadCpuMs = 0
+  const pid = rig.server.pid ?? 0
+  // Where a connect's time goes besides the server: the database and the load generator.
+  const databasePid = databaseServerPid()
   for (let done = 0; done < sockets; done += TICKET_BATCH) {
     const batch = Math.min(TICKET_BATCH, sockets - done)
     await rig.prepare(batch)
     const started = performance.now()
+    const cpuBefore = cpuMs(pid)
+    const databaseBefore = databasePid === null ? 0 : cpuMs(databasePid)
+    const loadBefore = cpuMs(process.pid)
     let next = 0
-    await Promise.all(Array.from({ length: Math.min(inFlight, batch) }, async () => {
-      while (next < batch) {
-        next += 1
-        await rig.open()
-      }
-    }))
+    const openBatch = async (): Promise<void> => {
+      await Promise.all(Array.from({ length: Math.min(inFlight, batch) }, async () => {
+        while (next < batch) {
+          next += 1
+          await rig.open()
+        }
+      }))
+    }
+    if (profile && name === 'connections-parley' && done === 0) {
+      const { profile: path } = await profileDuring(rig.server, openBatch)
+      if (path !== null) process.stderr.write(`profile: ${path}\n${topSelfTime(path, 25).join('\n')}\n`)
+    } else {
+      await openBatch()
+    }
     openMs += performance.now() - started
+    serverCpuMs += cpuMs(pid) - cpuBefore
+    databaseCpuMs += databasePid === null ? 0 : cpuMs(databasePid) - databaseBefore
+    loadCpuMs += cpuMs(process.pid) - loadBefore
   }
   await new Promise((resolve) => setTimeout(resolve, 2000))
   const after = await settledMemory(rig.server)
@@ -49,6 +73,9 @@ async function measure (name: string, rig: Rig): Promise<Record<string, number>>
     sockets,
     inFlight,
     connectsPerSecond: Math.round(sockets / (openMs / 1000)),
+    serverCpuUsPerConnect: Math.round(1000 * serverCpuMs / sockets),
+    databaseCpuUsPerConnect: Math.round(1000 * databaseCpuMs / sockets),
+    loadGeneratorCpuUsPerConnect: Math.round(1000 * loadCpuMs / sockets),
     kibPerSocket: Math.round(10 * (after.rssKiB - before.rssKiB) / sockets) / 10,
     heapKibPerSocket: Math.round(10 * (after.heapUsedKiB - before.heapUsedKiB) / sockets) / 10,
     rssBeforeMiB: Math.round(before.rssKiB / 1024),
@@ -97,7 +124,13 @@ async function socketIoRig (): Promise<Rig> {
 }
 
 async function parleyRig (): Promise<Rig> {
-  const parley = await startParley('parley_bench_connections', { WS_MAX_CONNECTIONS_PER_USER: String(Math.ceil(sockets / usersCount)) })
+  const parley = await startParley('parley_bench_connections', {
+    WS_MAX_CONNECTIONS_PER_USER: String(Math.ceil(sockets / usersCount)),
+    // What is measured is the cost of a connection, not shedding: on a shared machine (or under
+    // the profiler) the event loop's delay would otherwise close connects with 1013.
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    ...(profile ? { NODE_OPTIONS: `--import=${PROFILE_PRELOAD} ${process.env.BENCH_SERVER_NODE_OPTIONS ?? ''}` } : {})
+  })
   const tokens: string[] = []
   const ids: number[] = []
   for (let i = 0; i < usersCount; i += 10) {

@@ -7,6 +7,7 @@ import type { PresenceService } from '../modules/presence/service.ts'
 import type { UserService } from '../modules/users/service.ts'
 import { reactionsSeenBy, reactorsOf } from '../modules/chat/reaction-view.ts'
 import { consumeWsTicket, type WsTicketHolder } from '../modules/auth/tickets.ts'
+import { tickBatch } from '../lib/tick-batch.ts'
 import type { ReactionViews } from './reaction-frames.ts'
 
 /**
@@ -41,7 +42,11 @@ export interface GatewayPorts {
 /** The plugins the ports come from: the gateway plugin's `dependencies` besides its own infrastructure. */
 export const PORT_PLUGINS = ['auth', 'chat-service', 'membership', 'presence-service', 'user-service', 'notification-service'] as const
 
-/** Reads the ports from the registered areas (each listed in PORT_PLUGINS). */
+/**
+ * Reads the ports from the registered areas (each listed in PORT_PLUGINS). What admission reads
+ * per user (the block list, the unread notifications) is one query for every connection
+ * admitted in the same turn (issue 16.3), not one per connection.
+ */
 export function gatewayPorts (fastify: FastifyInstance): GatewayPorts {
   const { chatService: chat, membershipService: membership, presenceService: presence, userService: users, notificationService: notifications, store } = fastify
   return {
@@ -55,8 +60,8 @@ export function gatewayPorts (fastify: FastifyInstance): GatewayPorts {
     markDeliveredMany: chat.markDeliveredMany,
     syncState: chat.syncState,
     reactions: { seenBy: reactionsSeenBy, reactorsOf },
-    unreadNotifications: notifications.unreadCount,
-    blockedIdsOf: users.blockedIdsOf,
+    unreadNotifications: tickBatch(notifications.unreadCounts, 0),
+    blockedIdsOf: tickBatch(users.blockedIdsOfMany, []),
     connectionOpened: presence.connectionOpened,
     connectionClosed: presence.connectionClosed
   }

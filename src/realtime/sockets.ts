@@ -7,6 +7,7 @@ import { WS_CLOSE_CODES } from '../../schemas/ws.ts'
 import { Connection } from './connection.ts'
 import { admit, release } from './admission.ts'
 import { onMessage, type DispatchDeps } from './dispatch.ts'
+import type { WsAuth } from './upgrade.ts'
 
 /*
  * The socket side of the endpoint. Per-socket memory is nothing beyond the Connection and ws's
@@ -22,7 +23,7 @@ export interface SocketDeps extends DispatchDeps {
   draining: () => boolean
 }
 
-interface SocketListeners {
+export interface SocketListeners {
   message: (this: WebSocket, data: RawData, isBinary: boolean) => void
   pong: (this: WebSocket) => void
   close: (this: WebSocket) => void
@@ -70,17 +71,21 @@ function releaseUpgrade (socket: WebSocket, request: FastifyRequest, onError: So
   if (tcp !== null && response !== undefined && response !== null) response.detachSocket(tcp)
 }
 
-/** The route's handler: a Connection for the socket, refused, awaiting an `auth` frame, or admitted. */
-export function openConnection (deps: SocketDeps, listeners: SocketListeners, connectionOf: WeakMap<WebSocket, Connection>, socket: WebSocket, request: FastifyRequest): void {
+/** The Fastify route's handler (upgrades the lean path left to Fastify): the request is let go, then as openConnection. */
+export function openRouted (deps: SocketDeps, listeners: SocketListeners, connectionOf: WeakMap<WebSocket, Connection>, socket: WebSocket, request: FastifyRequest): void {
+  releaseUpgrade(socket, request, listeners.error)
+  openConnection(deps, listeners, connectionOf, socket, request.wsAuth)
+}
+
+/** A Connection for an upgraded socket: refused, awaiting an `auth` frame, or admitted. The socket's error listener is already set. */
+export function openConnection (deps: SocketDeps, listeners: SocketListeners, connectionOf: WeakMap<WebSocket, Connection>, socket: WebSocket, auth: WsAuth | null): void {
   const conn = new Connection(socket, { rateLimitScale: deps.rateLimitScale, sendBufferLimitBytes: deps.sendBufferLimitBytes, clock: deps.clock })
   // Handlers first, synchronously: frames that arrive during any await below are not lost.
   connectionOf.set(socket, conn)
   socket.on('message', listeners.message)
   socket.on('pong', listeners.pong)
   socket.on('close', listeners.close)
-  releaseUpgrade(socket, request, listeners.error)
 
-  const auth = request.wsAuth
   if (auth === null || 'refused' in auth) {
     conn.state = 'closed'
     if (auth !== null && auth.refused === 'origin') conn.close(WS_CLOSE_CODES.forbidden, 'Origin not allowed')

@@ -61,30 +61,37 @@ async function refuseIfTooManyUpgrades (deps: UpgradeDeps, ip: string): Promise<
   })
 }
 
-/** Runs before the upgrade completes (the route's preHandler): credentials in the URL are checked here. */
-export async function authenticateUpgrade (deps: UpgradeDeps, request: FastifyRequest<{ Querystring: { token?: string, ticket?: string } }>): Promise<void> {
+/**
+ * Runs before the upgrade completes (the route's preHandler): credentials in the URL are checked
+ * here. An upgrade the lean path (lean-upgrade.ts) already counted over its address's budget
+ * comes here with that refusal, answered without counting it again.
+ */
+export async function authenticateUpgrade (deps: UpgradeDeps, request: FastifyRequest<{ Querystring: { token?: string, ticket?: string } }>, counted?: AppError): Promise<void> {
   const { config } = deps
   if (!request.ws) throw new AppError('NOT_FOUND', `${config.ws.path} only accepts WebSocket upgrades`)
+  if (counted !== undefined) throw counted
   if (deps.refusingUpgrades()) throw new AppError('SERVICE_UNAVAILABLE', 'The server is shutting down')
   // Saturated (src/plugins/overload.ts): no credentials checked, no ticket spent; closed with 1013.
   if (deps.underPressure()) {
     request.wsAuth = { refused: 'overloaded' }
     return
   }
-  await refuseIfTooManyUpgrades(deps, request.ip)
-  const origin = request.headers.origin
-  if (config.ws.allowedOrigins.length > 0 && origin !== undefined && !config.ws.allowedOrigins.includes(origin)) {
-    request.wsAuth = { refused: 'origin' }
-    return
-  }
-  const { token, ticket } = request.query
-  if (token !== undefined) {
-    request.wsAuth = await deps.ports.verifyAccessToken(token).then((user) => ({ user }), () => ({ refused: 'credentials' as const }))
-  } else if (ticket !== undefined) {
-    request.wsAuth = await authUserOfTicket(deps, ticket)
-  } else {
-    request.wsAuth = { pending: true }
-  }
+  request.wsAuth = await checkUpgrade(deps, request.ip, request.headers.origin, request.query)
+}
+
+/**
+ * The checks of an upgrade once it is known to be one that may open: the address's budget (429,
+ * thrown), the Origin, then the credentials in the URL. Shared by the Fastify route and the lean
+ * path, so both refuse and admit alike.
+ */
+export async function checkUpgrade (deps: UpgradeDeps, ip: string, origin: string | undefined, query: { token?: string, ticket?: string }): Promise<WsAuth> {
+  const { config } = deps
+  await refuseIfTooManyUpgrades(deps, ip)
+  if (config.ws.allowedOrigins.length > 0 && origin !== undefined && !config.ws.allowedOrigins.includes(origin)) return { refused: 'origin' }
+  const { token, ticket } = query
+  if (token !== undefined) return await deps.ports.verifyAccessToken(token).then((user) => ({ user }), () => ({ refused: 'credentials' as const }))
+  if (ticket !== undefined) return await authUserOfTicket(deps, ticket)
+  return { pending: true }
 }
 
 async function authUserOfTicket (deps: UpgradeDeps, ticket: string): Promise<WsAuth> {

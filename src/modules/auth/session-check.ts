@@ -1,5 +1,6 @@
 import type { LRUCache } from 'lru-cache'
 import { toBin } from '../../lib/ids.ts'
+import { tickBatch } from '../../lib/tick-batch.ts'
 import { ttlCache } from '../../lib/ttl-cache.ts'
 import type { AuthRepository } from './repository.ts'
 
@@ -15,7 +16,8 @@ const SESSION_CACHE_MAX = 10_000
 
 /** Whether a session behind a token is still live, as this instance knows it. */
 export interface SessionCheck {
-  repo: AuthRepository
+  /** The user of an active session (by hex id), or null; lookups of one turn share one query (connects arriving together). */
+  activeUserOf: (hexId: string) => Promise<number | null>
   /** Sessions seen active in the last SESSION_CACHE_MS. */
   active: LRUCache<string, true>
   /** Sessions this instance was told ended; the least recently ended goes first when full. */
@@ -24,7 +26,7 @@ export interface SessionCheck {
 
 export function createSessionCheck (repo: AuthRepository): SessionCheck {
   return {
-    repo,
+    activeUserOf: tickBatch(async (hexIds: string[]) => await repo.activeSessionUserIds(hexIds.map((hex) => Buffer.from(hex, 'hex')), new Date()), null),
     active: ttlCache<string, true>({ max: SESSION_CACHE_MAX, ttlMs: SESSION_CACHE_MS }),
     ended: ttlCache<string, true>({ max: SESSION_CACHE_MAX, ttlMs: ENDED_SESSION_MEMORY_MS })
   }
@@ -41,7 +43,7 @@ export async function sessionIsActive (check: SessionCheck, sessionId: string, u
   if (check.active.has(sessionId)) return true
   let id: Buffer
   try { id = toBin(sessionId) } catch { return false }
-  const sessionUserId = await check.repo.activeSessionUserId(id, new Date())
+  const sessionUserId = await check.activeUserOf(id.toString('hex'))
   // The session may have ended while the row was read: then it is not cached again.
   if (sessionUserId !== userId || sessionEndedRecently(check, sessionId)) return false
   check.active.set(sessionId, true)

@@ -95,6 +95,14 @@ export function notificationRepository (db: Kysely<Database>) {
       return await views(trx).where('n.id', 'in', ids).execute()
     },
 
+    /** Unread counts of several users in one query; a user with none is missing from the map. */
+    async unreadCounts (userIds: number[]): Promise<Map<number, number>> {
+      if (userIds.length === 0) return new Map()
+      const rows = await db.selectFrom('notifications').select((eb) => ['user_id', eb.fn.countAll<number>().as('count')])
+        .where('user_id', 'in', userIds).where('read_at', 'is', null).groupBy('user_id').execute()
+      return new Map(rows.map((row) => [row.user_id, Number(row.count)]))
+    },
+
     async unreadCount (userId: number): Promise<number> {
       const row = await db.selectFrom('notifications').select((eb) => eb.fn.countAll<number>().as('count'))
         .where('user_id', '=', userId).where('read_at', 'is', null).executeTakeFirst()

@@ -33,6 +33,8 @@ export interface NotificationService {
   updatePreferences: (userId: number, changes: UpdateNotificationPreferencesRequest) => Promise<NotificationPreferences>
   /** The caller's unread notifications (chat:sync). */
   unreadCount: (userId: number) => Promise<number>
+  /** unreadCount of several users in one query (chat:sync of connections admitted together). */
+  unreadCounts: (userIds: number[]) => Promise<Map<number, number>>
 }
 
 declare module 'fastify' {
@@ -77,7 +79,8 @@ export default fp(async function notificationServicePlugin (fastify) {
     remove: async (userId, id) => await deleteNotification(repo, userId, id),
     preferences: async (userId) => await notificationPreferences(repo, userId),
     updatePreferences: async (userId, changes) => await updateNotificationPreferences(repo, userId, changes),
-    unreadCount: async (userId) => await repo.unreadCount(userId)
+    unreadCount: async (userId) => await repo.unreadCount(userId),
+    unreadCounts: async (userIds) => await repo.unreadCounts(userIds)
   }
   fastify.decorate('notificationService', service)
 

@@ -103,6 +103,19 @@ export function createUserRepository (db: Kysely<Database>) {
       return rows.map((r) => r.blocked_id)
     },
 
+    /** blockedIdsOf of several blockers in one query; a blocker with none is missing from the map. */
+    async blockedIdsOfMany (blockerIds: number[]): Promise<Map<number, number[]>> {
+      const blocked = new Map<number, number[]>()
+      if (blockerIds.length === 0) return blocked
+      const rows = await db.selectFrom('user_blocks').select(['blocker_id', 'blocked_id']).where('blocker_id', 'in', blockerIds).execute()
+      for (const row of rows) {
+        const ids = blocked.get(row.blocker_id)
+        if (ids === undefined) blocked.set(row.blocker_id, [row.blocked_id])
+        else ids.push(row.blocked_id)
+      }
+      return blocked
+    },
+
     async isBlocked (blockerId: number, blockedId: number, trx: Kysely<Database> = db): Promise<boolean> {
       const row = await trx.selectFrom('user_blocks').select('blocker_id')
         .where('blocker_id', '=', blockerId).where('blocked_id', '=', blockedId)

@@ -28,6 +28,8 @@ export interface UserService {
   listBlocked: (blockerId: number) => Promise<BlockedUser[]>
   /** The ids of the users `blockerId` has blocked (the gateway's per-connection filter). */
   blockedIdsOf: (blockerId: number) => Promise<number[]>
+  /** blockedIdsOf of several users in one query (connections admitted together). */
+  blockedIdsOfMany: (blockerIds: number[]) => Promise<Map<number, number[]>>
   /** True when `blockerId` has blocked `blockedId`. */
   isBlocked: (blockerId: number, blockedId: number) => Promise<boolean>
   /** True when either user has blocked the other. */
@@ -118,6 +120,7 @@ export default fp(async function userServicePlugin (fastify) {
     },
 
     blockedIdsOf: async (blockerId) => await users.blockedIdsOf(blockerId),
+    blockedIdsOfMany: async (blockerIds) => await users.blockedIdsOfMany(blockerIds),
 
     isBlocked: async (blockerId, blockedId) => await users.isBlocked(blockerId, blockedId),
     eitherBlocked: async (a, b) => await users.eitherBlocked(a, b),

@@ -5,8 +5,8 @@ import type { ChatMessage, GetMessagesResponse } from '../../../schemas/chat.ts'
 import type { Caller } from '../../../src/modules/membership/guard.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import type { TestUser } from '../../helpers/users.ts'
-import { uploaded } from '../attachments/helpers.ts'
-import { call, createGroup, dataOf, sendMessage, type ChatGroup } from './helpers.ts'
+import { uploaded } from '../../helpers/attachments.ts'
+import { call, createChatGroup, dataOf, sendMessage, type ChatGroup } from '../../helpers/api.ts'
 
 /*
  * A page of history is one statement (issue 16.5): the delivered status, the replies quoting a
@@ -53,7 +53,7 @@ async function callerOf (g: ChatGroup, who: TestUser): Promise<Caller> {
 }
 
 t.test('a page of history is one statement when it has no attachments and neither reactions nor readers are asked for', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const [bob] = g.members as [TestUser]
   const first = await sendMessage(app, g.owner, g.groupId, 'first')
   await sendMessage(app, bob, g.groupId, { content: 'a reply', parentMessageId: first.id })
@@ -66,7 +66,7 @@ t.test('a page of history is one statement when it has no attachments and neithe
 })
 
 t.test('a page with attachments reads them in one more statement', async (t) => {
-  const g = await createGroup(app)
+  const g = await createChatGroup(app)
   const file = await uploaded(app, g.owner, g.groupId, { name: 'notes.txt', content: Buffer.from('some notes\n') })
   await sendMessage(app, g.owner, g.groupId, { content: 'see the notes', attachmentIds: [file.id] })
   await sendMessage(app, g.owner, g.groupId, 'no file here')
@@ -77,7 +77,7 @@ t.test('a page with attachments reads them in one more statement', async (t) => 
 })
 
 t.test('a page shows each message exactly as reading it alone does: status, cleared quotes, attachments, edits, deletions, reactions, readers', async (t) => {
-  const g = await createGroup(app, { memberCount: 3 })
+  const g = await createChatGroup(app, { memberCount: 3 })
   const [bob, cyd, dee] = g.members as [TestUser, TestUser, TestUser]
   const quoted = await sendMessage(app, bob, g.groupId, 'the quoted one')
   const file = await uploaded(app, cyd, g.groupId, { name: 'plan.txt', content: Buffer.from('the plan\n') })
