@@ -79,13 +79,18 @@ async function batches (app: FastifyInstance): Promise<{ count: number, sum: num
   return { count: sampleValue(metrics, 'parley_send_batch_size_count') ?? 0, sum: sampleValue(metrics, 'parley_send_batch_size_sum') ?? 0 }
 }
 
-t.test('a send does not wait for the ack of the connection\'s send before it', async (t) => {
+/** Alice's connection, joined to a group whose row lock the test holds, and a group on another lane. */
+async function senderAtHeldGroup (t: { teardown: (fn: () => unknown) => void }): Promise<{ held: string, free: string, sender: WsClient, lock: Awaited<ReturnType<typeof lockGroup>> }> {
   const alice = await registerUser(a)
   const bob = await registerUser(a)
   const [held, free] = await groupsOnTwoLanes(a, alice, [bob])
   const sender = await joined(a, alice, held)
   t.teardown(async () => { await sender.close() })
-  const lock = await lockGroup(t, held)
+  return { held, free, sender, lock: await lockGroup(t, held) }
+}
+
+t.test('a send does not wait for the ack of the connection\'s send before it', async (t) => {
+  const { held, free, sender, lock } = await senderAtHeldGroup(t)
 
   sender.send(sendFrame(held, 'held at the lock', 'first'))
   sender.send(sendFrame(free, 'free to go', 'second'))
@@ -131,12 +136,7 @@ t.test('sends in flight together commit in the order they were sent: acks, seqs 
 })
 
 t.test('a command that is not a send waits for the sends before it, and the sends after it wait for it', async (t) => {
-  const alice = await registerUser(a)
-  const bob = await registerUser(a)
-  const [held, free] = await groupsOnTwoLanes(a, alice, [bob])
-  const sender = await joined(a, alice, held)
-  t.teardown(async () => { await sender.close() })
-  const lock = await lockGroup(t, held)
+  const { held, free, sender, lock } = await senderAtHeldGroup(t)
 
   sender.send(sendFrame(held, 'held', 's1'))
   sender.send({ type: 'ping', payload: {}, requestId: 'ping' })

@@ -1,11 +1,12 @@
 import t from 'tap'
 import { createConnection, type Pool, type RowDataPacket } from 'mysql2/promise'
 import { buildTestApp, testConfig } from '../../helpers/app.ts'
-import { fromBin, newId, toBin } from '../../../src/lib/ids.ts'
+import { fromBin, toBin } from '../../../src/lib/ids.ts'
 import { createStatementPool } from '../../../db/connection.ts'
 import { SEND_LANES, createSendBatcher, type PendingMessage, type SendOutcome } from '../../../src/modules/chat/send-batcher.ts'
 import type { ChatMessage } from '../../../schemas/chat.ts'
 import { call, createChatGroup, sendMessage } from '../../helpers/api.ts'
+import { pendingMessage } from '../../helpers/pending-message.ts'
 
 // Issue 9 point 6: a retried clientMessageId (or any refused send) settles alone inside a group
 // commit; the other senders' messages commit in the same transaction, and nothing rolls back.
@@ -33,31 +34,9 @@ async function transactionsOn (pool: Pool, connections: number): Promise<Transac
 const since = (before: Transactions, after: Transactions): Transactions =>
   ({ commits: after.commits - before.commits, rollbacks: after.rollbacks - before.rollbacks })
 
-/** A message as the batcher takes it (sealing is the service's job, and the batcher stores any bytes). */
-function pending (groupId: string, senderId: number, clientMessageId: string | null): PendingMessage {
-  const now = new Date()
-  return {
-    row: {
-      id: toBin(newId()),
-      group_id: toBin(groupId),
-      sender_user_id: senderId,
-      content: Buffer.from('sealed elsewhere'),
-      content_key_version: 1,
-      metadata: null,
-      metadata_key_version: null,
-      content_type: 'text',
-      parent_message_id: null,
-      thread_root_id: null,
-      client_message_id: clientMessageId,
-      created_at: now,
-      updated_at: now
-    },
-    tokens: [],
-    mentions: [],
-    threadRootBin: null,
-    adminOnly: null
-  }
-}
+/** A message of the sender's for the batcher, with its clientMessageId. */
+const pending = (groupId: string, senderId: number, clientMessageId: string | null): PendingMessage =>
+  pendingMessage(groupId, senderId, { clientMessageId })
 
 async function seqsOf (groupId: string): Promise<{ seqs: number[], lastSeq: number }> {
   const rows = await app.db.selectFrom('mirror_group_messages').select('seq').where('group_id', '=', toBin(groupId)).orderBy('seq').execute()

@@ -1,9 +1,10 @@
 import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { buildTestApp } from '../../helpers/app.ts'
 import { createStatementPool } from '../../../db/connection.ts'
-import { newId, toBin } from '../../../src/lib/ids.ts'
 import { createSendBatcher, LINGER_MS, SEND_LANES, type PendingMessage, type SendBatcher } from '../../../src/modules/chat/send-batcher.ts'
 import { createChatGroup } from '../../helpers/api.ts'
+import { pendingMessage } from '../../helpers/pending-message.ts'
 
 /*
  * The send batcher's linger (send-batcher.ts, LINGER_MS): an idle lane holds a send for
@@ -15,37 +16,13 @@ const pool = createStatementPool(app.config.databaseUrl, SEND_LANES)
 t.teardown(async () => { await pool.end() })
 
 const turn = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 async function setUp (): Promise<{ batcher: SendBatcher, commits: number[], message: (text: string) => PendingMessage }> {
   const group = await createChatGroup(app, { memberCount: 1 })
   const commits: number[] = []
   const batcher = createSendBatcher(pool, (messages) => { commits.push(messages) })
   // One group, so every send goes to the same lane.
-  const message = (text: string): PendingMessage => {
-    const now = new Date()
-    return {
-      row: {
-        id: toBin(newId()),
-        group_id: toBin(group.groupId),
-        sender_user_id: group.owner.user.id,
-        content: Buffer.from(text),
-        content_key_version: 1,
-        metadata: null,
-        metadata_key_version: null,
-        content_type: 'text',
-        parent_message_id: null,
-        thread_root_id: null,
-        client_message_id: null,
-        created_at: now,
-        updated_at: now
-      },
-      tokens: [],
-      mentions: [],
-      threadRootBin: null,
-      adminOnly: null
-    }
-  }
+  const message = (text: string): PendingMessage => pendingMessage(group.groupId, group.owner.user.id, { content: text })
   return { batcher, commits, message }
 }
 
